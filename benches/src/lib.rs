@@ -1,0 +1,1 @@
+//! Benchmarks for multiplane: see `benches/` and the throughput harness.

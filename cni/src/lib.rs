@@ -1,0 +1,1 @@
+//! CNI plugins (`multus`, `sriov`) and the helpers they share.

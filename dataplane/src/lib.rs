@@ -1,0 +1,1 @@
+//! Safe DPDK core, packet views, poll-mode pipeline and the VLAN-aware firewall VNF.
