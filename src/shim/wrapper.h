@@ -1,0 +1,16 @@
+/* Headers bindgen reads: the DPDK 22.11 API the dataplane uses, plus our shim. */
+#include <rte_config.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_lcore.h>
+#include <rte_launch.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+#include <rte_ring.h>
+#include <rte_malloc.h>
+#include <rte_bus_vdev.h>
+#include <rte_dev.h>
+#include <rte_version.h>
+#include <rte_acl.h>
+#include "shim.h"
