@@ -1,1 +1,5 @@
 //! CNI plugins (`multus`, `sriov`) and the helpers they share.
+
+pub mod cache;
+pub mod invoke;
+pub mod spec;

@@ -1,0 +1,194 @@
+//! `StateDir`: a directory of small state files, each written atomically with mode 0600.
+//!
+//! A write goes to a temporary file in the same directory, is synced, and renamed over the target, so a
+//! reader (or a plugin killed mid-write) sees either the old file or the new one, never a torn one.
+
+use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// A directory holding one file per key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateDir {
+    root: PathBuf,
+}
+
+/// Suffix of in-flight temporary files; [`StateDir::keys`] skips them.
+const TMP_SUFFIX: &str = ".tmp";
+
+/// Makes temporary names unique between threads of one process.
+static TMP_SEQ: AtomicU64 = AtomicU64::new(0);
+
+impl StateDir {
+    /// A state directory at `root` (created, mode 0700, on first write).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        StateDir { root: root.into() }
+    }
+
+    /// The directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The file holding `key`; `InvalidInput` unless the key is a plain file name.
+    pub fn path(&self, key: &str) -> io::Result<PathBuf> {
+        let plain = !key.is_empty()
+            && !key.starts_with('.')
+            && !key.contains('/')
+            && !key.ends_with(TMP_SUFFIX);
+        if !plain {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("invalid state key {key:?}"),
+            ));
+        }
+        Ok(self.root.join(key))
+    }
+
+    /// Atomically replaces `key`'s content with `bytes` (file mode 0600).
+    pub fn write(&self, key: &str, bytes: &[u8]) -> io::Result<()> {
+        let target = self.path(key)?;
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.root)?;
+        let tmp = self.root.join(format!(
+            ".{key}.{}.{}{TMP_SUFFIX}",
+            std::process::id(),
+            TMP_SEQ.fetch_add(1, Ordering::Relaxed)
+        ));
+        let written = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()))
+            .and_then(|()| fs::rename(&tmp, &target));
+        if written.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        written?;
+        File::open(&self.root)?.sync_all()
+    }
+
+    /// `key`'s content, or `None` if there is none.
+    pub fn read(&self, key: &str) -> io::Result<Option<Vec<u8>>> {
+        match fs::read(self.path(key)?) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Removes `key`; removing a key that does not exist succeeds.
+    pub fn remove(&self, key: &str) -> io::Result<()> {
+        match fs::remove_file(self.path(key)?) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    /// Every key present (empty if the directory does not exist yet), sorted.
+    pub fn keys(&self) -> io::Result<Vec<String>> {
+        let entries = match fs::read_dir(&self.root) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let mut keys = Vec::new();
+        for entry in entries {
+            let name = entry?.file_name().to_string_lossy().into_owned();
+            if self.path(&name).is_ok() {
+                keys.push(name);
+            }
+        }
+        keys.sort();
+        Ok(keys)
+    }
+
+    /// [`StateDir::write`] of `value` as JSON.
+    pub fn write_json<T: Serialize>(&self, key: &str, value: &T) -> io::Result<()> {
+        self.write(
+            key,
+            &serde_json::to_vec_pretty(value).map_err(io::Error::other)?,
+        )
+    }
+
+    /// [`StateDir::read`] parsed as JSON; `InvalidData` if the file is not a `T`.
+    pub fn read_json<T: DeserializeOwned>(&self, key: &str) -> io::Result<Option<T>> {
+        match self.read(key)? {
+            None => Ok(None),
+            Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+                io::Error::new(io::ErrorKind::InvalidData, format!("state file {key}: {e}"))
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn scratch(name: &str) -> StateDir {
+        let dir =
+            std::env::temp_dir().join(format!("cni-cache-test-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        StateDir::new(dir.join("nested"))
+    }
+
+    #[test]
+    fn writes_atomically_with_private_modes() {
+        let dir = scratch("modes");
+        dir.write("c1-eth0", b"one").unwrap();
+        dir.write("c1-eth0", b"two").unwrap();
+        assert_eq!(dir.read("c1-eth0").unwrap().as_deref(), Some(&b"two"[..]));
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir.path("c1-eth0").unwrap()), 0o600);
+        assert_eq!(mode(dir.root()), 0o700);
+        assert_eq!(
+            fs::read_dir(dir.root()).unwrap().count(),
+            1,
+            "no temporary file left"
+        );
+        fs::remove_dir_all(dir.root().parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn missing_keys_read_as_none_and_remove_is_idempotent() {
+        let dir = scratch("missing");
+        assert_eq!(dir.read("nope").unwrap(), None);
+        assert_eq!(dir.keys().unwrap(), Vec::<String>::new());
+        dir.remove("nope").unwrap();
+        dir.write_json("b", &vec![1, 2]).unwrap();
+        dir.write_json("a", &"x").unwrap();
+        assert_eq!(dir.keys().unwrap(), vec!["a".to_string(), "b".to_string()]);
+        assert_eq!(dir.read_json::<Vec<u8>>("b").unwrap(), Some(vec![1, 2]));
+        assert_eq!(
+            dir.read_json::<Vec<u8>>("a").unwrap_err().kind(),
+            io::ErrorKind::InvalidData
+        );
+        dir.remove("b").unwrap();
+        dir.remove("b").unwrap();
+        assert_eq!(dir.keys().unwrap(), vec!["a".to_string()]);
+        fs::remove_dir_all(dir.root().parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn rejects_keys_that_escape_the_directory() {
+        let dir = scratch("keys");
+        for key in ["", "../x", "a/b", ".hidden", "x.tmp"] {
+            assert_eq!(
+                dir.write(key, b"x").unwrap_err().kind(),
+                io::ErrorKind::InvalidInput,
+                "{key}"
+            );
+        }
+    }
+}
