@@ -2,4 +2,6 @@
 
 pub mod cache;
 pub mod invoke;
+pub mod netlink;
+pub mod netns;
 pub mod spec;

@@ -1,0 +1,97 @@
+//! Routes through a link, in the main table.
+
+use std::net::IpAddr;
+
+use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
+use netlink_packet_route::route::{
+    RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
+};
+use netlink_packet_route::RouteNetlinkMessage;
+use serde::{Deserialize, Serialize};
+
+use super::{Error, IpCidr, Netlink};
+
+/// A unicast route in the main table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Route {
+    /// Destination prefix (`0.0.0.0/0` for a default route).
+    pub dst: IpCidr,
+    /// Next hop; `None` for a directly connected destination.
+    pub gateway: Option<IpAddr>,
+}
+
+fn route_addr(ip: IpAddr) -> RouteAddress {
+    match ip {
+        IpAddr::V4(a) => RouteAddress::Inet(a),
+        IpAddr::V6(a) => RouteAddress::Inet6(a),
+    }
+}
+
+fn ip_of(addr: &RouteAddress) -> Option<IpAddr> {
+    match addr {
+        RouteAddress::Inet(a) => Some(IpAddr::V4(*a)),
+        RouteAddress::Inet6(a) => Some(IpAddr::V6(*a)),
+        _ => None,
+    }
+}
+
+impl Netlink {
+    /// Adds `route` through link `index`.
+    pub fn add_route(&mut self, index: u32, route: &Route) -> Result<(), Error> {
+        let mut msg = RouteMessage::default();
+        msg.header.address_family = route.dst.family();
+        msg.header.destination_prefix_length = route.dst.prefix_len;
+        msg.header.table = RouteHeader::RT_TABLE_MAIN;
+        msg.header.protocol = RouteProtocol::Boot;
+        msg.header.kind = RouteType::Unicast;
+        msg.header.scope = if route.gateway.is_some() { RouteScope::Universe } else { RouteScope::Link };
+        if route.dst.prefix_len > 0 {
+            msg.attributes.push(RouteAttribute::Destination(route_addr(route.dst.addr)));
+        }
+        if let Some(gw) = route.gateway {
+            msg.attributes.push(RouteAttribute::Gateway(route_addr(gw)));
+        }
+        msg.attributes.push(RouteAttribute::Oif(index));
+        self.execute(RouteNetlinkMessage::NewRoute(msg), NLM_F_CREATE | NLM_F_EXCL, || {
+            let via = route.gateway.map(|g| format!(" via {g}")).unwrap_or_default();
+            format!("add route {}{via} on link #{index}", route.dst)
+        })
+    }
+
+    /// Main-table unicast routes leaving through link `index`.
+    pub fn routes(&mut self, index: u32) -> Result<Vec<Route>, Error> {
+        let mut out = Vec::new();
+        for family in [netlink_packet_route::AddressFamily::Inet, netlink_packet_route::AddressFamily::Inet6] {
+            let mut query = RouteMessage::default();
+            query.header.address_family = family;
+            let replies = self.dump(RouteNetlinkMessage::GetRoute(query), || "list routes".into())?;
+            for reply in replies {
+                let RouteNetlinkMessage::NewRoute(msg) = reply else { continue };
+                if msg.header.table != RouteHeader::RT_TABLE_MAIN || msg.header.kind != RouteType::Unicast {
+                    continue;
+                }
+                let mut oif = None;
+                let mut dst = None;
+                let mut gateway = None;
+                for attr in &msg.attributes {
+                    match attr {
+                        RouteAttribute::Oif(i) => oif = Some(*i),
+                        RouteAttribute::Destination(a) => dst = ip_of(a),
+                        RouteAttribute::Gateway(a) => gateway = ip_of(a),
+                        _ => {}
+                    }
+                }
+                if oif != Some(index) {
+                    continue;
+                }
+                let unspecified = match family {
+                    netlink_packet_route::AddressFamily::Inet => IpAddr::from([0u8; 4]),
+                    _ => IpAddr::from([0u16; 8]),
+                };
+                let dst = IpCidr { addr: dst.unwrap_or(unspecified), prefix_len: msg.header.destination_prefix_length };
+                out.push(Route { dst, gateway });
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,124 @@
+//! netns + netlink against the real kernel: namespaces made with iproute2, links moved,
+//! renamed, addressed and routed by our code, results read back both ways.
+
+use std::process::Command;
+
+use cni::netlink::{self, IpCidr, MacAddr, Netlink, Route};
+use cni::netns::{self, NetNs};
+
+fn ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().expect("run ip");
+    assert!(out.status.success(), "ip {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A named namespace (`ip netns add`), deleted on drop.
+struct Ns(String);
+
+impl Ns {
+    fn new(tag: &str) -> Ns {
+        let name = format!("nlt-{tag}-{}", std::process::id());
+        ip(&["netns", "add", &name]);
+        Ns(name)
+    }
+    fn path(&self) -> String {
+        format!("/run/netns/{}", self.0)
+    }
+}
+
+impl Drop for Ns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+#[test]
+fn lists_link_names_inside_a_namespace() {
+    let ns = Ns::new("list");
+    let (a, b) = (format!("nla{}", std::process::id() % 100000), format!("nlb{}", std::process::id() % 100000));
+    ip(&["link", "add", &a, "type", "veth", "peer", "name", &b]);
+    ip(&["link", "set", &b, "netns", &ns.0]);
+    let names = netlink::link_names_in(ns.path()).unwrap();
+    assert!(names.contains(&b), "{names:?}");
+    assert!(names.contains(&"lo".to_string()), "{names:?}");
+    assert!(!names.contains(&a), "{names:?}");
+    ip(&["link", "del", &a]);
+}
+
+#[test]
+fn missing_namespace_is_reported_by_path() {
+    let err = netlink::link_names_in("/run/netns/definitely-not-here").unwrap_err();
+    assert!(err.to_string().contains("/run/netns/definitely-not-here does not exist"), "{err}");
+}
+
+#[test]
+fn moves_renames_and_configures_a_link_in_a_pod_namespace() {
+    let ns = Ns::new("cfg");
+    let id = std::process::id() % 100000;
+    let (host_end, peer) = (format!("nlh{id}"), format!("nlp{id}"));
+    ip(&["link", "add", &host_end, "type", "veth", "peer", "name", &peer]);
+
+    let mut nl = Netlink::open().unwrap();
+    let link = nl.link_by_name(&host_end).unwrap().expect("veth exists");
+    let pod = NetNs::open(ns.path()).unwrap();
+    nl.move_to_netns(link.index, &pod).unwrap();
+    assert_eq!(nl.link_by_name(&host_end).unwrap(), None, "gone from the host");
+
+    let mac: MacAddr = "02:11:22:33:44:55".parse().unwrap();
+    let cidr: IpCidr = "10.99.0.7/24".parse().unwrap();
+    let route = Route { dst: "10.98.0.0/16".parse().unwrap(), gateway: Some("10.99.0.1".parse().unwrap()) };
+    let seen = pod
+        .run(|| -> Result<_, netlink::Error> {
+            let mut nl = Netlink::open()?;
+            let link = nl.link_by_name(&host_end)?.expect("arrived in pod");
+            nl.rename(link.index, "net1")?;
+            nl.set_mac(link.index, mac)?;
+            nl.set_up(link.index, true)?;
+            nl.add_address(link.index, cidr)?;
+            nl.add_route(link.index, &route)?;
+            let link = nl.link_by_name("net1")?.expect("renamed");
+            let (addrs, routes) = (nl.addresses(link.index)?, nl.routes(link.index)?);
+            Ok((link, addrs, routes))
+        })
+        .unwrap()
+        .unwrap();
+    let (link, addrs, routes) = seen;
+    assert_eq!(link.mac, Some(mac));
+    assert!(link.up);
+    assert_eq!(addrs, vec![cidr]);
+    assert!(routes.contains(&route), "{routes:?}");
+    assert!(routes.iter().any(|r| r.dst.to_string() == "10.99.0.0/24" && r.gateway.is_none()), "{routes:?}");
+
+    // iproute2 agrees.
+    let out = Command::new("ip").args(["-n", &ns.0, "-o", "addr", "show", "dev", "net1"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("10.99.0.7/24"));
+
+    // And back to the host under the original name.
+    let host = NetNs::current().unwrap();
+    pod.run(|| -> Result<(), netlink::Error> {
+        let mut nl = Netlink::open()?;
+        let link = nl.link_by_name("net1")?.expect("still there");
+        nl.set_up(link.index, false)?;
+        nl.rename(link.index, &host_end)?;
+        nl.move_to_netns(link.index, &host)
+    })
+    .unwrap()
+    .unwrap();
+    assert!(nl.link_by_name(&host_end).unwrap().is_some());
+    ip(&["link", "del", &host_end]);
+    let _ = netns::check(ns.path()).unwrap();
+}
+
+#[test]
+fn adding_the_same_address_twice_names_the_address() {
+    let ns = Ns::new("dup");
+    let err = netns::run_in(ns.path(), || -> Result<(), netlink::Error> {
+        let mut nl = Netlink::open()?;
+        let lo = nl.link_by_name("lo")?.unwrap();
+        nl.add_address(lo.index, "10.1.1.1/32".parse().unwrap())?;
+        nl.add_address(lo.index, "10.1.1.1/32".parse().unwrap())
+    })
+    .unwrap()
+    .unwrap_err();
+    assert_eq!(err.errno(), Some(17));
+    assert!(err.to_string().contains("add address 10.1.1.1/32"), "{err}");
+}
