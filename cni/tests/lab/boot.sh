@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Boots the lab guest once (q35 + intel-iommu, two igb SR-IOV PFs on one hub, host root over virtfs),
+# runs COMMAND inside it (chrooted into the host root, see guest-stage.sh) and exits with its status.
+# The guest console is shown live and kept in $LAB_LOG. Usage: boot.sh COMMAND [ARGS...]
+# Reads LAB_KERNEL/LAB_INITRD (default: the env file prepare.sh wrote); every LAB_* variable in the
+# environment is passed to COMMAND. LAB_TIMEOUT (s) bounds the whole boot; a hung guest is killed.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+[ $# -ge 1 ] || { echo "usage: $0 COMMAND [ARGS...]" >&2; exit 2; }
+if [ -z "${LAB_KERNEL:-}" ]; then
+  . "${LAB_CACHE:-/var/cache/multiplane-lab}/boot/current.env"
+fi
+timeout_s=${LAB_TIMEOUT:-900}
+LAB_LOG=${LAB_LOG:-$PWD/lab.log}
+LAB_RUN=$(printf '%q ' "$@")
+mkdir -p "$(dirname "$LAB_LOG")"
+
+env_file=$(mktemp /tmp/multiplane-lab-env.XXXXXX)
+trap 'rm -f "$env_file"' EXIT
+for v in ${!LAB_@}; do printf '%s=%q\n' "$v" "${!v}"; done >"$env_file"
+
+started=$(date +%s)
+set +e
+timeout --kill-after=15 "$timeout_s" qemu-system-x86_64 \
+  -accel tcg -cpu max -smp 2 -m 2048 \
+  -M q35,kernel-irqchip=split -device intel-iommu,intremap=on,caching-mode=on \
+  -nodefaults -no-reboot -display none -monitor none -serial stdio \
+  -kernel "$LAB_KERNEL" -initrd "$LAB_INITRD" \
+  -append "console=ttyS0 intel_iommu=on iommu=pt panic=-1 loglevel=4 lab.init=$here/guest-stage.sh lab.env=$env_file" \
+  -virtfs local,path=/,mount_tag=host,security_model=passthrough,readonly=on \
+  -netdev hubport,id=n0,hubid=0 -netdev hubport,id=n1,hubid=0 \
+  -device pcie-root-port,id=rp0,slot=1 -device igb,bus=rp0,netdev=n0 \
+  -device pcie-root-port,id=rp1,slot=2 -device igb,bus=rp1,netdev=n1 \
+  </dev/null 2>&1 | tr -d '\r' | tee "$LAB_LOG"
+qemu_rc=${PIPESTATUS[0]}
+set -e
+elapsed=$(( $(date +%s) - started ))
+
+result=$(sed -n 's/^RESULT=\([0-9][0-9]*\)$/\1/p' "$LAB_LOG" | tail -1)
+if [ -z "$result" ]; then
+  if [ "$qemu_rc" = 124 ] || [ "$qemu_rc" = 137 ]; then
+    echo "lab: FAILED: guest hung, killed after ${timeout_s}s (log: $LAB_LOG)" >&2
+  else
+    echo "lab: FAILED: guest ended without a RESULT line, qemu exit $qemu_rc (log: $LAB_LOG)" >&2
+  fi
+  exit 1
+fi
+echo "lab: guest exited with $result after ${elapsed}s (log: $LAB_LOG)" >&2
+exit "$result"

@@ -1,0 +1,108 @@
+# Helpers for lab scenarios (bash, sourced). Runs inside the guest, chrooted into the host root.
+# Every check prints what it proved; the first failed check ends the scenario with a message.
+
+fail() {
+  echo "FAIL: $*" >&2
+  exit 1
+}
+
+ok() { echo "ok: $*"; }
+
+# check DESCRIPTION COMMAND...: runs COMMAND, fails the scenario with its output when it fails.
+check() {
+  local what=$1 out
+  shift
+  out=$("$@" 2>&1) || fail "$what: \`$*\` failed: $out"
+  ok "$what"
+}
+
+# check_not DESCRIPTION COMMAND...: the command must fail.
+check_not() {
+  local what=$1 out
+  shift
+  out=$("$@" 2>&1) && fail "$what: \`$*\` unexpectedly succeeded: $out"
+  ok "$what"
+}
+
+# expect_eq ACTUAL EXPECTED DESCRIPTION
+expect_eq() {
+  [ "$1" = "$2" ] || fail "$3: got '$1', want '$2'"
+  ok "$3 ($1)"
+}
+
+# expect_match TEXT REGEX DESCRIPTION (extended regex, matched against the whole multi-line TEXT)
+expect_match() {
+  grep -Eq -- "$2" <<<"$1" || fail "$3: /$2/ not found in: $1"
+  ok "$3"
+}
+
+# wait_until SECONDS DESCRIPTION COMMAND...: polls COMMAND every 0.2 s until it succeeds.
+wait_until() {
+  local limit=$1 what=$2 start=$SECONDS
+  shift 2
+  until "$@" >/dev/null 2>&1; do
+    [ $((SECONDS - start)) -lt "$limit" ] || fail "$what: not true after ${limit}s: \`$*\`"
+    sleep 0.2
+  done
+  ok "$what (after $((SECONDS - start))s)"
+}
+
+# The SR-IOV PFs (igb-bound PCI functions), as netdev names, in PCI order.
+lab_pfs() {
+  local dev
+  for dev in /sys/bus/pci/drivers/igb/0000:*; do
+    ls "$dev/net"
+  done
+}
+
+pf_device() { echo "/sys/class/net/$1/device"; }
+
+# vf_bdf PF INDEX: PCI address of the PF's VF number INDEX.
+vf_bdf() { basename "$(readlink "$(pf_device "$1")/virtfn$2")"; }
+
+# vf_netdev PF INDEX: kernel netdev name of the VF (empty when the VF has no netdev).
+vf_netdev() { ls "$(pf_device "$1")/virtfn$2/net" 2>/dev/null; }
+
+vf_has_netdev() { [ -n "$(vf_netdev "$1" "$2")" ]; }
+
+# pci_driver BDF: name of the driver bound to a PCI function (empty when unbound).
+pci_driver() {
+  local link=/sys/bus/pci/devices/$1/driver
+  [ -e "$link" ] && basename "$(readlink "$link")"
+  return 0
+}
+
+# iommu_group BDF
+iommu_group() { basename "$(readlink "/sys/bus/pci/devices/$1/iommu_group")"; }
+
+# bind_pci BDF DRIVER: the driver_override + unbind + drivers_probe dance.
+bind_pci() {
+  local bdf=$1 driver=$2 dev=/sys/bus/pci/devices/$1
+  echo "$driver" >"$dev/driver_override"
+  if [ -e "$dev/driver" ]; then echo "$bdf" >"$dev/driver/unbind"; fi
+  echo "$bdf" >/sys/bus/pci/drivers_probe
+  echo >"$dev/driver_override"
+  [ "$(pci_driver "$bdf")" = "$driver" ]
+}
+
+# set_numvfs PF COUNT: recreates the PF's VFs and waits until each has its igbvf netdev.
+set_numvfs() {
+  local pf=$1 count=$2 dev i
+  dev=$(pf_device "$pf")
+  echo 0 >"$dev/sriov_numvfs"
+  [ "$count" -eq 0 ] && return 0
+  echo "$count" >"$dev/sriov_numvfs"
+  for ((i = 0; i < count; i++)); do
+    wait_until 60 "$pf VF $i has an igbvf netdev" vf_has_netdev "$pf" "$i" >/dev/null
+  done
+}
+
+# Returns the lab to its boot state: no VFs, no extra network namespaces, PFs up.
+lab_reset() {
+  local pf ns
+  for ns in $(ip netns list | cut -d' ' -f1); do ip netns delete "$ns"; done
+  for pf in $(lab_pfs); do
+    echo 0 >"$(pf_device "$pf")/sriov_numvfs"
+    ip link set "$pf" up
+  done
+}
