@@ -3,6 +3,7 @@
 use std::collections::HashSet;
 use std::ffi::{CStr, CString};
 use std::mem::MaybeUninit;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::eal::Eal;
@@ -82,22 +83,32 @@ pub struct PortStats {
 /// State shared by a port and its queue handles; closing happens when the last one goes.
 pub(crate) struct PortShared {
     pub(crate) id: u16,
+    started: AtomicBool,
     pool: Mutex<Option<Mempool>>,
     _eal: Eal,
 }
 
 impl Drop for PortShared {
     fn drop(&mut self) {
-        // SAFETY: no queue handle and no Port exist any more, so nothing polls this port.
-        unsafe {
-            dpdk_sys::rte_eth_dev_stop(self.id);
-            dpdk_sys::rte_eth_dev_close(self.id);
-        }
+        self.stop_device();
+        // SAFETY: no queue handle and no Port exist any more, so nothing uses this port.
+        unsafe { dpdk_sys::rte_eth_dev_close(self.id) };
         if let Some(set) = OPEN_PORTS.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
             set.remove(&self.id);
         }
         // The pool (if any) is released after the device that referenced it is closed.
         self.pool.get_mut().unwrap_or_else(|e| e.into_inner()).take();
+    }
+}
+
+impl PortShared {
+    /// Stops the device if it runs. Callers guarantee no queue is being polled.
+    fn stop_device(&self) -> i32 {
+        if !self.started.swap(false, Ordering::SeqCst) {
+            return 0;
+        }
+        // SAFETY: valid port id; the caller guarantees nothing polls the port.
+        unsafe { dpdk_sys::rte_eth_dev_stop(self.id) }
     }
 }
 
@@ -126,7 +137,7 @@ impl Port {
             return Err(Error::InvalidArgument { what: format!("port {name:?} is already open") });
         }
         Ok(Port {
-            shared: Arc::new(PortShared { id, pool: Mutex::new(None), _eal: eal.clone() }),
+            shared: Arc::new(PortShared { id, started: AtomicBool::new(false), pool: Mutex::new(None), _eal: eal.clone() }),
             name: full,
         })
     }
@@ -183,8 +194,7 @@ impl Port {
             return Err(Error::QueueCount { kind: "tx", requested: config.tx_queues, max: info.max_tx_queues });
         }
         let id = self.id();
-        // SAFETY: no queue handles exist, so nothing polls the port while it stops.
-        unsafe { dpdk_sys::rte_eth_dev_stop(id) };
+        Error::check("rte_eth_dev_stop", self.shared.stop_device())?;
 
         let mut conf = dpdk_sys::rte_eth_conf::default();
         if config.rx_queues > 1 {
@@ -232,15 +242,15 @@ impl Port {
     pub fn start(&mut self) -> Result<()> {
         // SAFETY: valid, configured port id.
         let rc = unsafe { dpdk_sys::rte_eth_dev_start(self.id()) };
-        Error::check("rte_eth_dev_start", rc).map(drop)
+        Error::check("rte_eth_dev_start", rc)?;
+        self.shared.started.store(true, Ordering::SeqCst);
+        Ok(())
     }
 
     /// Stops the device. Fails with [`Error::QueuesInUse`] while queue handles are alive.
     pub fn stop(&mut self) -> Result<()> {
         self.ensure_no_queue_handles()?;
-        // SAFETY: no queue handles exist, so nothing polls the port.
-        let rc = unsafe { dpdk_sys::rte_eth_dev_stop(self.id()) };
-        Error::check("rte_eth_dev_stop", rc).map(drop)
+        Error::check("rte_eth_dev_stop", self.shared.stop_device()).map(drop)
     }
 
     /// Turns promiscuous mode on or off.
