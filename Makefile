@@ -1,12 +1,20 @@
 # multiplane: `make demo` and `make test` are the two commands (see README.md).
+# Both install what they need first (Debian packages, cargo-nextest, hugepages).
+CARGO ?= cargo
+
 .PHONY: deps demo test lab
 deps:
 	./.ci/install-deps
+
 demo: deps
-	cargo run --release -p dataplane --bin fwd-demo
+	$(CARGO) run --release -p benches --bin throughput
+
 test: deps
-	cargo nextest run --workspace
+	$(CARGO) build --workspace --all-targets
+	$(CARGO) nextest run --workspace --no-fail-fast
+	$(CARGO) test --workspace --doc
 	$(MAKE) lab
+
 # The emulated SR-IOV lab (cni/tests/lab/README.md): one guest boot running every scenario; root only.
 lab:
 	./cni/tests/lab/run.sh

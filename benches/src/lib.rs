@@ -1,1 +1,2 @@
-//! Benchmarks for multiplane: see `benches/` and the throughput harness.
+//! Benchmarks for multiplane: criterion benches under `benches/` and the `throughput` harness,
+//! which measures our forwarding against `dpdk-testpmd` in the same run.

@@ -1,4 +1,15 @@
 //! `Mbuf`, one owned packet buffer, and `MbufBatch`, a fixed-capacity burst of them.
+//!
+//! An mbuf moves between threads but is never shared by reference across them:
+//! ```compile_fail
+//! fn shared<T: Sync>() {}
+//! shared::<dataplane::Mbuf>();
+//! ```
+//! ```
+//! fn movable<T: Send>() {}
+//! movable::<dataplane::Mbuf>();
+//! movable::<dataplane::MbufBatch>();
+//! ```
 
 use std::mem::MaybeUninit;
 use std::ptr::NonNull;

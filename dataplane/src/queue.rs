@@ -1,5 +1,21 @@
 //! Receive and transmit queue handles: one handle per queue, `Send` but not `Sync`, bursting
 //! through `&mut self`, so two cores can never poll the same queue.
+//!
+//! Sharing a queue between threads does not compile:
+//! ```compile_fail
+//! fn shared<T: Sync>() {}
+//! shared::<dataplane::RxQueue>();
+//! ```
+//! ```compile_fail
+//! fn shared<T: Sync>() {}
+//! shared::<dataplane::TxQueue>();
+//! ```
+//! Moving one to the core that polls it does:
+//! ```
+//! fn movable<T: Send>() {}
+//! movable::<dataplane::RxQueue>();
+//! movable::<dataplane::TxQueue>();
+//! ```
 
 use std::cell::Cell;
 use std::marker::PhantomData;
