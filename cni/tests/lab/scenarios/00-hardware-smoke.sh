@@ -54,6 +54,10 @@ expect_match "$out" 'MAC address: 02:00:00:00:02:10' "port 0 has the MAC set thr
 expect_match "$out" 'io packet forwarding - ports=1' "port 0 started forwarding"
 expect_match "$out" 'Port 0 is closed' "port 0 closed cleanly"
 
+out=$("$LAB_PROBE" "$vf" 2>&1) || fail "lab-probe $vf failed: $out"
+expect_match "$out" '^driver=net_e1000_igb_vf mac=02:00:00:00:02:10 link=(up|down) mbufs_in_use_after_stop=0$' \
+  "the dataplane crate opens, starts and stops $vf without leaking mbufs"
+
 check "bind $vf back to igbvf" bind_pci "$vf" igbvf
 wait_until 30 "VF 0 netdev returns" vf_has_netdev "$pf" 0
 expect_eq "$(cat "/sys/class/net/$(vf_netdev "$pf" 0)/address")" 02:00:00:00:02:10 "VF 0 netdev took the admin MAC on reload"
