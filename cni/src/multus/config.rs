@@ -1,0 +1,231 @@
+//! The multus configuration (`"type": "multus"`): delegates, directories, logging and readiness.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::delegate::Delegate;
+use super::log::{Level, Logger};
+use crate::spec::{optional_str, validate_ifname, CniError, NetConf};
+
+/// Default `binDir`: where delegate plugins are looked for before `CNI_PATH`.
+pub const DEFAULT_BIN_DIR: &str = "/opt/cni/bin";
+/// Default `cniDir`: where the per-attachment caches live.
+pub const DEFAULT_CNI_DIR: &str = "/var/lib/cni/multus";
+/// Default bound on the wait for `readinessindicatorfile`.
+pub const DEFAULT_READINESS_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A parsed multus configuration.
+#[derive(Debug, Clone)]
+pub struct MultusConf {
+    /// The configuration as the runtime passed it.
+    pub conf: NetConf,
+    /// The delegates in order; exactly one has `master` set.
+    pub delegates: Vec<Delegate>,
+    /// `binDir`.
+    pub bin_dir: PathBuf,
+    /// `cniDir`.
+    pub cni_dir: PathBuf,
+    /// Where `logFile`/`logLevel` send diagnostics.
+    pub log: Logger,
+    /// `readinessindicatorfile`: ADD waits for this file to exist.
+    pub readiness_file: Option<PathBuf>,
+    /// `readinessindicatortimeout` (seconds): how long ADD waits for the readiness file.
+    pub readiness_timeout: Duration,
+}
+
+impl MultusConf {
+    /// Reads and validates the configuration; code 7 naming the field on any error.
+    pub fn parse(conf: &NetConf) -> Result<MultusConf, CniError> {
+        let raw = &conf.raw;
+        let list = match raw.get("delegates") {
+            Some(Value::Array(list)) if !list.is_empty() => list,
+            Some(Value::Array(_)) => {
+                return Err(CniError::invalid_config("delegates", "must not be empty"))
+            }
+            Some(other) => {
+                return Err(CniError::invalid_config(
+                    "delegates",
+                    format!("expected a list, found {other}"),
+                ))
+            }
+            None => return Err(CniError::invalid_config("delegates", "missing")),
+        };
+        let mut delegates = list
+            .iter()
+            .enumerate()
+            .map(|(i, d)| Delegate::parse(i, d, conf))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut masters = delegates.iter().filter(|d| d.master).map(|d| d.index);
+        match (masters.next(), masters.next()) {
+            (Some(first), Some(second)) => {
+                return Err(CniError::invalid_config(
+                    &format!("delegates[{second}].masterplugin"),
+                    format!("only one delegate may be the master (delegates[{first}] already is)"),
+                ))
+            }
+            (None, _) => delegates[0].master = true,
+            _ => {}
+        }
+        let dir = |field: &str, default: &str| {
+            optional_str(raw, "", field).map(|v| PathBuf::from(v.unwrap_or(default)))
+        };
+        let level = match optional_str(raw, "", "logLevel")? {
+            None => Level::Error,
+            Some(s) => s
+                .parse()
+                .map_err(|e| CniError::invalid_config("logLevel", e))?,
+        };
+        let readiness_timeout = match raw.get("readinessindicatortimeout") {
+            None => DEFAULT_READINESS_TIMEOUT,
+            Some(v) => v
+                .as_f64()
+                .filter(|s| *s >= 0.0 && s.is_finite())
+                .map(Duration::from_secs_f64)
+                .ok_or_else(|| {
+                    CniError::invalid_config(
+                        "readinessindicatortimeout",
+                        format!("expected seconds (a number >= 0), found {v}"),
+                    )
+                })?,
+        };
+        Ok(MultusConf {
+            delegates,
+            bin_dir: dir("binDir", DEFAULT_BIN_DIR)?,
+            cni_dir: dir("cniDir", DEFAULT_CNI_DIR)?,
+            log: Logger::new(optional_str(raw, "", "logFile")?.map(PathBuf::from), level),
+            readiness_file: optional_str(raw, "", "readinessindicatorfile")?.map(PathBuf::from),
+            readiness_timeout,
+            conf: conf.clone(),
+        })
+    }
+
+    /// The interface name of every delegate: the master gets `master_ifname` (CNI_IFNAME), the others
+    /// their requested name or `net<N>`, N counting the non-master delegates from 0 (as in the seed,
+    /// where the first secondary interface is `net0`). Code 7 if two delegates would share a name.
+    pub fn ifnames(&self, master_ifname: &str) -> Result<Vec<String>, CniError> {
+        let mut names: Vec<String> = Vec::with_capacity(self.delegates.len());
+        let mut secondary = 0;
+        for d in &self.delegates {
+            let name = if d.master {
+                master_ifname.to_string()
+            } else {
+                secondary += 1;
+                d.requested_ifname
+                    .clone()
+                    .unwrap_or_else(|| format!("net{}", secondary - 1))
+            };
+            validate_ifname(&name)
+                .map_err(|p| CniError::invalid_config(&format!("delegates[{}]", d.index), p))?;
+            if let Some(other) = names.iter().position(|n| *n == name) {
+                return Err(CniError::invalid_config(
+                    &format!("delegates[{}]", d.index),
+                    format!("interface name {name:?} is already used by delegates[{other}]"),
+                ));
+            }
+            names.push(name);
+        }
+        Ok(names)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(value: Value) -> Result<MultusConf, CniError> {
+        MultusConf::parse(&NetConf::parse(&serde_json::to_vec(&value).unwrap()).unwrap())
+    }
+
+    /// Section 5.1.3 of the seed, verbatim apart from `bridge` standing in for flannel.
+    const SEED_5_1_3: &str = r#"{
+      "name": "minion1-multus-demo-network",
+      "type": "multus",
+      "delegates": [
+        {
+          "type": "sriov",
+          "if0": "enp4s0f3",
+          "if0name": "north0",
+          "dpdk": {
+            "kernel_driver": "ixgbevf",
+            "dpdk_driver": "igb_uio",
+            "dpdk_tool": "/root/dpdk/                                tools/dpdk-devbind.py"
+          }
+        },
+        {
+          "type": "bridge",
+          "masterplugin": true,
+          "delegate": {
+            "isDefaultGateway": true
+          }
+        }
+      ]
+    }"#;
+
+    #[test]
+    fn parses_the_seed_config_as_written() {
+        let m = MultusConf::parse(&NetConf::parse(SEED_5_1_3.as_bytes()).unwrap()).unwrap();
+        assert_eq!(m.delegates.len(), 2);
+        assert!(!m.delegates[0].master && m.delegates[1].master);
+        assert_eq!(m.ifnames("eth0").unwrap(), vec!["north0", "eth0"]);
+        assert_eq!(m.bin_dir, PathBuf::from(DEFAULT_BIN_DIR));
+        assert_eq!(m.cni_dir, PathBuf::from(DEFAULT_CNI_DIR));
+        assert_eq!(m.delegates[0].network.name, "minion1-multus-demo-network");
+        assert_eq!(m.readiness_file, None);
+    }
+
+    #[test]
+    fn first_delegate_is_master_by_default_and_others_are_net_n() {
+        let m = parse(json!({"name": "m", "type": "multus", "binDir": "/b", "cniDir": "/c",
+            "delegates": [{"type": "bridge"}, {"type": "macvlan"}, {"type": "sriov", "if0name": "north"}, {"type": "x"}]}))
+        .unwrap();
+        assert!(m.delegates[0].master);
+        assert_eq!(
+            m.ifnames("eth0").unwrap(),
+            vec!["eth0", "net0", "north", "net2"]
+        );
+        assert_eq!(
+            (m.bin_dir, m.cni_dir),
+            (PathBuf::from("/b"), PathBuf::from("/c"))
+        );
+    }
+
+    #[test]
+    fn malformed_configs_name_the_field() {
+        let cases = [
+            (json!({"name": "m", "type": "multus"}), "delegates: missing"),
+            (json!({"name": "m", "type": "multus", "delegates": []}), "delegates: must not be empty"),
+            (json!({"name": "m", "type": "multus", "delegates": {}}), "delegates: expected a list, found {}"),
+            (
+                json!({"name": "m", "type": "multus", "delegates": [{"type": "a", "masterplugin": true}, {"type": "b", "masterplugin": true}]}),
+                "delegates[1].masterplugin: only one delegate may be the master (delegates[0] already is)",
+            ),
+            (json!({"name": "m", "type": "multus", "binDir": 3, "delegates": [{"type": "a"}]}), "binDir: expected a string, found 3"),
+            (json!({"name": "m", "type": "multus", "logLevel": "loud", "delegates": [{"type": "a"}]}), "logLevel: \"loud\" is not one of debug, verbose, error, panic"),
+            (
+                json!({"name": "m", "type": "multus", "readinessindicatortimeout": "soon", "delegates": [{"type": "a"}]}),
+                "readinessindicatortimeout: expected seconds (a number >= 0), found \"soon\"",
+            ),
+        ];
+        for (value, msg) in cases {
+            let err = parse(value).unwrap_err();
+            assert_eq!(
+                (err.code, err.msg.as_str()),
+                (CniError::INVALID_CONFIG, msg)
+            );
+        }
+    }
+
+    #[test]
+    fn duplicate_interface_names_are_refused() {
+        let m = parse(json!({"name": "m", "type": "multus",
+            "delegates": [{"type": "a"}, {"type": "b", "if0name": "eth0"}]}))
+        .unwrap();
+        assert_eq!(
+            m.ifnames("eth0").unwrap_err().msg,
+            "delegates[1]: interface name \"eth0\" is already used by delegates[0]"
+        );
+    }
+}

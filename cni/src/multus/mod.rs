@@ -1,0 +1,272 @@
+//! `multus`: the meta plugin. One runtime call creates several pod interfaces by running other CNI
+//! plugins ("delegates"); only the master delegate's result goes back to the runtime.
+//!
+//! - ADD resolves every delegate's interface name (master: CNI_IFNAME; others: `if0name`, `interface`
+//!   or `net<N>`), refuses names already in the pod, writes the cache, runs the delegates in order and,
+//!   if one fails, deletes the ones already added (and the failed one) in reverse before reporting it.
+//! - DEL needs only the cache: every delegate's DEL in reverse, past errors; the cache goes once all
+//!   succeeded (so a retried DEL finishes the job), and with no cache DEL succeeds without doing anything.
+//! - CHECK runs CHECK on every delegate against its cached result; STATUS and GC are forwarded.
+
+mod config;
+mod delegate;
+mod log;
+mod netns_probe;
+mod readiness;
+mod state;
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+pub use config::MultusConf;
+
+use delegate::Runner;
+use state::{Cache, DelegateRecord, Record};
+
+use crate::spec::{Attachment, Call, CniError, CniResult, Env};
+
+/// Multus's own error code: an interface name it would create already exists in the pod.
+pub const ERR_IFNAME_EXISTS: u32 = 100;
+
+/// The multus plugin; all its state is in the configuration and the cache.
+#[derive(Debug, Default)]
+pub struct Multus;
+
+impl crate::spec::Plugin for Multus {
+    fn add(&self, call: &Call) -> Result<CniResult, CniError> {
+        let m = MultusConf::parse(&call.conf)?;
+        if let Some(file) = &m.readiness_file {
+            readiness::wait_for(file, m.readiness_timeout)?;
+        }
+        let (container_id, ifname, netns) = (
+            call.env.container_id()?,
+            call.env.ifname()?,
+            call.env.netns()?,
+        );
+        let names = m.ifnames(ifname)?;
+        let taken = netns_probe::existing_links(netns, &names)?;
+        if let Some(name) = taken.first() {
+            let owner = &m.delegates[names
+                .iter()
+                .position(|n| n == name)
+                .expect("taken names come from names")];
+            return Err(CniError::new(
+                ERR_IFNAME_EXISTS,
+                format!(
+                    "{}: interface {name:?} already exists in {}",
+                    owner.label(),
+                    netns.display()
+                ),
+                "nothing was created",
+            ));
+        }
+        let mut record = Record {
+            cni_version: call.conf.cni_version,
+            network: call.conf.name.clone(),
+            container_id: container_id.to_string(),
+            ifname: ifname.to_string(),
+            netns: Some(netns.to_path_buf()),
+            delegates: m
+                .delegates
+                .iter()
+                .zip(&names)
+                .map(|(d, name)| DelegateRecord {
+                    index: d.index,
+                    master: d.master,
+                    ifname: name.clone(),
+                    conf: d.conf.clone(),
+                    result: None,
+                })
+                .collect(),
+        };
+        // Written before anything exists, so that a DEL after a crash here still knows what to undo.
+        let cache = Cache::new(&m.cni_dir);
+        cache.save(&record)?;
+        let runner = runner(&m, &call.env);
+        for (i, d) in m.delegates.iter().enumerate() {
+            m.log.verbose(format_args!(
+                "ADD {} as {} in {container_id}",
+                d.label(),
+                names[i]
+            ));
+            let outcome = d.add(&runner, &names[i]).map_err(|e| e.context(d.label()));
+            let saved = outcome.and_then(|result| {
+                record.delegates[i].result = Some(result);
+                if i + 1 == m.delegates.len() {
+                    cache.save(&record)?;
+                }
+                Ok(())
+            });
+            if let Err(err) = saved {
+                m.log.error(format_args!("ADD failed, rolling back: {err}"));
+                // The failed delegate is deleted too: it may have allocated before failing.
+                let undo_errors = undo(&runner, &record.delegates[..=i], &m.log);
+                if undo_errors.is_empty() {
+                    cache.remove(container_id, ifname)?;
+                }
+                return Err(err);
+            }
+        }
+        Ok(record
+            .delegates
+            .iter()
+            .find(|d| d.master)
+            .and_then(|d| d.result.clone())
+            .expect("the master was added"))
+    }
+
+    fn del(&self, call: &Call) -> Result<(), CniError> {
+        let m = MultusConf::parse(&call.conf)?;
+        let (container_id, ifname) = (call.env.container_id()?, call.env.ifname()?);
+        let cache = Cache::new(&m.cni_dir);
+        let Some(record) = cache.load(container_id, ifname)? else {
+            m.log.verbose(format_args!(
+                "DEL {container_id}/{ifname}: no cache, nothing to delete"
+            ));
+            return Ok(());
+        };
+        let errors = undo(&runner(&m, &call.env), &record.delegates, &m.log);
+        match errors.into_iter().next() {
+            None => cache.remove(container_id, ifname),
+            Some(first) => Err(first.context("DEL (the cache is kept so that a retry can finish)")),
+        }
+    }
+
+    fn check(&self, call: &Call) -> Result<(), CniError> {
+        let m = MultusConf::parse(&call.conf)?;
+        let (container_id, ifname) = (call.env.container_id()?, call.env.ifname()?);
+        let record = Cache::new(&m.cni_dir)
+            .load(container_id, ifname)?
+            .ok_or_else(|| {
+                CniError::new(
+                    CniError::UNKNOWN_CONTAINER,
+                    format!("no multus attachment {container_id}/{ifname} is cached"),
+                    "",
+                )
+            })?;
+        let runner = runner(&m, &call.env);
+        for entry in &record.delegates {
+            let d = entry.delegate()?;
+            let cached = entry.result.as_ref().ok_or_else(|| {
+                CniError::new(
+                    CniError::UNKNOWN_CONTAINER,
+                    format!("{}: ADD did not complete", d.label()),
+                    "",
+                )
+            })?;
+            if entry.master {
+                if let Some(prev) = call.conf.prev_result()? {
+                    if prev != cached.convert_to(prev.cni_version) {
+                        return Err(CniError::internal(format!(
+                            "prevResult: differs from the cached result of {}",
+                            d.label()
+                        )));
+                    }
+                }
+            }
+            d.check(&runner, &entry.ifname, cached)
+                .map_err(|e| e.context(d.label()))?;
+        }
+        Ok(())
+    }
+
+    fn status(&self, call: &Call) -> Result<(), CniError> {
+        let m = MultusConf::parse(&call.conf)?;
+        if let Some(file) = m.readiness_file.as_ref().filter(|f| !f.exists()) {
+            return Err(CniError::new(
+                CniError::NOT_AVAILABLE,
+                format!("readinessindicatorfile: {} does not exist", file.display()),
+                "",
+            ));
+        }
+        let runner = runner(&m, &call.env);
+        for d in &m.delegates {
+            match d.status(&runner) {
+                Err(e) if d.master => return Err(e.context(d.label())),
+                Err(e) => m.log.error(format_args!("STATUS of {}: {e}", d.label())),
+                Ok(()) => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn gc(&self, call: &Call) -> Result<(), CniError> {
+        let m = MultusConf::parse(&call.conf)?;
+        let valid: HashSet<Attachment> = call.conf.valid_attachments()?.into_iter().collect();
+        let cache = Cache::new(&m.cni_dir);
+        let mut kept = Vec::new();
+        let mut errors = Vec::new();
+        for record in cache.records_of(&call.conf.name)? {
+            let attachment = Attachment {
+                container_id: record.container_id.clone(),
+                ifname: record.ifname.clone(),
+            };
+            if valid.contains(&attachment) {
+                kept.push(record);
+                continue;
+            }
+            m.log.verbose(format_args!(
+                "GC: deleting stale attachment {}/{}",
+                record.container_id, record.ifname
+            ));
+            let env = Env {
+                container_id: Some(record.container_id.clone()),
+                netns: record.netns.clone(),
+                ifname: Some(record.ifname.clone()),
+                ..call.env.clone()
+            };
+            let stale_errors = undo(&runner(&m, &env), &record.delegates, &m.log);
+            if stale_errors.is_empty() {
+                cache.remove(&record.container_id, &record.ifname)?;
+            }
+            errors.extend(stale_errors);
+        }
+        let runner = runner(&m, &call.env);
+        for d in &m.delegates {
+            // A delegate's attachments are the interfaces it made in the attachments still valid.
+            let delegate_valid: Vec<Attachment> = kept
+                .iter()
+                .flat_map(|r| r.delegates.iter().map(move |e| (r, e)))
+                .filter(|(_, e)| e.conf.get("name") == d.conf.get("name"))
+                .map(|(r, e)| Attachment {
+                    container_id: r.container_id.clone(),
+                    ifname: e.ifname.clone(),
+                })
+                .collect();
+            if let Err(e) = d.gc(&runner, &delegate_valid) {
+                errors.push(e.context(d.label()));
+            }
+        }
+        errors
+            .into_iter()
+            .next()
+            .map_or(Ok(()), |e| Err(e.context("GC")))
+    }
+}
+
+/// Delegates run from `binDir` first, then the runtime's `CNI_PATH`.
+fn runner(m: &MultusConf, env: &Env) -> Runner {
+    let mut dirs: Vec<PathBuf> = vec![m.bin_dir.clone()];
+    dirs.extend(env.path.iter().filter(|p| **p != m.bin_dir).cloned());
+    Runner {
+        dirs,
+        env: env.clone(),
+    }
+}
+
+/// Runs DEL for `entries` in reverse, past errors; returns every error, each naming its delegate.
+fn undo(runner: &Runner, entries: &[DelegateRecord], log: &log::Logger) -> Vec<CniError> {
+    let mut errors = Vec::new();
+    for entry in entries.iter().rev() {
+        let outcome = entry.delegate().and_then(|d| {
+            log.verbose(format_args!("DEL {} as {}", d.label(), entry.ifname));
+            d.del(runner, &entry.ifname, entry.result.as_ref())
+                .map_err(|e| e.context(d.label()))
+        });
+        if let Err(e) = outcome {
+            log.error(format_args!("DEL failed: {e}"));
+            errors.push(e);
+        }
+    }
+    errors
+}
