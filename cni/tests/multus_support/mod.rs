@@ -1,0 +1,323 @@
+//! Shared pieces of the multus integration tests: network namespaces and host links that clean up after
+//! themselves, a runtime that calls the `multus` binary directly, and the libcni driver.
+//!
+//! These tests need root (they create namespaces and links); they fail loudly without it.
+
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde_json::Value;
+
+/// Directory of the reference plugins from Debian's `containernetworking-plugins`.
+pub const REFERENCE_PLUGINS: &str = "/usr/lib/cni";
+
+static SEQ: AtomicUsize = AtomicUsize::new(0);
+
+/// A name unique to this process and call, at most 15 bytes (`<prefix><pid><n>`).
+pub fn unique(prefix: &str) -> String {
+    let name = format!("{prefix}{}x{}", std::process::id() % 1_000_000, SEQ.fetch_add(1, Ordering::Relaxed));
+    assert!(name.len() <= 15, "{name} is too long for an interface name");
+    name
+}
+
+/// Panics unless running as root: these tests must run, not skip, in CI.
+pub fn require_root() {
+    assert!(nix::unistd::Uid::effective().is_root(), "the multus integration tests need root (CI runs as root)");
+}
+
+/// Runs a host command and returns its stdout; panics with its stderr on failure.
+pub fn sh(program: &str, args: &[&str]) -> String {
+    let out = Command::new(program).args(args).output().unwrap_or_else(|e| panic!("{program}: {e}"));
+    assert!(out.status.success(), "{program} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A named network namespace (`ip netns add`), deleted on drop.
+pub struct Netns {
+    /// Its name under /run/netns.
+    pub name: String,
+}
+
+impl Netns {
+    /// Creates a namespace with a unique name.
+    pub fn new() -> Netns {
+        require_root();
+        let name = unique("mtns");
+        sh("ip", &["netns", "add", &name]);
+        Netns { name }
+    }
+
+    /// The path a runtime passes as CNI_NETNS.
+    pub fn path(&self) -> PathBuf {
+        PathBuf::from("/run/netns").join(&self.name)
+    }
+
+    /// Names of the links in the namespace, loopback excluded.
+    pub fn links(&self) -> Vec<String> {
+        link_names(&sh("ip", &["-netns", &self.name, "-o", "link", "show"]))
+            .into_iter()
+            .filter(|l| l != "lo")
+            .collect()
+    }
+
+    /// The IPv4 addresses (with prefix) of `ifname` in the namespace.
+    pub fn ipv4_of(&self, ifname: &str) -> Vec<String> {
+        sh("ip", &["-netns", &self.name, "-o", "-4", "addr", "show", "dev", ifname])
+            .lines()
+            .filter_map(|l| l.split_whitespace().skip_while(|w| *w != "inet").nth(1).map(str::to_string))
+            .collect()
+    }
+
+    /// Deletes the namespace now (as a pod's death would).
+    pub fn delete(&self) {
+        sh("ip", &["netns", "del", &self.name]);
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        if self.path().exists() {
+            let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
+        }
+    }
+}
+
+/// Link names from `ip -o link show` output (`"5: name@peer: <...>"`).
+fn link_names(output: &str) -> Vec<String> {
+    output
+        .lines()
+        .filter_map(|l| l.split(": ").nth(1))
+        .map(|n| n.split('@').next().unwrap_or(n).to_string())
+        .collect()
+}
+
+/// A host link deleted on drop (bridges the bridge plugin creates, veth pairs).
+pub struct HostLink {
+    /// Its name.
+    pub name: String,
+}
+
+impl HostLink {
+    /// Names a link that a plugin will create (removed on drop if it exists).
+    pub fn expect(prefix: &str) -> HostLink {
+        require_root();
+        HostLink { name: unique(prefix) }
+    }
+
+    /// Creates a veth pair; returns the end to hand to host-device (the peer goes with it).
+    pub fn veth() -> HostLink {
+        let link = HostLink::expect("mtv");
+        let peer = format!("{}p", link.name);
+        sh("ip", &["link", "add", &link.name, "type", "veth", "peer", "name", &peer]);
+        link
+    }
+
+    /// Sets the link up (a macvlan master must be up for traffic; the kernel module for dummy links is
+    /// not always there, a veth end always is).
+    pub fn up(self) -> HostLink {
+        sh("ip", &["link", "set", &self.name, "up"]);
+        self
+    }
+
+    /// Names of the links enslaved to this one (a bridge's ports).
+    pub fn ports(&self) -> Vec<String> {
+        link_names(&sh("ip", &["-o", "link", "show", "master", &self.name]))
+    }
+
+    /// Whether the link exists in the host namespace.
+    pub fn exists(&self) -> bool {
+        Path::new("/sys/class/net").join(&self.name).exists()
+    }
+}
+
+impl Drop for HostLink {
+    fn drop(&mut self) {
+        if self.exists() {
+            let _ = Command::new("ip").args(["link", "del", &self.name]).status();
+        }
+    }
+}
+
+/// A scratch directory (cache, IPAM store, configs), removed on drop.
+pub struct Scratch {
+    /// The directory.
+    pub dir: PathBuf,
+}
+
+impl Scratch {
+    /// A fresh directory under the system temp dir.
+    pub fn new() -> Scratch {
+        let dir = std::env::temp_dir().join(format!(
+            "multus-it-{}-{}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        Scratch { dir }
+    }
+
+    /// `dir/name`.
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    /// The IPs host-local has leased in its store `dataDir` (all networks).
+    pub fn leases(&self, data_dir: &str) -> Vec<String> {
+        let mut leases = Vec::new();
+        for network in fs::read_dir(self.join(data_dir)).into_iter().flatten().flatten() {
+            for file in fs::read_dir(network.path()).into_iter().flatten().flatten() {
+                let name = file.file_name().to_string_lossy().into_owned();
+                if name.parse::<std::net::IpAddr>().is_ok() {
+                    leases.push(name);
+                }
+            }
+        }
+        leases.sort();
+        leases
+    }
+
+    /// Files left in subdirectory `sub` (e.g. the multus cache).
+    pub fn files(&self, sub: &str) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(self.join(sub))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The `multus` binary under test.
+pub fn multus_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_multus"))
+}
+
+/// CNI_PATH for calls: multus's directory, then the reference plugins.
+pub fn cni_path() -> String {
+    format!("{}:{REFERENCE_PLUGINS}", multus_bin().parent().unwrap().display())
+}
+
+/// What a plugin call printed and whether it exited 0.
+#[derive(Debug)]
+pub struct Reply {
+    /// Exit status 0.
+    pub ok: bool,
+    /// stdout parsed as JSON (`Null` when empty).
+    pub json: Value,
+    /// stderr, for failure messages.
+    pub stderr: String,
+}
+
+impl Reply {
+    /// Panics with the error if the call failed.
+    pub fn expect_ok(self, what: &str) -> Value {
+        assert!(self.ok, "{what} failed: {} / {}", self.json, self.stderr);
+        self.json
+    }
+
+    /// Panics unless the call failed; returns (code, msg).
+    pub fn expect_err(self, what: &str) -> (u64, String) {
+        assert!(!self.ok, "{what} unexpectedly succeeded: {}", self.json);
+        (self.json["code"].as_u64().unwrap(), self.json["msg"].as_str().unwrap().to_string())
+    }
+}
+
+/// One attachment as the runtime sees it.
+pub struct Pod<'a> {
+    /// CNI_CONTAINERID.
+    pub id: String,
+    /// CNI_NETNS (None for DEL after the pod died).
+    pub netns: Option<&'a Netns>,
+    /// CNI_IFNAME.
+    pub ifname: &'a str,
+}
+
+impl<'a> Pod<'a> {
+    /// A pod with a unique container ID in `netns`, primary interface eth0.
+    pub fn new(netns: &'a Netns) -> Pod<'a> {
+        Pod { id: unique("pod"), netns: Some(netns), ifname: "eth0" }
+    }
+
+    /// Calls the multus binary directly with `command` and `conf` on stdin.
+    pub fn call(&self, command: &str, conf: &Value) -> Reply {
+        call_plugin(&multus_bin(), command, conf, Some(&self.id), self.netns.map(Netns::path).as_deref(), Some(self.ifname))
+    }
+}
+
+/// Calls `binary` as a runtime would.
+pub fn call_plugin(
+    binary: &Path,
+    command: &str,
+    conf: &Value,
+    container_id: Option<&str>,
+    netns: Option<&Path>,
+    ifname: Option<&str>,
+) -> Reply {
+    let mut cmd = Command::new(binary);
+    cmd.env("CNI_COMMAND", command).env("CNI_PATH", cni_path());
+    for var in ["CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_ARGS"] {
+        cmd.env_remove(var);
+    }
+    if let Some(id) = container_id {
+        cmd.env("CNI_CONTAINERID", id);
+    }
+    if let Some(ns) = netns {
+        cmd.env("CNI_NETNS", ns);
+    }
+    if let Some(ifname) = ifname {
+        cmd.env("CNI_IFNAME", ifname);
+    }
+    let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(&serde_json::to_vec(conf).unwrap()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let json = if out.stdout.is_empty() { Value::Null } else { serde_json::from_slice(&out.stdout).unwrap() };
+    Reply { ok: out.status.success(), json, stderr: String::from_utf8_lossy(&out.stderr).into_owned() }
+}
+
+/// A bridge delegate on `bridge` with host-local IPAM in `subnet`, storing leases under `data_dir`.
+pub fn bridge_delegate(bridge: &HostLink, subnet: &str, data_dir: &Path) -> Value {
+    serde_json::json!({"type": "bridge", "bridge": bridge.name,
+        "ipam": {"type": "host-local", "subnet": subnet, "dataDir": data_dir}})
+}
+
+/// The libcni driver binary, built (once per target dir, under a lock) by its build script.
+pub fn libcni_driver() -> PathBuf {
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("libcni-driver/libcni-driver");
+    let lock = fs::File::create(out.with_extension("lock")).or_else(|_| {
+        fs::create_dir_all(out.parent().unwrap())?;
+        fs::File::create(out.with_extension("lock"))
+    });
+    let _guard = nix::fcntl::Flock::lock(lock.unwrap(), nix::fcntl::FlockArg::LockExclusive).unwrap();
+    if !out.exists() {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/libcni-driver/build.sh");
+        sh(script.to_str().unwrap(), &[out.to_str().unwrap()]);
+    }
+    out
+}
+
+/// Runs the libcni driver: `command` on the network in `conf_file` for `pod`.
+pub fn drive(command: &str, conf_file: &Path, pod: &Pod, cache_dir: &Path) -> Reply {
+    let netns = pod.netns.map(|n| n.path().display().to_string()).unwrap_or_default();
+    let out = Command::new(libcni_driver())
+        .args([command, "-conf", conf_file.to_str().unwrap(), "-path", &cni_path()])
+        .args(["-netns", &netns, "-id", &pod.id, "-ifname", pod.ifname])
+        .args(["-cachedir", cache_dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let json = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    Reply { ok: out.status.success(), json, stderr: String::from_utf8_lossy(&out.stderr).into_owned() }
+}
