@@ -19,7 +19,11 @@ fn multus_conf(version: &str, scratch: &Scratch, delegates: Value) -> Value {
 #[test]
 fn add_check_del_bridge_master_plus_macvlan_and_host_device() {
     let (netns, scratch) = (Netns::new(), Scratch::new());
-    let (bridge, master, veth) = (HostLink::expect("mtb"), HostLink::veth().up(), HostLink::veth());
+    let (bridge, master, veth) = (
+        HostLink::expect("mtb"),
+        HostLink::veth().up(),
+        HostLink::veth(),
+    );
     let ipam = scratch.join("ipam");
     let conf = multus_conf(
         "1.0.0",
@@ -43,11 +47,17 @@ fn add_check_del_bridge_master_plus_macvlan_and_host_device() {
     assert_eq!(links, vec!["eth0", "net0", "north0"]);
     assert_eq!(netns.ipv4_of("eth0"), vec!["10.210.0.2/24"]);
     assert_eq!(netns.ipv4_of("net0"), vec!["10.211.0.2/24"]);
-    assert!(!veth.exists(), "host-device moved the veth end into the pod");
+    assert!(
+        !veth.exists(),
+        "host-device moved the veth end into the pod"
+    );
 
     let cache = scratch.files("cache");
     assert_eq!(cache, vec![format!("{}:eth0", pod.id)]);
-    let mode = std::fs::metadata(scratch.join("cache").join(&cache[0])).unwrap().permissions().mode();
+    let mode = std::fs::metadata(scratch.join("cache").join(&cache[0]))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600);
 
     let check_conf = with_prev_result(&conf, &result);
@@ -57,12 +67,18 @@ fn add_check_del_bridge_master_plus_macvlan_and_host_device() {
     assert_eq!(netns.links(), Vec::<String>::new());
     assert_eq!(scratch.leases("ipam"), Vec::<String>::new());
     assert_eq!(scratch.files("cache"), Vec::<String>::new());
-    assert!(veth.exists(), "host-device returned the veth end to the host");
+    assert!(
+        veth.exists(),
+        "host-device returned the veth end to the host"
+    );
     assert_eq!(bridge.ports(), Vec::<String>::new());
     pod.call("DEL", &check_conf).expect_ok("second DEL");
 
     let log = std::fs::read_to_string(scratch.join("multus.log")).unwrap();
-    assert!(log.contains("ADD delegates[2] (\"host-device\" in network \"hd\") as north0"), "{log}");
+    assert!(
+        log.contains("ADD delegates[2] (\"host-device\" in network \"hd\") as north0"),
+        "{log}"
+    );
 }
 
 /// `conf` with `prevResult` set, as a runtime sends CHECK and DEL.
@@ -87,27 +103,48 @@ fn results_are_converted_to_every_runtime_version() {
         let result = pod.call("ADD", &conf).expect_ok(version);
         assert_eq!(result["cniVersion"], version);
         let ip = &result["ips"][0];
-        assert_eq!(ip.get("version").is_some(), version < "1.0.0", "{version}: {ip}");
+        assert_eq!(
+            ip.get("version").is_some(),
+            version < "1.0.0",
+            "{version}: {ip}"
+        );
         if version >= "0.4.0" {
-            pod.call("CHECK", &with_prev_result(&conf, &result)).expect_ok("CHECK");
+            pod.call("CHECK", &with_prev_result(&conf, &result))
+                .expect_ok("CHECK");
         }
-        pod.call("DEL", &with_prev_result(&conf, &result)).expect_ok("DEL");
+        pod.call("DEL", &with_prev_result(&conf, &result))
+            .expect_ok("DEL");
     }
     assert_eq!(scratch.leases("ipam"), Vec::<String>::new());
 }
 
 #[test]
 fn version_lists_all_five() {
-    let reply = call_plugin(&multus_bin(), "VERSION", &json!({"cniVersion": "0.4.0"}), None, None, None);
+    let reply = call_plugin(
+        &multus_bin(),
+        "VERSION",
+        &json!({"cniVersion": "0.4.0"}),
+        None,
+        None,
+        None,
+    );
     let info = reply.expect_ok("VERSION");
-    assert_eq!(info["supportedVersions"], json!(["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"]));
+    assert_eq!(
+        info["supportedVersions"],
+        json!(["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"])
+    );
 }
 
 #[test]
 fn seed_config_shape_with_bridge_for_flannel_and_host_device_for_sriov() {
     // Section 5.1.3's layout: a secondary delegate named by if0name listed first, then the master
     // (flannel there, bridge here) with masterplugin and flannel's nested "delegate" block.
-    let (netns, scratch, bridge, veth) = (Netns::new(), Scratch::new(), HostLink::expect("mtb"), HostLink::veth());
+    let (netns, scratch, bridge, veth) = (
+        Netns::new(),
+        Scratch::new(),
+        HostLink::expect("mtb"),
+        HostLink::veth(),
+    );
     let mut master = bridge_delegate(&bridge, "10.213.0.0/24", &scratch.join("ipam"));
     master["masterplugin"] = json!(true);
     master["delegate"] = json!({"isDefaultGateway": true});
@@ -118,7 +155,10 @@ fn seed_config_shape_with_bridge_for_flannel_and_host_device_for_sriov() {
             master]});
     let pod = Pod::new(&netns);
     let result = pod.call("ADD", &conf).expect_ok("ADD");
-    assert_eq!(result["ips"][0]["address"], "10.213.0.2/24", "the master's result is returned");
+    assert_eq!(
+        result["ips"][0]["address"], "10.213.0.2/24",
+        "the master's result is returned"
+    );
     let mut links = netns.links();
     links.sort();
     assert_eq!(links, vec!["eth0", "north0"]);
@@ -130,7 +170,15 @@ fn seed_config_shape_with_bridge_for_flannel_and_host_device_for_sriov() {
 fn readiness_file_bounds_add_and_drives_status() {
     let (netns, scratch, bridge) = (Netns::new(), Scratch::new(), HostLink::expect("mtb"));
     let ready = scratch.join("ready");
-    let mut conf = multus_conf("1.1.0", &scratch, json!([bridge_delegate(&bridge, "10.214.0.0/24", &scratch.join("ipam"))]));
+    let mut conf = multus_conf(
+        "1.1.0",
+        &scratch,
+        json!([bridge_delegate(
+            &bridge,
+            "10.214.0.0/24",
+            &scratch.join("ipam")
+        )]),
+    );
     conf["delegates"][0]["cniVersion"] = json!("1.0.0");
     conf["readinessindicatorfile"] = json!(ready);
     conf["readinessindicatortimeout"] = json!(0.3);
@@ -145,5 +193,6 @@ fn readiness_file_bounds_add_and_drives_status() {
     std::fs::write(&ready, "").unwrap();
     call_plugin(&multus_bin(), "STATUS", &conf, None, None, None).expect_ok("STATUS when ready");
     let result = pod.call("ADD", &conf).expect_ok("ADD when ready");
-    pod.call("DEL", &with_prev_result(&conf, &result)).expect_ok("DEL");
+    pod.call("DEL", &with_prev_result(&conf, &result))
+        .expect_ok("DEL");
 }

@@ -8,7 +8,11 @@ use cni::netns::{self, NetNs};
 
 fn ip(args: &[&str]) {
     let out = Command::new("ip").args(args).output().expect("run ip");
-    assert!(out.status.success(), "ip {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "ip {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// A named namespace (`ip netns add`), deleted on drop.
@@ -34,7 +38,10 @@ impl Drop for Ns {
 #[test]
 fn lists_link_names_inside_a_namespace() {
     let ns = Ns::new("list");
-    let (a, b) = (format!("nla{}", std::process::id() % 100000), format!("nlb{}", std::process::id() % 100000));
+    let (a, b) = (
+        format!("nla{}", std::process::id() % 100000),
+        format!("nlb{}", std::process::id() % 100000),
+    );
     ip(&["link", "add", &a, "type", "veth", "peer", "name", &b]);
     ip(&["link", "set", &b, "netns", &ns.0]);
     let names = netlink::link_names_in(ns.path()).unwrap();
@@ -47,7 +54,11 @@ fn lists_link_names_inside_a_namespace() {
 #[test]
 fn missing_namespace_is_reported_by_path() {
     let err = netlink::link_names_in("/run/netns/definitely-not-here").unwrap_err();
-    assert!(err.to_string().contains("/run/netns/definitely-not-here does not exist"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("/run/netns/definitely-not-here does not exist"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -55,17 +66,26 @@ fn moves_renames_and_configures_a_link_in_a_pod_namespace() {
     let ns = Ns::new("cfg");
     let id = std::process::id() % 100000;
     let (host_end, peer) = (format!("nlh{id}"), format!("nlp{id}"));
-    ip(&["link", "add", &host_end, "type", "veth", "peer", "name", &peer]);
+    ip(&[
+        "link", "add", &host_end, "type", "veth", "peer", "name", &peer,
+    ]);
 
     let mut nl = Netlink::open().unwrap();
     let link = nl.link_by_name(&host_end).unwrap().expect("veth exists");
     let pod = NetNs::open(ns.path()).unwrap();
     nl.move_to_netns(link.index, &pod).unwrap();
-    assert_eq!(nl.link_by_name(&host_end).unwrap(), None, "gone from the host");
+    assert_eq!(
+        nl.link_by_name(&host_end).unwrap(),
+        None,
+        "gone from the host"
+    );
 
     let mac: MacAddr = "02:11:22:33:44:55".parse().unwrap();
     let cidr: IpCidr = "10.99.0.7/24".parse().unwrap();
-    let route = Route { dst: "10.98.0.0/16".parse().unwrap(), gateway: Some("10.99.0.1".parse().unwrap()) };
+    let route = Route {
+        dst: "10.98.0.0/16".parse().unwrap(),
+        gateway: Some("10.99.0.1".parse().unwrap()),
+    };
     let seen = pod
         .run(|| -> Result<_, netlink::Error> {
             let mut nl = Netlink::open()?;
@@ -86,10 +106,18 @@ fn moves_renames_and_configures_a_link_in_a_pod_namespace() {
     assert!(link.up);
     assert_eq!(addrs, vec![cidr]);
     assert!(routes.contains(&route), "{routes:?}");
-    assert!(routes.iter().any(|r| r.dst.to_string() == "10.99.0.0/24" && r.gateway.is_none()), "{routes:?}");
+    assert!(
+        routes
+            .iter()
+            .any(|r| r.dst.to_string() == "10.99.0.0/24" && r.gateway.is_none()),
+        "{routes:?}"
+    );
 
     // iproute2 agrees.
-    let out = Command::new("ip").args(["-n", &ns.0, "-o", "addr", "show", "dev", "net1"]).output().unwrap();
+    let out = Command::new("ip")
+        .args(["-n", &ns.0, "-o", "addr", "show", "dev", "net1"])
+        .output()
+        .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("10.99.0.7/24"));
 
     // And back to the host under the original name.

@@ -11,7 +11,6 @@
 mod config;
 mod delegate;
 mod log;
-mod netns_probe;
 mod readiness;
 mod state;
 
@@ -44,17 +43,19 @@ impl crate::spec::Plugin for Multus {
             call.env.netns()?,
         );
         let names = m.ifnames(ifname)?;
-        let taken = netns_probe::existing_links(netns, &names)?;
-        if let Some(name) = taken.first() {
-            let owner = &m.delegates[names
-                .iter()
-                .position(|n| n == name)
-                .expect("taken names come from names")];
+        let present = crate::netlink::link_names_in(netns).map_err(|e| match e {
+            crate::netlink::Error::Netns(e) => CniError::invalid_env("CNI_NETNS", e),
+            other => CniError::io(
+                format!("cannot list the links in {}", netns.display()),
+                other,
+            ),
+        })?;
+        if let Some((i, name)) = names.iter().enumerate().find(|(_, n)| present.contains(n)) {
             return Err(CniError::new(
                 ERR_IFNAME_EXISTS,
                 format!(
                     "{}: interface {name:?} already exists in {}",
-                    owner.label(),
+                    m.delegates[i].label(),
                     netns.display()
                 ),
                 "nothing was created",

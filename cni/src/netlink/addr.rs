@@ -60,7 +60,9 @@ impl Serialize for IpCidr {
 
 impl<'de> Deserialize<'de> for IpCidr {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -75,18 +77,24 @@ impl Netlink {
             msg.attributes.push(AddressAttribute::Local(cidr.addr));
         }
         msg.attributes.push(AddressAttribute::Address(cidr.addr));
-        self.execute(RouteNetlinkMessage::NewAddress(msg), NLM_F_CREATE | NLM_F_EXCL, || {
-            format!("add address {cidr} to link #{index}")
-        })
+        self.execute(
+            RouteNetlinkMessage::NewAddress(msg),
+            NLM_F_CREATE | NLM_F_EXCL,
+            || format!("add address {cidr} to link #{index}"),
+        )
     }
 
     /// The addresses on link `index`, IPv4 and IPv6.
     pub fn addresses(&mut self, index: u32) -> Result<Vec<IpCidr>, Error> {
-        let replies =
-            self.dump(RouteNetlinkMessage::GetAddress(AddressMessage::default()), || "list addresses".into())?;
+        let replies = self.dump(
+            RouteNetlinkMessage::GetAddress(AddressMessage::default()),
+            || "list addresses".into(),
+        )?;
         let mut out = Vec::new();
         for reply in replies {
-            let RouteNetlinkMessage::NewAddress(msg) = reply else { continue };
+            let RouteNetlinkMessage::NewAddress(msg) = reply else {
+                continue;
+            };
             if msg.header.index != index {
                 continue;
             }
@@ -100,7 +108,10 @@ impl Netlink {
                 }
             }
             if let Some(addr) = local.or(address) {
-                out.push(IpCidr { addr, prefix_len: msg.header.prefix_len });
+                out.push(IpCidr {
+                    addr,
+                    prefix_len: msg.header.prefix_len,
+                });
             }
         }
         Ok(out)
@@ -121,7 +132,13 @@ mod tests {
 
     #[test]
     fn rejects_bad_prefixes() {
-        for bad in ["10.0.0.1", "10.0.0.1/33", "fd00::1/129", "10.0.0.1/x", "host/24"] {
+        for bad in [
+            "10.0.0.1",
+            "10.0.0.1/33",
+            "fd00::1/129",
+            "10.0.0.1/x",
+            "host/24",
+        ] {
             assert!(bad.parse::<IpCidr>().is_err(), "{bad}");
         }
     }

@@ -37,7 +37,9 @@ impl Link {
         for attr in msg.attributes {
             match attr {
                 LinkAttribute::IfName(name) => link.name = name,
-                LinkAttribute::Address(addr) if addr.len() == 6 => link.mac = MacAddr::from_slice(&addr),
+                LinkAttribute::Address(addr) if addr.len() == 6 => {
+                    link.mac = MacAddr::from_slice(&addr)
+                }
                 LinkAttribute::ParentDevName(dev) => link.parent_device = Some(dev),
                 _ => {}
             }
@@ -49,7 +51,9 @@ impl Link {
 impl Netlink {
     /// Every link in this namespace.
     pub fn links(&mut self) -> Result<Vec<Link>, Error> {
-        let replies = self.dump(RouteNetlinkMessage::GetLink(LinkMessage::default()), || "list links".into())?;
+        let replies = self.dump(RouteNetlinkMessage::GetLink(LinkMessage::default()), || {
+            "list links".into()
+        })?;
         Ok(replies
             .into_iter()
             .filter_map(|r| match r {
@@ -78,7 +82,11 @@ impl Netlink {
         self.get_link(msg, || format!("look up link #{index}"))
     }
 
-    fn get_link(&mut self, msg: LinkMessage, what: impl Fn() -> String) -> Result<Option<Link>, Error> {
+    fn get_link(
+        &mut self,
+        msg: LinkMessage,
+        what: impl Fn() -> String,
+    ) -> Result<Option<Link>, Error> {
         match self.get(RouteNetlinkMessage::GetLink(msg), what) {
             Ok(RouteNetlinkMessage::NewLink(reply)) => Ok(Some(Link::from_message(reply))),
             Ok(other) => Err(Error::Malformed(format!("unexpected reply {other:?}"))),
@@ -89,16 +97,20 @@ impl Netlink {
 
     /// Renames link `index` (it must be down).
     pub fn rename(&mut self, index: u32, name: &str) -> Result<(), Error> {
-        self.set_link(index, |m| m.attributes.push(LinkAttribute::IfName(name.to_string())), || {
-            format!("rename link #{index} to {name}")
-        })
+        self.set_link(
+            index,
+            |m| m.attributes.push(LinkAttribute::IfName(name.to_string())),
+            || format!("rename link #{index} to {name}"),
+        )
     }
 
     /// Sets the MAC address of link `index`.
     pub fn set_mac(&mut self, index: u32, mac: MacAddr) -> Result<(), Error> {
-        self.set_link(index, |m| m.attributes.push(LinkAttribute::Address(mac.0.to_vec())), || {
-            format!("set MAC of link #{index} to {mac}")
-        })
+        self.set_link(
+            index,
+            |m| m.attributes.push(LinkAttribute::Address(mac.0.to_vec())),
+            || format!("set MAC of link #{index} to {mac}"),
+        )
     }
 
     /// Brings link `index` administratively up or down.
@@ -107,7 +119,11 @@ impl Netlink {
             index,
             |m| {
                 m.header.change_mask = LinkFlags::Up;
-                m.header.flags = if up { LinkFlags::Up } else { LinkFlags::empty() };
+                m.header.flags = if up {
+                    LinkFlags::Up
+                } else {
+                    LinkFlags::empty()
+                };
             },
             || format!("set link #{index} {}", if up { "up" } else { "down" }),
         )
@@ -116,9 +132,11 @@ impl Netlink {
     /// Moves link `index` into the namespace `netns`.
     pub fn move_to_netns(&mut self, index: u32, netns: &NetNs) -> Result<(), Error> {
         let fd = netns.fd().as_raw_fd();
-        self.set_link(index, |m| m.attributes.push(LinkAttribute::NetNsFd(fd)), || {
-            format!("move link #{index} to netns {}", netns.path().display())
-        })
+        self.set_link(
+            index,
+            |m| m.attributes.push(LinkAttribute::NetNsFd(fd)),
+            || format!("move link #{index} to netns {}", netns.path().display()),
+        )
     }
 
     pub(super) fn set_link(

@@ -15,7 +15,9 @@ impl MacAddr {
 
     /// Takes the first six bytes of a link-layer address attribute.
     pub fn from_slice(bytes: &[u8]) -> Option<MacAddr> {
-        bytes.get(..6).map(|b| MacAddr(b.try_into().expect("six bytes")))
+        bytes
+            .get(..6)
+            .map(|b| MacAddr(b.try_into().expect("six bytes")))
     }
 
     /// Whether this is a usable unicast address (not zero, not multicast).
@@ -27,7 +29,11 @@ impl MacAddr {
 impl fmt::Display for MacAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let b = self.0;
-        write!(f, "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", b[0], b[1], b[2], b[3], b[4], b[5])
+        write!(
+            f,
+            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            b[0], b[1], b[2], b[3], b[4], b[5]
+        )
     }
 }
 
@@ -76,7 +82,14 @@ mod tests {
 
     #[test]
     fn rejects_malformed() {
-        for bad in ["", "0a:1b:2c:3d:4e", "0a:1b:2c:3d:4e:5f:00", "0a-1b-2c-3d-4e-5f", "zz:1b:2c:3d:4e:5f", "a:1b:2c:3d:4e:5f"] {
+        for bad in [
+            "",
+            "0a:1b:2c:3d:4e",
+            "0a:1b:2c:3d:4e:5f:00",
+            "0a-1b-2c-3d-4e-5f",
+            "zz:1b:2c:3d:4e:5f",
+            "a:1b:2c:3d:4e:5f",
+        ] {
             assert!(bad.parse::<MacAddr>().is_err(), "{bad}");
         }
     }

@@ -44,30 +44,51 @@ impl Netlink {
         msg.header.table = RouteHeader::RT_TABLE_MAIN;
         msg.header.protocol = RouteProtocol::Boot;
         msg.header.kind = RouteType::Unicast;
-        msg.header.scope = if route.gateway.is_some() { RouteScope::Universe } else { RouteScope::Link };
+        msg.header.scope = if route.gateway.is_some() {
+            RouteScope::Universe
+        } else {
+            RouteScope::Link
+        };
         if route.dst.prefix_len > 0 {
-            msg.attributes.push(RouteAttribute::Destination(route_addr(route.dst.addr)));
+            msg.attributes
+                .push(RouteAttribute::Destination(route_addr(route.dst.addr)));
         }
         if let Some(gw) = route.gateway {
             msg.attributes.push(RouteAttribute::Gateway(route_addr(gw)));
         }
         msg.attributes.push(RouteAttribute::Oif(index));
-        self.execute(RouteNetlinkMessage::NewRoute(msg), NLM_F_CREATE | NLM_F_EXCL, || {
-            let via = route.gateway.map(|g| format!(" via {g}")).unwrap_or_default();
-            format!("add route {}{via} on link #{index}", route.dst)
-        })
+        self.execute(
+            RouteNetlinkMessage::NewRoute(msg),
+            NLM_F_CREATE | NLM_F_EXCL,
+            || {
+                let via = route
+                    .gateway
+                    .map(|g| format!(" via {g}"))
+                    .unwrap_or_default();
+                format!("add route {}{via} on link #{index}", route.dst)
+            },
+        )
     }
 
     /// Main-table unicast routes leaving through link `index`.
     pub fn routes(&mut self, index: u32) -> Result<Vec<Route>, Error> {
         let mut out = Vec::new();
-        for family in [netlink_packet_route::AddressFamily::Inet, netlink_packet_route::AddressFamily::Inet6] {
+        for family in [
+            netlink_packet_route::AddressFamily::Inet,
+            netlink_packet_route::AddressFamily::Inet6,
+        ] {
             let mut query = RouteMessage::default();
             query.header.address_family = family;
-            let replies = self.dump(RouteNetlinkMessage::GetRoute(query), || "list routes".into())?;
+            let replies = self.dump(RouteNetlinkMessage::GetRoute(query), || {
+                "list routes".into()
+            })?;
             for reply in replies {
-                let RouteNetlinkMessage::NewRoute(msg) = reply else { continue };
-                if msg.header.table != RouteHeader::RT_TABLE_MAIN || msg.header.kind != RouteType::Unicast {
+                let RouteNetlinkMessage::NewRoute(msg) = reply else {
+                    continue;
+                };
+                if msg.header.table != RouteHeader::RT_TABLE_MAIN
+                    || msg.header.kind != RouteType::Unicast
+                {
                     continue;
                 }
                 let mut oif = None;
@@ -88,7 +109,10 @@ impl Netlink {
                     netlink_packet_route::AddressFamily::Inet => IpAddr::from([0u8; 4]),
                     _ => IpAddr::from([0u16; 8]),
                 };
-                let dst = IpCidr { addr: dst.unwrap_or(unspecified), prefix_len: msg.header.destination_prefix_length };
+                let dst = IpCidr {
+                    addr: dst.unwrap_or(unspecified),
+                    prefix_len: msg.header.destination_prefix_length,
+                };
                 out.push(Route { dst, gateway });
             }
         }

@@ -21,7 +21,9 @@ impl Netlink {
         let mut socket = Socket::new(NETLINK_ROUTE).map_err(Error::io(ctx))?;
         socket.bind_auto().map_err(Error::io(ctx))?;
         socket.set_ext_ack(true).map_err(Error::io(ctx))?;
-        socket.connect(&SocketAddr::new(0, 0)).map_err(Error::io(ctx))?;
+        socket
+            .connect(&SocketAddr::new(0, 0))
+            .map_err(Error::io(ctx))?;
         Ok(Netlink { socket, seq: 0 })
     }
 
@@ -32,7 +34,8 @@ impl Netlink {
         flags: u16,
         what: impl Fn() -> String,
     ) -> Result<(), Error> {
-        self.exchange(msg, NLM_F_REQUEST | NLM_F_ACK | flags, &what).map(drop)
+        self.exchange(msg, NLM_F_REQUEST | NLM_F_ACK | flags, &what)
+            .map(drop)
     }
 
     /// Sends a query for one object and returns the reply.
@@ -42,7 +45,9 @@ impl Netlink {
         what: impl Fn() -> String,
     ) -> Result<RouteNetlinkMessage, Error> {
         let mut replies = self.exchange(msg, NLM_F_REQUEST, &what)?;
-        replies.pop().ok_or_else(|| Error::Malformed(format!("{}: no reply", what())))
+        replies
+            .pop()
+            .ok_or_else(|| Error::Malformed(format!("{}: no reply", what())))
     }
 
     /// Sends a dump request and returns every object the kernel listed.

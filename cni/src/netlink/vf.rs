@@ -83,7 +83,9 @@ impl VfConfig {
     pub fn apply(&mut self, setting: &VfSetting) {
         match *setting {
             VfSetting::Mac { mac } => self.mac = mac,
-            VfSetting::Vlan { vlan, qos, proto } => (self.vlan, self.qos, self.proto) = (vlan, qos, proto),
+            VfSetting::Vlan { vlan, qos, proto } => {
+                (self.vlan, self.qos, self.proto) = (vlan, qos, proto)
+            }
             VfSetting::SpoofCheck { on } => self.spoofchk = on,
             VfSetting::Trust { on } => self.trust = on,
             VfSetting::LinkState { state } => self.link_state = state,
@@ -95,11 +97,20 @@ impl VfConfig {
     pub fn undo_of(&self, setting: &VfSetting) -> VfSetting {
         match setting {
             VfSetting::Mac { .. } => VfSetting::Mac { mac: self.mac },
-            VfSetting::Vlan { .. } => VfSetting::Vlan { vlan: self.vlan, qos: self.qos, proto: self.proto },
+            VfSetting::Vlan { .. } => VfSetting::Vlan {
+                vlan: self.vlan,
+                qos: self.qos,
+                proto: self.proto,
+            },
             VfSetting::SpoofCheck { .. } => VfSetting::SpoofCheck { on: self.spoofchk },
             VfSetting::Trust { .. } => VfSetting::Trust { on: self.trust },
-            VfSetting::LinkState { .. } => VfSetting::LinkState { state: self.link_state },
-            VfSetting::Rate { .. } => VfSetting::Rate { min: self.min_tx_rate, max: self.max_tx_rate },
+            VfSetting::LinkState { .. } => VfSetting::LinkState {
+                state: self.link_state,
+            },
+            VfSetting::Rate { .. } => VfSetting::Rate {
+                min: self.min_tx_rate,
+                max: self.max_tx_rate,
+            },
         }
     }
 
@@ -157,7 +168,9 @@ impl fmt::Display for VfSetting {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             VfSetting::Mac { mac } => write!(f, "mac {mac}"),
-            VfSetting::Vlan { vlan, qos, proto } => write!(f, "vlan {vlan} qos {qos} proto {proto:?}"),
+            VfSetting::Vlan { vlan, qos, proto } => {
+                write!(f, "vlan {vlan} qos {qos} proto {proto:?}")
+            }
             VfSetting::SpoofCheck { on } => write!(f, "spoofchk {}", on_off(*on)),
             VfSetting::Trust { on } => write!(f, "trust {}", on_off(*on)),
             VfSetting::LinkState { state } => write!(f, "link_state {state:?}"),
@@ -190,7 +203,10 @@ impl NetlinkPf {
     fn pf_index(nl: &mut Netlink, pf: &str) -> Result<u32, Error> {
         match nl.link_by_name(pf)? {
             Some(link) => Ok(link.index),
-            None => Err(Error::Kernel(format!("look up PF {pf}"), std::io::Error::from_raw_os_error(19))),
+            None => Err(Error::Kernel(
+                format!("look up PF {pf}"),
+                std::io::Error::from_raw_os_error(19),
+            )),
         }
     }
 }
@@ -200,9 +216,13 @@ impl PfControl for NetlinkPf {
         let mut nl = Netlink::open()?;
         let mut query = LinkMessage::default();
         query.header.index = Self::pf_index(&mut nl, pf)?;
-        query.attributes.push(LinkAttribute::ExtMask(vec![LinkExtentMask::Vf]));
+        query
+            .attributes
+            .push(LinkAttribute::ExtMask(vec![LinkExtentMask::Vf]));
         let what = || format!("read VF {vf} settings of PF {pf}");
-        let RouteNetlinkMessage::NewLink(reply) = nl.get(RouteNetlinkMessage::GetLink(query), what)? else {
+        let RouteNetlinkMessage::NewLink(reply) =
+            nl.get(RouteNetlinkMessage::GetLink(query), what)?
+        else {
             return Err(Error::Malformed(what()));
         };
         let infos = reply.attributes.into_iter().find_map(|a| match a {
@@ -220,21 +240,35 @@ impl PfControl for NetlinkPf {
         let mut nl = Netlink::open()?;
         let index = Self::pf_index(&mut nl, pf)?;
         let info = vf_info_of(vf, setting);
-        nl.set_link(index, |m| m.attributes.push(LinkAttribute::VfInfoList(vec![LinkVfInfo(vec![info])])), || {
-            format!("set VF {vf} {setting} on PF {pf}")
-        })
+        nl.set_link(
+            index,
+            |m| {
+                m.attributes
+                    .push(LinkAttribute::VfInfoList(vec![LinkVfInfo(vec![info])]))
+            },
+            || format!("set VF {vf} {setting} on PF {pf}"),
+        )
     }
 }
 
 fn vf_info_of(vf: u32, setting: &VfSetting) -> VfInfo {
     match *setting {
         VfSetting::Mac { mac } => VfInfo::Mac(VfInfoMac::new(vf, &mac.0)),
-        VfSetting::Vlan { vlan, qos, proto: VlanProto::Dot1Q } => {
-            VfInfo::Vlan(VfInfoVlan::new(vf, vlan.into(), qos.into()))
-        }
-        VfSetting::Vlan { vlan, qos, proto: VlanProto::Dot1Ad } => VfInfo::VlanList(vec![VfVlan::Info(
-            VfVlanInfo::new(vf, vlan.into(), qos.into(), VlanProtocol::Ieee8021Ad),
-        )]),
+        VfSetting::Vlan {
+            vlan,
+            qos,
+            proto: VlanProto::Dot1Q,
+        } => VfInfo::Vlan(VfInfoVlan::new(vf, vlan.into(), qos.into())),
+        VfSetting::Vlan {
+            vlan,
+            qos,
+            proto: VlanProto::Dot1Ad,
+        } => VfInfo::VlanList(vec![VfVlan::Info(VfVlanInfo::new(
+            vf,
+            vlan.into(),
+            qos.into(),
+            VlanProtocol::Ieee8021Ad,
+        ))]),
         VfSetting::SpoofCheck { on } => VfInfo::SpoofCheck(VfInfoSpoofCheck::new(vf, on)),
         VfSetting::Trust { on } => VfInfo::Trust(VfInfoTrust::new(vf, on)),
         VfSetting::LinkState { state } => VfInfo::LinkState(VfInfoLinkState::new(
@@ -264,9 +298,7 @@ fn vf_config_of(info: &LinkVfInfo, vf: u32) -> Option<VfConfig> {
                 cfg.qos = v.qos as u8;
             }
             VfInfo::VlanList(list) => {
-                let qinq = |v: &VfVlan| {
-                    matches!(v, VfVlan::Info(i) if i.vf_id == vf && i.protocol == VlanProtocol::Ieee8021Ad)
-                };
+                let qinq = |v: &VfVlan| matches!(v, VfVlan::Info(i) if i.vf_id == vf && i.protocol == VlanProtocol::Ieee8021Ad);
                 if list.iter().any(qinq) {
                     cfg.proto = VlanProto::Dot1Ad;
                 }
@@ -280,7 +312,9 @@ fn vf_config_of(info: &LinkVfInfo, vf: u32) -> Option<VfConfig> {
                     _ => LinkState::Auto,
                 }
             }
-            VfInfo::Rate(r) if r.vf_id == vf => (cfg.min_tx_rate, cfg.max_tx_rate) = (r.min_tx_rate, r.max_tx_rate),
+            VfInfo::Rate(r) if r.vf_id == vf => {
+                (cfg.min_tx_rate, cfg.max_tx_rate) = (r.min_tx_rate, r.max_tx_rate)
+            }
             _ => {}
         }
     }
@@ -293,11 +327,22 @@ mod tests {
 
     #[test]
     fn undo_restores_the_changed_field_only() {
-        let original = VfConfig { vlan: 5, trust: true, ..VfConfig::default() };
-        let change = VfSetting::Vlan { vlan: 210, qos: 3, proto: VlanProto::Dot1Ad };
+        let original = VfConfig {
+            vlan: 5,
+            trust: true,
+            ..VfConfig::default()
+        };
+        let change = VfSetting::Vlan {
+            vlan: 210,
+            qos: 3,
+            proto: VlanProto::Dot1Ad,
+        };
         let mut live = original.clone();
         live.apply(&change);
-        assert_eq!((live.vlan, live.qos, live.proto), (210, 3, VlanProto::Dot1Ad));
+        assert_eq!(
+            (live.vlan, live.qos, live.proto),
+            (210, 3, VlanProto::Dot1Ad)
+        );
         assert!(!original.has(&change));
         live.apply(&original.undo_of(&change));
         assert_eq!(live, original);
@@ -308,7 +353,12 @@ mod tests {
         let entry = LinkVfInfo(vec![
             VfInfo::Mac(VfInfoMac::new(3, &[2, 0, 0, 0, 0, 9])),
             VfInfo::Vlan(VfInfoVlan::new(3, 210, 1)),
-            VfInfo::VlanList(vec![VfVlan::Info(VfVlanInfo::new(3, 210, 1, VlanProtocol::Ieee8021Q))]),
+            VfInfo::VlanList(vec![VfVlan::Info(VfVlanInfo::new(
+                3,
+                210,
+                1,
+                VlanProtocol::Ieee8021Q,
+            ))]),
             VfInfo::SpoofCheck(VfInfoSpoofCheck::new(3, false)),
             VfInfo::Trust(VfInfoTrust::new(3, true)),
             VfInfo::LinkState(VfInfoLinkState::new(3, VfLinkState::Disable)),
@@ -334,9 +384,23 @@ mod tests {
 
     #[test]
     fn qinq_vlan_goes_in_a_vlan_list() {
-        let info = vf_info_of(1, &VfSetting::Vlan { vlan: 7, qos: 0, proto: VlanProto::Dot1Ad });
+        let info = vf_info_of(
+            1,
+            &VfSetting::Vlan {
+                vlan: 7,
+                qos: 0,
+                proto: VlanProto::Dot1Ad,
+            },
+        );
         assert!(matches!(info, VfInfo::VlanList(ref l) if l.len() == 1));
-        let info = vf_info_of(1, &VfSetting::Vlan { vlan: 7, qos: 0, proto: VlanProto::Dot1Q });
+        let info = vf_info_of(
+            1,
+            &VfSetting::Vlan {
+                vlan: 7,
+                qos: 0,
+                proto: VlanProto::Dot1Q,
+            },
+        );
         assert!(matches!(info, VfInfo::Vlan(v) if v.vlan_id == 7 && v.vf_id == 1));
     }
 }

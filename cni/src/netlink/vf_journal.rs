@@ -50,20 +50,31 @@ impl JournalPf {
         };
         text.lines()
             .filter(|l| !l.trim().is_empty())
-            .map(|l| serde_json::from_str(l).map_err(|e| Error::Malformed(format!("{}: {e}", what()))))
+            .map(|l| {
+                serde_json::from_str(l).map_err(|e| Error::Malformed(format!("{}: {e}", what())))
+            })
             .collect()
     }
 
     /// Records `setting` for `pf`/`vf` as if it had been sent.
     pub fn record(&self, pf: &str, vf: u32, setting: &VfSetting) -> Result<(), Error> {
-        let entry = JournalEntry { pf: pf.to_string(), vf, setting: *setting };
-        let mut line = serde_json::to_string(&entry).map_err(|e| Error::Malformed(e.to_string()))?;
+        let entry = JournalEntry {
+            pf: pf.to_string(),
+            vf,
+            setting: *setting,
+        };
+        let mut line =
+            serde_json::to_string(&entry).map_err(|e| Error::Malformed(e.to_string()))?;
         line.push('\n');
         let what = || format!("append to VF journal {}", self.path.display());
-        let mut file =
-            OpenOptions::new().create(true).append(true).open(&self.path).map_err(|e| Error::Kernel(what(), e))?;
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .map_err(|e| Error::Kernel(what(), e))?;
         // One write of the whole line: O_APPEND keeps concurrent writers' lines whole.
-        file.write_all(line.as_bytes()).map_err(|e| Error::Kernel(what(), e))
+        file.write_all(line.as_bytes())
+            .map_err(|e| Error::Kernel(what(), e))
     }
 }
 
@@ -91,14 +102,33 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("vf-journal-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let pf = JournalPf::new(dir.join("journal"));
-        pf.set_vf("pf0", 1, &VfSetting::Vlan { vlan: 210, qos: 2, proto: VlanProto::Dot1Q }).unwrap();
-        pf.set_vf("pf0", 2, &VfSetting::LinkState { state: LinkState::Disable }).unwrap();
+        pf.set_vf(
+            "pf0",
+            1,
+            &VfSetting::Vlan {
+                vlan: 210,
+                qos: 2,
+                proto: VlanProto::Dot1Q,
+            },
+        )
+        .unwrap();
+        pf.set_vf(
+            "pf0",
+            2,
+            &VfSetting::LinkState {
+                state: LinkState::Disable,
+            },
+        )
+        .unwrap();
         pf.set_vf("pf0", 1, &VfSetting::Trust { on: true }).unwrap();
 
         let vf1 = pf.vf_config("pf0", 1).unwrap();
         assert_eq!((vf1.vlan, vf1.qos, vf1.trust), (210, 2, true));
         assert_eq!(vf1.link_state, LinkState::Auto);
-        assert_eq!(pf.vf_config("pf0", 2).unwrap().link_state, LinkState::Disable);
+        assert_eq!(
+            pf.vf_config("pf0", 2).unwrap().link_state,
+            LinkState::Disable
+        );
         assert_eq!(pf.vf_config("pf1", 1).unwrap(), VfConfig::default());
         assert_eq!(pf.entries().unwrap().len(), 3);
         std::fs::remove_dir_all(dir).unwrap();

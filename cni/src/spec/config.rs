@@ -92,7 +92,10 @@ fn cni_version(map: &Map<String, Value>, at: &str) -> Result<Version, CniError> 
     match optional_str(map, at, "cniVersion")? {
         None => Ok(Version::IMPLIED),
         Some(s) => Version::parse(s).map_err(|e| CniError {
-            msg: format!("{}: incompatible CNI version {s:?}", field_path(at, "cniVersion")),
+            msg: format!(
+                "{}: incompatible CNI version {s:?}",
+                field_path(at, "cniVersion")
+            ),
             ..e
         }),
     }

@@ -20,20 +20,34 @@ static SEQ: AtomicUsize = AtomicUsize::new(0);
 
 /// A name unique to this process and call, at most 15 bytes (`<prefix><pid><n>`).
 pub fn unique(prefix: &str) -> String {
-    let name = format!("{prefix}{}x{}", std::process::id() % 1_000_000, SEQ.fetch_add(1, Ordering::Relaxed));
+    let name = format!(
+        "{prefix}{}x{}",
+        std::process::id() % 1_000_000,
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    );
     assert!(name.len() <= 15, "{name} is too long for an interface name");
     name
 }
 
 /// Panics unless running as root: these tests must run, not skip, in CI.
 pub fn require_root() {
-    assert!(nix::unistd::Uid::effective().is_root(), "the multus integration tests need root (CI runs as root)");
+    assert!(
+        nix::unistd::Uid::effective().is_root(),
+        "the multus integration tests need root (CI runs as root)"
+    );
 }
 
 /// Runs a host command and returns its stdout; panics with its stderr on failure.
 pub fn sh(program: &str, args: &[&str]) -> String {
-    let out = Command::new(program).args(args).output().unwrap_or_else(|e| panic!("{program}: {e}"));
-    assert!(out.status.success(), "{program} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -67,10 +81,20 @@ impl Netns {
 
     /// The IPv4 addresses (with prefix) of `ifname` in the namespace.
     pub fn ipv4_of(&self, ifname: &str) -> Vec<String> {
-        sh("ip", &["-netns", &self.name, "-o", "-4", "addr", "show", "dev", ifname])
-            .lines()
-            .filter_map(|l| l.split_whitespace().skip_while(|w| *w != "inet").nth(1).map(str::to_string))
-            .collect()
+        sh(
+            "ip",
+            &[
+                "-netns", &self.name, "-o", "-4", "addr", "show", "dev", ifname,
+            ],
+        )
+        .lines()
+        .filter_map(|l| {
+            l.split_whitespace()
+                .skip_while(|w| *w != "inet")
+                .nth(1)
+                .map(str::to_string)
+        })
+        .collect()
     }
 
     /// Deletes the namespace now (as a pod's death would).
@@ -82,7 +106,9 @@ impl Netns {
 impl Drop for Netns {
     fn drop(&mut self) {
         if self.path().exists() {
-            let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
+            let _ = Command::new("ip")
+                .args(["netns", "del", &self.name])
+                .status();
         }
     }
 }
@@ -106,14 +132,21 @@ impl HostLink {
     /// Names a link that a plugin will create (removed on drop if it exists).
     pub fn expect(prefix: &str) -> HostLink {
         require_root();
-        HostLink { name: unique(prefix) }
+        HostLink {
+            name: unique(prefix),
+        }
     }
 
     /// Creates a veth pair; returns the end to hand to host-device (the peer goes with it).
     pub fn veth() -> HostLink {
         let link = HostLink::expect("mtv");
         let peer = format!("{}p", link.name);
-        sh("ip", &["link", "add", &link.name, "type", "veth", "peer", "name", &peer]);
+        sh(
+            "ip",
+            &[
+                "link", "add", &link.name, "type", "veth", "peer", "name", &peer,
+            ],
+        );
         link
     }
 
@@ -138,7 +171,9 @@ impl HostLink {
 impl Drop for HostLink {
     fn drop(&mut self) {
         if self.exists() {
-            let _ = Command::new("ip").args(["link", "del", &self.name]).status();
+            let _ = Command::new("ip")
+                .args(["link", "del", &self.name])
+                .status();
         }
     }
 }
@@ -170,7 +205,11 @@ impl Scratch {
     /// The IPs host-local has leased in its store `dataDir` (all networks).
     pub fn leases(&self, data_dir: &str) -> Vec<String> {
         let mut leases = Vec::new();
-        for network in fs::read_dir(self.join(data_dir)).into_iter().flatten().flatten() {
+        for network in fs::read_dir(self.join(data_dir))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
             for file in fs::read_dir(network.path()).into_iter().flatten().flatten() {
                 let name = file.file_name().to_string_lossy().into_owned();
                 if name.parse::<std::net::IpAddr>().is_ok() {
@@ -208,7 +247,10 @@ pub fn multus_bin() -> PathBuf {
 
 /// CNI_PATH for calls: multus's directory, then the reference plugins.
 pub fn cni_path() -> String {
-    format!("{}:{REFERENCE_PLUGINS}", multus_bin().parent().unwrap().display())
+    format!(
+        "{}:{REFERENCE_PLUGINS}",
+        multus_bin().parent().unwrap().display()
+    )
 }
 
 /// What a plugin call printed and whether it exited 0.
@@ -232,7 +274,10 @@ impl Reply {
     /// Panics unless the call failed; returns (code, msg).
     pub fn expect_err(self, what: &str) -> (u64, String) {
         assert!(!self.ok, "{what} unexpectedly succeeded: {}", self.json);
-        (self.json["code"].as_u64().unwrap(), self.json["msg"].as_str().unwrap().to_string())
+        (
+            self.json["code"].as_u64().unwrap(),
+            self.json["msg"].as_str().unwrap().to_string(),
+        )
     }
 }
 
@@ -249,12 +294,23 @@ pub struct Pod<'a> {
 impl<'a> Pod<'a> {
     /// A pod with a unique container ID in `netns`, primary interface eth0.
     pub fn new(netns: &'a Netns) -> Pod<'a> {
-        Pod { id: unique("pod"), netns: Some(netns), ifname: "eth0" }
+        Pod {
+            id: unique("pod"),
+            netns: Some(netns),
+            ifname: "eth0",
+        }
     }
 
     /// Calls the multus binary directly with `command` and `conf` on stdin.
     pub fn call(&self, command: &str, conf: &Value) -> Reply {
-        call_plugin(&multus_bin(), command, conf, Some(&self.id), self.netns.map(Netns::path).as_deref(), Some(self.ifname))
+        call_plugin(
+            &multus_bin(),
+            command,
+            conf,
+            Some(&self.id),
+            self.netns.map(Netns::path).as_deref(),
+            Some(self.ifname),
+        )
     }
 }
 
@@ -281,11 +337,29 @@ pub fn call_plugin(
     if let Some(ifname) = ifname {
         cmd.env("CNI_IFNAME", ifname);
     }
-    let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    child.stdin.take().unwrap().write_all(&serde_json::to_vec(conf).unwrap()).unwrap();
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&serde_json::to_vec(conf).unwrap())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
-    let json = if out.stdout.is_empty() { Value::Null } else { serde_json::from_slice(&out.stdout).unwrap() };
-    Reply { ok: out.status.success(), json, stderr: String::from_utf8_lossy(&out.stderr).into_owned() }
+    let json = if out.stdout.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    Reply {
+        ok: out.status.success(),
+        json,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
 }
 
 /// A bridge delegate on `bridge` with host-local IPAM in `subnet`, storing leases under `data_dir`.
@@ -301,7 +375,8 @@ pub fn libcni_driver() -> PathBuf {
         fs::create_dir_all(out.parent().unwrap())?;
         fs::File::create(out.with_extension("lock"))
     });
-    let _guard = nix::fcntl::Flock::lock(lock.unwrap(), nix::fcntl::FlockArg::LockExclusive).unwrap();
+    let _guard =
+        nix::fcntl::Flock::lock(lock.unwrap(), nix::fcntl::FlockArg::LockExclusive).unwrap();
     if !out.exists() {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/libcni-driver/build.sh");
         sh(script.to_str().unwrap(), &[out.to_str().unwrap()]);
@@ -311,13 +386,26 @@ pub fn libcni_driver() -> PathBuf {
 
 /// Runs the libcni driver: `command` on the network in `conf_file` for `pod`.
 pub fn drive(command: &str, conf_file: &Path, pod: &Pod, cache_dir: &Path) -> Reply {
-    let netns = pod.netns.map(|n| n.path().display().to_string()).unwrap_or_default();
+    let netns = pod
+        .netns
+        .map(|n| n.path().display().to_string())
+        .unwrap_or_default();
     let out = Command::new(libcni_driver())
-        .args([command, "-conf", conf_file.to_str().unwrap(), "-path", &cni_path()])
+        .args([
+            command,
+            "-conf",
+            conf_file.to_str().unwrap(),
+            "-path",
+            &cni_path(),
+        ])
         .args(["-netns", &netns, "-id", &pod.id, "-ifname", pod.ifname])
         .args(["-cachedir", cache_dir.to_str().unwrap()])
         .output()
         .unwrap();
     let json = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-    Reply { ok: out.status.success(), json, stderr: String::from_utf8_lossy(&out.stderr).into_owned() }
+    Reply {
+        ok: out.status.success(),
+        json,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
 }
