@@ -74,3 +74,28 @@ fn refused_transmissions_stay_with_the_caller_and_nothing_leaks() {
     drop(batch);
     assert_no_leak(&pool);
 }
+
+#[test]
+fn port_properties_are_readable_and_settable() {
+    let eal = eal_with_vdevs(&["net_ring0", "net_null0"]);
+    let pool = Mempool::new(&eal, "pool", 1023, 0).unwrap();
+    let mut ring = Port::open(&eal, "net_ring0").unwrap();
+    let null = Port::open(&eal, "net_null0").unwrap();
+    assert_eq!((ring.name(), null.name()), ("net_ring0", "net_null0"));
+    assert_ne!(ring.id(), null.id());
+    let info = ring.info().unwrap();
+    assert_eq!(info.driver, "net_ring");
+    assert!(info.max_rx_queues >= 1 && info.max_tx_queues >= 1);
+
+    let mac = ring.mac_address().unwrap();
+    assert_eq!(mac[0] & 0x01, 0, "unicast MAC: {mac:02x?}");
+    assert_ne!(mac, null.mac_address().unwrap(), "each vdev has its own MAC");
+
+    let _queues = ring.configure(&PortConfig::with_queues(1), &pool).unwrap();
+    ring.start().unwrap();
+    assert!(ring.link().unwrap().up, "a started ring port has link");
+    ring.set_promiscuous(true).unwrap();
+    assert!(ring.promiscuous());
+    ring.set_promiscuous(false).unwrap();
+    assert!(!ring.promiscuous());
+}
