@@ -100,9 +100,11 @@ impl crate::spec::Plugin for Multus {
             });
             if let Err(err) = saved {
                 m.log.error(format_args!("ADD failed, rolling back: {err}"));
-                // The failed delegate is deleted too: it may have allocated before failing.
-                let undo_errors = undo(&runner, &record.delegates[..=i], &m.log);
-                if undo_errors.is_empty() {
+                // The failed delegate is deleted too, best-effort: it may have allocated before failing,
+                // and a DEL of it that fails (e.g. its binary is missing) is only logged. The cache stays
+                // only if a delegate that was added could not be deleted, so that the runtime's DEL retries.
+                undo(&runner, &record.delegates[i..=i], &m.log);
+                if undo(&runner, &record.delegates[..i], &m.log).is_empty() {
                     cache.remove(container_id, ifname)?;
                 }
                 return Err(err);
