@@ -13,9 +13,11 @@ fn main() {
         .probe("libdpdk")
     {
         Ok(lib) => lib,
-        Err(e) => {
-            let first = e.to_string().lines().next().unwrap_or_default().to_owned();
-            panic!("DPDK 22.11 (pkg-config libdpdk) not found: {INSTALL_HINT} [{first}]");
+        Err(_) => {
+            let line = format!("DPDK 22.11 not found (pkg-config libdpdk failed): {INSTALL_HINT}");
+            println!("cargo:warning={line}");
+            eprintln!("{line}");
+            std::process::exit(1);
         }
     };
     let cflags = cflags_from_pkg_config();
@@ -41,6 +43,7 @@ fn main() {
         .allowlist_function("shim_.*")
         .allowlist_type("rte_.*")
         .allowlist_var("RTE_.*")
+        .allowlist_var("RING_F_.*")
         // Packed structs that also carry an alignment attribute cannot be expressed in Rust.
         .opaque_type("rte_arp_hdr")
         .opaque_type("rte_arp_ipv4")

@@ -61,16 +61,6 @@ uint16_t shim_rte_pktmbuf_tailroom(const struct rte_mbuf *m)
 	return rte_pktmbuf_tailroom(m);
 }
 
-int shim_rte_pktmbuf_is_contiguous(const struct rte_mbuf *m)
-{
-	return rte_pktmbuf_is_contiguous(m);
-}
-
-void *shim_rte_pktmbuf_mtod(const struct rte_mbuf *m)
-{
-	return rte_pktmbuf_mtod(m, void *);
-}
-
 int shim_rte_mempool_get_bulk(struct rte_mempool *mp, void **obj_table, unsigned int n)
 {
 	return rte_mempool_get_bulk(mp, obj_table, n);

@@ -26,8 +26,6 @@ char *shim_rte_pktmbuf_adj(struct rte_mbuf *m, uint16_t len);
 int shim_rte_pktmbuf_trim(struct rte_mbuf *m, uint16_t len);
 uint16_t shim_rte_pktmbuf_headroom(const struct rte_mbuf *m);
 uint16_t shim_rte_pktmbuf_tailroom(const struct rte_mbuf *m);
-int shim_rte_pktmbuf_is_contiguous(const struct rte_mbuf *m);
-void *shim_rte_pktmbuf_mtod(const struct rte_mbuf *m);
 
 int shim_rte_mempool_get_bulk(struct rte_mempool *mp, void **obj_table, unsigned int n);
 void shim_rte_mempool_put_bulk(struct rte_mempool *mp, void *const *obj_table, unsigned int n);
