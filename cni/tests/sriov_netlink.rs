@@ -3,8 +3,9 @@
 
 use std::process::Command;
 
-use cni::netlink::{self, IpCidr, MacAddr, Netlink, Route};
+use cni::netlink::{self, MacAddr, Netlink, Route};
 use cni::netns::{self, NetNs};
+use cni::spec::Cidr;
 
 fn ip(args: &[&str]) {
     let out = Command::new("ip").args(args).output().expect("run ip");
@@ -81,7 +82,7 @@ fn moves_renames_and_configures_a_link_in_a_pod_namespace() {
     );
 
     let mac: MacAddr = "02:11:22:33:44:55".parse().unwrap();
-    let cidr: IpCidr = "10.99.0.7/24".parse().unwrap();
+    let cidr: Cidr = "10.99.0.7/24".parse().unwrap();
     let route = Route {
         dst: "10.98.0.0/16".parse().unwrap(),
         gateway: Some("10.99.0.1".parse().unwrap()),

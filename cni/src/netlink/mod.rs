@@ -17,7 +17,6 @@ use std::fmt;
 use std::io;
 use std::path::Path;
 
-pub use addr::IpCidr;
 pub use link::Link;
 pub use mac::MacAddr;
 pub use route::Route;

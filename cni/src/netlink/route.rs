@@ -6,16 +6,18 @@ use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
 use netlink_packet_route::route::{
     RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
 };
-use netlink_packet_route::RouteNetlinkMessage;
+use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use serde::{Deserialize, Serialize};
 
-use super::{Error, IpCidr, Netlink};
+use super::addr::family;
+use super::{Error, Netlink};
+use crate::spec::Cidr;
 
 /// A unicast route in the main table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Route {
     /// Destination prefix (`0.0.0.0/0` for a default route).
-    pub dst: IpCidr,
+    pub dst: Cidr,
     /// Next hop; `None` for a directly connected destination.
     pub gateway: Option<IpAddr>,
 }
@@ -39,8 +41,8 @@ impl Netlink {
     /// Adds `route` through link `index`.
     pub fn add_route(&mut self, index: u32, route: &Route) -> Result<(), Error> {
         let mut msg = RouteMessage::default();
-        msg.header.address_family = route.dst.family();
-        msg.header.destination_prefix_length = route.dst.prefix_len;
+        msg.header.address_family = family(&route.dst);
+        msg.header.destination_prefix_length = route.dst.prefix;
         msg.header.table = RouteHeader::RT_TABLE_MAIN;
         msg.header.protocol = RouteProtocol::Boot;
         msg.header.kind = RouteType::Unicast;
@@ -49,7 +51,7 @@ impl Netlink {
         } else {
             RouteScope::Link
         };
-        if route.dst.prefix_len > 0 {
+        if route.dst.prefix > 0 {
             msg.attributes
                 .push(RouteAttribute::Destination(route_addr(route.dst.addr)));
         }
@@ -73,12 +75,9 @@ impl Netlink {
     /// Main-table unicast routes leaving through link `index`.
     pub fn routes(&mut self, index: u32) -> Result<Vec<Route>, Error> {
         let mut out = Vec::new();
-        for family in [
-            netlink_packet_route::AddressFamily::Inet,
-            netlink_packet_route::AddressFamily::Inet6,
-        ] {
+        for af in [AddressFamily::Inet, AddressFamily::Inet6] {
             let mut query = RouteMessage::default();
-            query.header.address_family = family;
+            query.header.address_family = af;
             let replies = self.dump(RouteNetlinkMessage::GetRoute(query), || {
                 "list routes".into()
             })?;
@@ -105,13 +104,13 @@ impl Netlink {
                 if oif != Some(index) {
                     continue;
                 }
-                let unspecified = match family {
-                    netlink_packet_route::AddressFamily::Inet => IpAddr::from([0u8; 4]),
+                let unspecified = match af {
+                    AddressFamily::Inet => IpAddr::from([0u8; 4]),
                     _ => IpAddr::from([0u16; 8]),
                 };
-                let dst = IpCidr {
+                let dst = Cidr {
                     addr: dst.unwrap_or(unspecified),
-                    prefix_len: msg.header.destination_prefix_length,
+                    prefix: msg.header.destination_prefix_length,
                 };
                 out.push(Route { dst, gateway });
             }
