@@ -6,3 +6,5 @@ pub mod multus;
 pub mod netlink;
 pub mod netns;
 pub mod spec;
+pub mod sriov;
+pub mod sysfs;

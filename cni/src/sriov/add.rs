@@ -1,0 +1,187 @@
+//! ADD: claim a VF, configure it, hand it to the pod, record how to undo it.
+
+use crate::invoke::ipam;
+use crate::netlink;
+use crate::netns::NetNs;
+use crate::spec::{Call, CniError, CniResult, Interface};
+
+use super::alloc::{Allocations, Owner};
+use super::config::{DeviceSel, SriovConf};
+use super::del::{ipam_call_for, teardown};
+use super::log::{Level, Log};
+use super::record::{Attachment, Attachments, Mode};
+use super::rollback::Rollback;
+use super::select::{self, VfRef};
+use super::{device_info, dpdk, kernel, settings, state_error, Host};
+
+/// Runs ADD for `call`.
+pub fn add(host: &Host, call: &Call) -> Result<CniResult, CniError> {
+    let conf = SriovConf::from_call(call)?;
+    let log = Log::new(
+        conf.log_level,
+        conf.log_file.clone(),
+        format!("ADD {}/{}", call.env.container_id()?, call.env.ifname()?),
+    );
+    let outcome = attach(host, call, &conf, &log);
+    match &outcome {
+        Ok(result) => log.info(format!("attached {}", serde_json::to_string(&result.interfaces).unwrap_or_default())),
+        Err(e) => log.write(Level::Error, e),
+    }
+    outcome
+}
+
+fn attach(host: &Host, call: &Call, conf: &SriovConf, log: &Log) -> Result<CniResult, CniError> {
+    let container = call.env.container_id()?;
+    let ifname = call.env.ifname()?;
+    let netns_path = call.env.netns()?;
+    let pod = NetNs::open(netns_path).map_err(|e| CniError::invalid_env("CNI_NETNS", e))?;
+    let atts = Attachments::new(&host.state);
+    let allocs = Allocations::new(&host.state);
+    if atts.get(container, ifname).map_err(state_error)?.is_some() {
+        return Err(CniError::invalid_env(
+            "CNI_IFNAME",
+            format!("{ifname} of container {container} is already attached; DEL it first"),
+        ));
+    }
+
+    let pod_name = conf.if0name.as_deref().unwrap_or(ifname);
+    let candidates = select::candidates(&host.sysfs, &conf.device)?;
+    let first_free_scan = matches!(conf.device, DeviceSel::Pf { vf: None, .. });
+    let usable = |vf: &VfRef| -> Result<bool, CniError> {
+        if !first_free_scan || conf.dpdk.is_some() {
+            return Ok(true);
+        }
+        // Kernel mode needs a VF with a netdev that no userspace driver holds.
+        let netdev = !host.sysfs.netdev_names(&vf.addr).map_err(super::host_error)?.is_empty();
+        Ok(netdev && dpdk::already_bound(&host.sysfs, &vf.addr)?.is_none())
+    };
+    let reclaim = |owner: &Owner, vf: &crate::sysfs::PciAddr| -> Result<(), CniError> {
+        log.write(Level::Warning, format!("reclaiming VF {vf} from container {} whose netns is gone", owner.container_id));
+        if let Some(stale) = atts.get(&owner.container_id, &owner.ifname).map_err(state_error)? {
+            let ipam_call = (stale.network == call.conf.name).then(|| ipam_call_for(&stale, call));
+            for problem in teardown(host, &stale, ipam_call.as_ref()) {
+                log.warn(problem);
+            }
+            atts.remove(&owner.container_id, &owner.ifname).map_err(state_error)?;
+        }
+        Ok(())
+    };
+    let me = Owner {
+        container_id: container.to_string(),
+        ifname: ifname.to_string(),
+        netns: netns_path.to_path_buf(),
+        network: call.conf.name.clone(),
+    };
+    let vf = &select::claim_first(&allocs, &conf.device, candidates, &me, usable, reclaim)?;
+    log.debug(format!("claimed VF {} (vf {} of PF {})", vf.addr, vf.index, vf.pf));
+
+    let mut rollback = Rollback::new(log);
+    rollback.push(format!("allocation of VF {}", vf.addr), || {
+        allocs.release(&vf.addr, container, ifname).map_err(|e| e.to_string())
+    });
+    let dpdk_conf = match &conf.dpdk {
+        Some(d) => Some(d.clone()),
+        None => dpdk::already_bound(&host.sysfs, &vf.addr)?,
+    };
+    let (vf_original, vf_applied) = settings::apply(&*host.pf, vf, &conf.vf_settings(), &mut rollback)?;
+
+    let mode = match &dpdk_conf {
+        Some(d) => {
+            let mode = dpdk::bind(&host.sysfs, &host.dev, &vf.addr, d)?;
+            let undo = mode.clone();
+            rollback.push(format!("driver binding of VF {}", vf.addr), move || dpdk::restore(&host.sysfs, &vf.addr, &undo));
+            mode
+        }
+        None => {
+            let taken = netlink::link_names_in(netns_path).map_err(super::host_error)?;
+            if taken.iter().any(|n| n == pod_name) {
+                let problem = format!("interface {pod_name} already exists in netns {}", netns_path.display());
+                return Err(match conf.if0name {
+                    Some(_) => CniError::invalid_config("if0name", problem),
+                    None => CniError::invalid_env("CNI_IFNAME", problem),
+                });
+            }
+            let mode = kernel::attach(&host.sysfs, &vf.addr, &pod, pod_name, conf.mac)?;
+            let undo = mode.clone();
+            rollback.push(format!("move of VF {} into the pod", vf.addr), move || {
+                kernel::detach(&host.sysfs, &vf.addr, netns_path, &undo)
+            });
+            mode
+        }
+    };
+
+    let ipam_result = if conf.ipam {
+        let result = ipam::add(call)?;
+        rollback.push("IPAM allocation", || ipam::del(call).map_err(|e| e.to_string()));
+        if matches!(mode, Mode::Kernel { .. }) {
+            kernel::configure_ip(&pod, pod_name, &result)?;
+        }
+        Some(result)
+    } else {
+        None
+    };
+
+    let device_info_file = match &conf.device_info_file {
+        Some(path) if device_info::write(path, &vf.addr, &vf.pf)? => {
+            rollback.push("device-info file", move || device_info::remove(path));
+            Some(path.clone())
+        }
+        _ => None,
+    };
+
+    let result = build_result(call, vf, pod_name, &mode, conf, ipam_result)?;
+    atts.put(&Attachment {
+        container_id: container.to_string(),
+        ifname: ifname.to_string(),
+        netns: netns_path.to_path_buf(),
+        network: call.conf.name.clone(),
+        vf: vf.addr.clone(),
+        vf_index: vf.index,
+        pf: vf.pf.clone(),
+        pf_netdev: vf.pf_netdev.clone(),
+        vf_original,
+        vf_applied,
+        mode,
+        ipam: conf.ipam,
+        device_info_file,
+        result: result.clone(),
+    })
+    .map_err(state_error)?;
+    rollback.commit();
+    Ok(result)
+}
+
+/// The ADD result: `prevResult` (when chained) plus this interface and its IPAM addresses.
+fn build_result(
+    call: &Call,
+    vf: &VfRef,
+    pod_name: &str,
+    mode: &Mode,
+    conf: &SriovConf,
+    ipam_result: Option<CniResult>,
+) -> Result<CniResult, CniError> {
+    let mut result = call.conf.prev_result()?.unwrap_or_else(|| CniResult::new(call.conf.cni_version));
+    let index = result.interfaces.len();
+    let mac = match mode {
+        Mode::Kernel { pod_mac, .. } => *pod_mac,
+        Mode::Dpdk { .. } => conf.mac,
+    };
+    result.interfaces.push(Interface {
+        name: pod_name.to_string(),
+        mac: mac.map(|m| m.to_string()),
+        sandbox: Some(call.env.netns()?.display().to_string()),
+        pci_id: Some(vf.addr.to_string()),
+        ..Interface::default()
+    });
+    if let Some(ipam) = ipam_result {
+        result.ips.extend(ipam.ips.into_iter().map(|mut ip| {
+            ip.interface = Some(index);
+            ip
+        }));
+        result.routes.extend(ipam.routes);
+        if result.dns.is_empty() {
+            result.dns = ipam.dns;
+        }
+    }
+    Ok(result)
+}

@@ -1,0 +1,113 @@
+//! The per-attachment cache: everything DEL, CHECK and GC need to undo or verify an ADD.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::cache::StateDir;
+use crate::netlink::{MacAddr, VfConfig, VfSetting};
+use crate::spec::CniResult;
+use crate::sysfs::{DriverBinding, PciAddr};
+
+/// How the VF was handed to the pod.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "lowercase")]
+pub enum Mode {
+    /// The VF netdev was moved into the pod.
+    Kernel {
+        /// Its name in the host before ADD.
+        host_name: String,
+        /// Its MAC before ADD.
+        host_mac: Option<MacAddr>,
+        /// Whether it was up before ADD.
+        host_up: bool,
+        /// Its name in the pod.
+        pod_name: String,
+        /// Its MAC in the pod.
+        pod_mac: Option<MacAddr>,
+    },
+    /// The VF was bound to a userspace driver.
+    Dpdk {
+        /// The binding before ADD, restored on DEL.
+        original: DriverBinding,
+        /// The driver the VF is bound to.
+        driver: String,
+        /// Its IOMMU group, when the driver needs one.
+        iommu_group: Option<String>,
+    },
+}
+
+/// One ADD's record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    /// `CNI_CONTAINERID`.
+    pub container_id: String,
+    /// `CNI_IFNAME`.
+    pub ifname: String,
+    /// `CNI_NETNS`.
+    pub netns: PathBuf,
+    /// The network `name`.
+    pub network: String,
+    /// PCI address of the VF.
+    pub vf: PciAddr,
+    /// VF index on its PF.
+    pub vf_index: u32,
+    /// PCI address of the PF.
+    pub pf: PciAddr,
+    /// PF netdev name (the handle for VF settings), if the PF has one.
+    pub pf_netdev: Option<String>,
+    /// VF settings before ADD.
+    pub vf_original: VfConfig,
+    /// VF settings ADD changed, in order.
+    pub vf_applied: Vec<VfSetting>,
+    /// Kernel or DPDK mode details.
+    pub mode: Mode,
+    /// Whether IPAM allocated addresses.
+    pub ipam: bool,
+    /// The NPWG device-info file ADD wrote (not one it found).
+    pub device_info_file: Option<PathBuf>,
+    /// The result ADD returned.
+    pub result: CniResult,
+}
+
+/// The attachment records under a state directory, keyed by container and interface.
+pub struct Attachments {
+    dir: StateDir,
+}
+
+fn key(container_id: &str, ifname: &str) -> String {
+    // Container IDs never hold '@' (letters, digits, '_', '.', '-'), so the split is unambiguous.
+    format!("{container_id}@{ifname}")
+}
+
+impl Attachments {
+    /// The records kept under `state`.
+    pub fn new(state: &Path) -> Self {
+        Attachments { dir: StateDir::new(state.join("attachments")) }
+    }
+
+    /// The record of `container_id`/`ifname`, if any.
+    pub fn get(&self, container_id: &str, ifname: &str) -> io::Result<Option<Attachment>> {
+        self.dir.read_json(&key(container_id, ifname))
+    }
+
+    /// Stores `att`.
+    pub fn put(&self, att: &Attachment) -> io::Result<()> {
+        self.dir.write_json(&key(&att.container_id, &att.ifname), att)
+    }
+
+    /// Forgets `container_id`/`ifname`.
+    pub fn remove(&self, container_id: &str, ifname: &str) -> io::Result<()> {
+        self.dir.remove(&key(container_id, ifname))
+    }
+
+    /// Every record.
+    pub fn all(&self) -> io::Result<Vec<Attachment>> {
+        let mut out = Vec::new();
+        for k in self.dir.keys()? {
+            out.extend(self.dir.read_json::<Attachment>(&k)?);
+        }
+        Ok(out)
+    }
+}

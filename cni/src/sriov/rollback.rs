@@ -1,0 +1,63 @@
+//! Undo steps collected while an ADD progresses, run newest first if it fails.
+
+use super::log::Log;
+
+type Step<'a> = Box<dyn FnOnce() -> Result<(), String> + 'a>;
+
+/// A stack of undo steps. Dropping it without [`Rollback::commit`] runs them.
+pub struct Rollback<'a> {
+    steps: Vec<(String, Step<'a>)>,
+    log: &'a Log,
+}
+
+impl<'a> Rollback<'a> {
+    /// An empty stack that reports undo failures to `log`.
+    pub fn new(log: &'a Log) -> Self {
+        Rollback { steps: Vec::new(), log }
+    }
+
+    /// Registers how to undo the step just done, described by `what`.
+    pub fn push(&mut self, what: impl Into<String>, undo: impl FnOnce() -> Result<(), String> + 'a) {
+        self.steps.push((what.into(), Box::new(undo)));
+    }
+
+    /// Keeps everything: the ADD succeeded.
+    pub fn commit(mut self) {
+        self.steps.clear();
+    }
+}
+
+impl Drop for Rollback<'_> {
+    fn drop(&mut self) {
+        while let Some((what, undo)) = self.steps.pop() {
+            match undo() {
+                Ok(()) => self.log.debug(format!("rolled back: {what}")),
+                Err(e) => self.log.warn(format!("rollback of {what} failed: {e}")),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sriov::log::Level;
+    use std::cell::RefCell;
+
+    #[test]
+    fn runs_undos_newest_first_unless_committed() {
+        let log = Log::new(Level::Error, None, "test");
+        let order = RefCell::new(Vec::new());
+        {
+            let mut rb = Rollback::new(&log);
+            rb.push("one", || Ok(order.borrow_mut().push(1)));
+            rb.push("two", || Err("failed".into()));
+            rb.push("three", || Ok(order.borrow_mut().push(3)));
+        }
+        assert_eq!(*order.borrow(), vec![3, 1]);
+        let mut rb = Rollback::new(&log);
+        rb.push("four", || Ok(order.borrow_mut().push(4)));
+        rb.commit();
+        assert_eq!(*order.borrow(), vec![3, 1]);
+    }
+}
