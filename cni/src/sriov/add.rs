@@ -24,7 +24,10 @@ pub fn add(host: &Host, call: &Call) -> Result<CniResult, CniError> {
     );
     let outcome = attach(host, call, &conf, &log);
     match &outcome {
-        Ok(result) => log.info(format!("attached {}", serde_json::to_string(&result.interfaces).unwrap_or_default())),
+        Ok(result) => log.info(format!(
+            "attached {}",
+            serde_json::to_string(&result.interfaces).unwrap_or_default()
+        )),
         Err(e) => log.write(Level::Error, e),
     }
     outcome
@@ -52,17 +55,31 @@ fn attach(host: &Host, call: &Call, conf: &SriovConf, log: &Log) -> Result<CniRe
             return Ok(true);
         }
         // Kernel mode needs a VF with a netdev that no userspace driver holds.
-        let netdev = !host.sysfs.netdev_names(&vf.addr).map_err(super::host_error)?.is_empty();
+        let netdev = !host
+            .sysfs
+            .netdev_names(&vf.addr)
+            .map_err(super::host_error)?
+            .is_empty();
         Ok(netdev && dpdk::already_bound(&host.sysfs, &vf.addr)?.is_none())
     };
     let reclaim = |owner: &Owner, vf: &crate::sysfs::PciAddr| -> Result<(), CniError> {
-        log.write(Level::Warning, format!("reclaiming VF {vf} from container {} whose netns is gone", owner.container_id));
-        if let Some(stale) = atts.get(&owner.container_id, &owner.ifname).map_err(state_error)? {
+        log.write(
+            Level::Warning,
+            format!(
+                "reclaiming VF {vf} from container {} whose netns is gone",
+                owner.container_id
+            ),
+        );
+        if let Some(stale) = atts
+            .get(&owner.container_id, &owner.ifname)
+            .map_err(state_error)?
+        {
             let ipam_call = (stale.network == call.conf.name).then(|| ipam_call_for(&stale, call));
             for problem in teardown(host, &stale, ipam_call.as_ref()) {
                 log.warn(problem);
             }
-            atts.remove(&owner.container_id, &owner.ifname).map_err(state_error)?;
+            atts.remove(&owner.container_id, &owner.ifname)
+                .map_err(state_error)?;
         }
         Ok(())
     };
@@ -73,29 +90,40 @@ fn attach(host: &Host, call: &Call, conf: &SriovConf, log: &Log) -> Result<CniRe
         network: call.conf.name.clone(),
     };
     let vf = &select::claim_first(&allocs, &conf.device, candidates, &me, usable, reclaim)?;
-    log.debug(format!("claimed VF {} (vf {} of PF {})", vf.addr, vf.index, vf.pf));
+    log.debug(format!(
+        "claimed VF {} (vf {} of PF {})",
+        vf.addr, vf.index, vf.pf
+    ));
 
     let mut rollback = Rollback::new(log);
     rollback.push(format!("allocation of VF {}", vf.addr), || {
-        allocs.release(&vf.addr, container, ifname).map_err(|e| e.to_string())
+        allocs
+            .release(&vf.addr, container, ifname)
+            .map_err(|e| e.to_string())
     });
     let dpdk_conf = match &conf.dpdk {
         Some(d) => Some(d.clone()),
         None => dpdk::already_bound(&host.sysfs, &vf.addr)?,
     };
-    let (vf_original, vf_applied) = settings::apply(&*host.pf, vf, &conf.vf_settings(), &mut rollback)?;
+    let (vf_original, vf_applied) =
+        settings::apply(&*host.pf, vf, &conf.vf_settings(), &mut rollback)?;
 
     let mode = match &dpdk_conf {
         Some(d) => {
             let mode = dpdk::bind(&host.sysfs, &host.dev, &vf.addr, d)?;
             let undo = mode.clone();
-            rollback.push(format!("driver binding of VF {}", vf.addr), move || dpdk::restore(&host.sysfs, &vf.addr, &undo));
+            rollback.push(format!("driver binding of VF {}", vf.addr), move || {
+                dpdk::restore(&host.sysfs, &vf.addr, &undo)
+            });
             mode
         }
         None => {
             let taken = netlink::link_names_in(netns_path).map_err(super::host_error)?;
             if taken.iter().any(|n| n == pod_name) {
-                let problem = format!("interface {pod_name} already exists in netns {}", netns_path.display());
+                let problem = format!(
+                    "interface {pod_name} already exists in netns {}",
+                    netns_path.display()
+                );
                 return Err(match conf.if0name {
                     Some(_) => CniError::invalid_config("if0name", problem),
                     None => CniError::invalid_env("CNI_IFNAME", problem),
@@ -112,7 +140,9 @@ fn attach(host: &Host, call: &Call, conf: &SriovConf, log: &Log) -> Result<CniRe
 
     let ipam_result = if conf.ipam {
         let result = ipam::add(call)?;
-        rollback.push("IPAM allocation", || ipam::del(call).map_err(|e| e.to_string()));
+        rollback.push("IPAM allocation", || {
+            ipam::del(call).map_err(|e| e.to_string())
+        });
         if matches!(mode, Mode::Kernel { .. }) {
             kernel::configure_ip(&pod, pod_name, &result)?;
         }
@@ -160,7 +190,10 @@ fn build_result(
     conf: &SriovConf,
     ipam_result: Option<CniResult>,
 ) -> Result<CniResult, CniError> {
-    let mut result = call.conf.prev_result()?.unwrap_or_else(|| CniResult::new(call.conf.cni_version));
+    let mut result = call
+        .conf
+        .prev_result()?
+        .unwrap_or_else(|| CniResult::new(call.conf.cni_version));
     let index = result.interfaces.len();
     let mac = match mode {
         Mode::Kernel { pod_mac, .. } => *pod_mac,

@@ -37,7 +37,10 @@ impl Owner {
 
     /// Whether the owner's namespace is gone (the pod died without a DEL).
     pub fn is_stale(&self) -> bool {
-        matches!(netns::check(&self.netns), Err(netns::Error::NotFound(_) | netns::Error::NotANetns(_)))
+        matches!(
+            netns::check(&self.netns),
+            Err(netns::Error::NotFound(_) | netns::Error::NotANetns(_))
+        )
     }
 }
 
@@ -72,19 +75,26 @@ pub struct VfLock {
 impl Allocations {
     /// The allocations kept under `state`.
     pub fn new(state: &Path) -> Self {
-        Allocations { records: StateDir::new(state.join("alloc")), locks: state.join("locks") }
+        Allocations {
+            records: StateDir::new(state.join("alloc")),
+            locks: state.join("locks"),
+        }
     }
 
     /// Waits for and takes the lock of `vf`.
     pub fn lock(&self, vf: &PciAddr) -> io::Result<VfLock> {
-        DirBuilder::new().recursive(true).mode(0o700).create(&self.locks)?;
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.locks)?;
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .mode(0o600)
             .open(self.locks.join(vf.as_str()))?;
-        let file = Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, errno)| io::Error::from(errno))?;
+        let file = Flock::lock(file, FlockArg::LockExclusive)
+            .map_err(|(_, errno)| io::Error::from(errno))?;
         Ok(VfLock { _file: file })
     }
 
@@ -125,7 +135,9 @@ impl Allocations {
     pub fn all(&self) -> io::Result<Vec<(PciAddr, Owner)>> {
         let mut out = Vec::new();
         for key in self.records.keys()? {
-            let Ok(vf) = key.parse::<PciAddr>() else { continue };
+            let Ok(vf) = key.parse::<PciAddr>() else {
+                continue;
+            };
             if let Some(owner) = self.owner(&vf)? {
                 out.push((vf, owner));
             }
@@ -139,7 +151,12 @@ mod tests {
     use super::*;
 
     fn owner(c: &str, netns: &str) -> Owner {
-        Owner { container_id: c.into(), ifname: "net1".into(), netns: netns.into(), network: "n".into() }
+        Owner {
+            container_id: c.into(),
+            ifname: "net1".into(),
+            netns: netns.into(),
+            network: "n".into(),
+        }
     }
 
     #[test]
@@ -150,19 +167,29 @@ mod tests {
         let live = owner("c1", "/proc/self/ns/net");
         allocs.claim(&vf, &live, |_| Err::<(), ()>(())).unwrap();
         allocs.claim(&vf, &live, |_| Err::<(), ()>(())).unwrap();
-        match allocs.claim(&vf, &owner("c2", "/proc/self/ns/net"), |_| Err::<(), ()>(())) {
+        match allocs.claim(
+            &vf,
+            &owner("c2", "/proc/self/ns/net"),
+            |_| Err::<(), ()>(()),
+        ) {
             Err(ClaimError::Busy(o)) => assert_eq!(o, live),
             other => panic!("{:?}", other.map_err(|e| format!("{e:?}"))),
         }
         allocs.release(&vf, "c2", "net1").unwrap();
-        assert_eq!(allocs.owner(&vf).unwrap(), Some(live.clone()), "a stranger cannot release");
+        assert_eq!(
+            allocs.owner(&vf).unwrap(),
+            Some(live.clone()),
+            "a stranger cannot release"
+        );
         allocs.release(&vf, "c1", "net1").unwrap();
         assert_eq!(allocs.owner(&vf).unwrap(), None);
 
         let dead = owner("c3", "/run/netns/gone-for-good");
         allocs.claim(&vf, &dead, |_| Err::<(), ()>(())).unwrap();
         let mut reclaimed = None;
-        allocs.claim(&vf, &live, |o| Ok::<(), ()>(reclaimed = Some(o.clone()))).unwrap();
+        allocs
+            .claim(&vf, &live, |o| Ok::<(), ()>(reclaimed = Some(o.clone())))
+            .unwrap();
         assert_eq!(reclaimed, Some(dead));
         assert_eq!(allocs.all().unwrap(), vec![(vf, live)]);
         std::fs::remove_dir_all(dir).unwrap();

@@ -15,11 +15,14 @@ pub fn check(host: &Host, call: &Call) -> Result<(), CniError> {
     let att = Attachments::new(&host.state)
         .get(container, ifname)
         .map_err(state_error)?
-        .ok_or_else(|| mismatch(format!("no attachment recorded for container {container} interface {ifname}")))?;
-    let prev = call
-        .conf
-        .prev_result()?
-        .ok_or_else(|| CniError::invalid_config("prevResult", "missing: CHECK compares against ADD's result"))?;
+        .ok_or_else(|| {
+            mismatch(format!(
+                "no attachment recorded for container {container} interface {ifname}"
+            ))
+        })?;
+    let prev = call.conf.prev_result()?.ok_or_else(|| {
+        CniError::invalid_config("prevResult", "missing: CHECK compares against ADD's result")
+    })?;
     let pod_name = match &att.mode {
         Mode::Kernel { pod_name, .. } => pod_name.as_str(),
         Mode::Dpdk { .. } => att.ifname.as_str(),
@@ -29,16 +32,32 @@ pub fn check(host: &Host, call: &Call) -> Result<(), CniError> {
         .iter()
         .enumerate()
         .find(|(_, i)| i.name == pod_name && i.sandbox.is_some())
-        .ok_or_else(|| mismatch(format!("prevResult has no interface {pod_name} in a sandbox")))?;
-    if let Mode::Kernel { pod_mac: Some(mac), .. } = &att.mode {
-        if iface.mac.as_deref().is_some_and(|m| !m.eq_ignore_ascii_case(&mac.to_string())) {
+        .ok_or_else(|| {
+            mismatch(format!(
+                "prevResult has no interface {pod_name} in a sandbox"
+            ))
+        })?;
+    if let Mode::Kernel {
+        pod_mac: Some(mac), ..
+    } = &att.mode
+    {
+        if iface
+            .mac
+            .as_deref()
+            .is_some_and(|m| !m.eq_ignore_ascii_case(&mac.to_string()))
+        {
             return Err(mismatch(format!(
                 "prevResult gives {pod_name} MAC {}, the attachment has {mac}",
                 iface.mac.as_deref().unwrap_or_default()
             )));
         }
     }
-    let addresses: Vec<_> = prev.ips.iter().filter(|ip| ip.interface == Some(index)).map(|ip| ip.address).collect();
+    let addresses: Vec<_> = prev
+        .ips
+        .iter()
+        .filter(|ip| ip.interface == Some(index))
+        .map(|ip| ip.address)
+        .collect();
 
     kernel::verify(&att.netns, &att.mode, &addresses)?;
     dpdk::verify(&host.sysfs, &host.dev, &att.vf, &att.mode)?;

@@ -86,7 +86,10 @@ impl Flag {
             Flag::Text(t) => match t.to_ascii_lowercase().as_str() {
                 "on" | "true" => Ok(true),
                 "off" | "false" => Ok(false),
-                _ => Err(CniError::invalid_config(field, format!("{t:?} is not on/off"))),
+                _ => Err(CniError::invalid_config(
+                    field,
+                    format!("{t:?} is not on/off"),
+                )),
             },
         }
     }
@@ -141,14 +144,22 @@ fn in_range(field: &str, value: i64, max: i64) -> Result<i64, CniError> {
     if (0..=max).contains(&value) {
         Ok(value)
     } else {
-        Err(CniError::invalid_config(field, format!("{value} is out of range 0-{max}")))
+        Err(CniError::invalid_config(
+            field,
+            format!("{value} is out of range 0-{max}"),
+        ))
     }
 }
 
 fn parse_mac(field: &str, text: &str) -> Result<MacAddr, CniError> {
-    let mac: MacAddr = text.parse().map_err(|e| CniError::invalid_config(field, e))?;
+    let mac: MacAddr = text
+        .parse()
+        .map_err(|e| CniError::invalid_config(field, e))?;
     if !mac.is_unicast() {
-        return Err(CniError::invalid_config(field, format!("{mac} is not a unicast address")));
+        return Err(CniError::invalid_config(
+            field,
+            format!("{mac} is not a unicast address"),
+        ));
     }
     Ok(mac)
 }
@@ -171,8 +182,15 @@ impl SriovConf {
         }
 
         let vlan = vlan_of(raw.vlan, raw.vlan_qos, raw.vlan_proto.as_deref())?;
-        let mut mac = raw.mac.as_deref().map(|m| parse_mac("mac", m)).transpose()?;
-        let runtime = raw.runtime.unwrap_or(RawRuntime { mac: None, device_info_file: None });
+        let mut mac = raw
+            .mac
+            .as_deref()
+            .map(|m| parse_mac("mac", m))
+            .transpose()?;
+        let runtime = raw.runtime.unwrap_or(RawRuntime {
+            mac: None,
+            device_info_file: None,
+        });
         if let Some(m) = &runtime.mac {
             mac = Some(parse_mac("runtimeConfig.mac", m)?);
         }
@@ -193,13 +211,19 @@ impl SriovConf {
         };
         let tx_rate = tx_rate_of(raw.min_tx_rate, raw.max_tx_rate)?;
 
-        let l2 = raw.l2enable.map(|f| f.get("l2enable")).transpose()?.unwrap_or(false);
+        let l2 = raw
+            .l2enable
+            .map(|f| f.get("l2enable"))
+            .transpose()?
+            .unwrap_or(false);
         let ipam = !l2 && call.conf.ipam_type()?.is_some();
         let dpdk = dpdk_of(raw.dpdk, raw.dpdk_driver)?;
 
         let log_level = match raw.log_level.as_deref() {
             None => Level::Info,
-            Some(text) => text.parse().map_err(|e| CniError::invalid_config("logLevel", e))?,
+            Some(text) => text
+                .parse()
+                .map_err(|e| CniError::invalid_config("logLevel", e))?,
         };
         let log_file = non_empty("logFile", raw.log_file)?.map(PathBuf::from);
         let device_info_file = call
@@ -255,23 +279,42 @@ fn device_of(raw: &Raw) -> Result<DeviceSel, CniError> {
     let device_id = non_empty("deviceID", raw.device_id.clone())?;
     let if0 = non_empty("if0", raw.if0.clone())?;
     match (device_id, if0) {
-        (Some(_), Some(_)) => Err(CniError::invalid_config("if0", "cannot be combined with deviceID")),
+        (Some(_), Some(_)) => Err(CniError::invalid_config(
+            "if0",
+            "cannot be combined with deviceID",
+        )),
         (Some(id), None) => {
             if raw.vf.is_some() {
-                return Err(CniError::invalid_config("vf", "needs if0 (the PF); deviceID already names the VF"));
+                return Err(CniError::invalid_config(
+                    "vf",
+                    "needs if0 (the PF); deviceID already names the VF",
+                ));
             }
-            Ok(DeviceSel::Pci(id.parse().map_err(|e| CniError::invalid_config("deviceID", e))?))
+            Ok(DeviceSel::Pci(
+                id.parse()
+                    .map_err(|e| CniError::invalid_config("deviceID", e))?,
+            ))
         }
         (None, Some(pf)) => {
             validate_ifname(&pf).map_err(|e| CniError::invalid_config("if0", e))?;
-            let vf = raw.vf.map(|v| in_range("vf", v, u32::MAX.into()).map(|v| v as u32)).transpose()?;
+            let vf = raw
+                .vf
+                .map(|v| in_range("vf", v, u32::MAX.into()).map(|v| v as u32))
+                .transpose()?;
             Ok(DeviceSel::Pf { pf, vf })
         }
-        (None, None) => Err(CniError::invalid_config("deviceID", "missing (or name the PF with if0)")),
+        (None, None) => Err(CniError::invalid_config(
+            "deviceID",
+            "missing (or name the PF with if0)",
+        )),
     }
 }
 
-fn vlan_of(vlan: Option<i64>, qos: Option<i64>, proto: Option<&str>) -> Result<Option<(u16, u8, VlanProto)>, CniError> {
+fn vlan_of(
+    vlan: Option<i64>,
+    qos: Option<i64>,
+    proto: Option<&str>,
+) -> Result<Option<(u16, u8, VlanProto)>, CniError> {
     let vlan = vlan.map(|v| in_range("vlan", v, 4094)).transpose()?;
     let qos = qos.map(|q| in_range("vlanQoS", q, 7)).transpose()?;
     let proto = match proto.map(str::to_ascii_lowercase).as_deref() {
@@ -289,11 +332,19 @@ fn vlan_of(vlan: Option<i64>, qos: Option<i64>, proto: Option<&str>) -> Result<O
         None if qos.is_some() => Err(CniError::invalid_config("vlanQoS", "requires vlan")),
         None if proto.is_some() => Err(CniError::invalid_config("vlanProto", "requires vlan")),
         None => Ok(None),
-        Some(0) if qos.unwrap_or(0) != 0 => Err(CniError::invalid_config("vlanQoS", "requires a non-zero vlan")),
-        Some(0) if proto == Some(VlanProto::Dot1Ad) => {
-            Err(CniError::invalid_config("vlanProto", "802.1ad requires a non-zero vlan"))
-        }
-        Some(id) => Ok(Some((id as u16, qos.unwrap_or(0) as u8, proto.unwrap_or_default()))),
+        Some(0) if qos.unwrap_or(0) != 0 => Err(CniError::invalid_config(
+            "vlanQoS",
+            "requires a non-zero vlan",
+        )),
+        Some(0) if proto == Some(VlanProto::Dot1Ad) => Err(CniError::invalid_config(
+            "vlanProto",
+            "802.1ad requires a non-zero vlan",
+        )),
+        Some(id) => Ok(Some((
+            id as u16,
+            qos.unwrap_or(0) as u8,
+            proto.unwrap_or_default(),
+        ))),
     }
 }
 
@@ -306,7 +357,10 @@ fn tx_rate_of(min: Option<i64>, max: Option<i64>) -> Result<Option<(u32, u32)>, 
     }
     let (min, max) = (min.unwrap_or(0) as u32, max.unwrap_or(0) as u32);
     if max != 0 && min > max {
-        return Err(CniError::invalid_config("min_tx_rate", format!("{min} exceeds max_tx_rate {max}")));
+        return Err(CniError::invalid_config(
+            "min_tx_rate",
+            format!("{min} exceeds max_tx_rate {max}"),
+        ));
     }
     Ok(Some((min, max)))
 }
@@ -314,14 +368,23 @@ fn tx_rate_of(min: Option<i64>, max: Option<i64>) -> Result<Option<(u32, u32)>, 
 fn dpdk_of(block: Option<RawDpdk>, driver: Option<String>) -> Result<Option<DpdkConf>, CniError> {
     let driver = non_empty("dpdkDriver", driver)?;
     match (block, driver) {
-        (Some(_), Some(_)) => Err(CniError::invalid_config("dpdkDriver", "cannot be combined with a dpdk block")),
+        (Some(_), Some(_)) => Err(CniError::invalid_config(
+            "dpdkDriver",
+            "cannot be combined with a dpdk block",
+        )),
         (Some(b), None) => {
             let driver = non_empty("dpdk.dpdk_driver", b.dpdk_driver)?
                 .ok_or_else(|| CniError::invalid_config("dpdk.dpdk_driver", "missing"))?;
             let kernel_driver = non_empty("dpdk.kernel_driver", b.kernel_driver)?;
-            Ok(Some(DpdkConf { driver, kernel_driver }))
+            Ok(Some(DpdkConf {
+                driver,
+                kernel_driver,
+            }))
         }
-        (None, Some(driver)) => Ok(Some(DpdkConf { driver, kernel_driver: None })),
+        (None, Some(driver)) => Ok(Some(DpdkConf {
+            driver,
+            kernel_driver: None,
+        })),
         (None, None) => Ok(None),
     }
 }
@@ -345,7 +408,10 @@ mod tests {
         let mut conf = conf;
         conf["name"] = json!("n");
         conf["type"] = json!("sriov");
-        Call { env, conf: NetConf::parse(&serde_json::to_vec(&conf).unwrap()).unwrap() }
+        Call {
+            env,
+            conf: NetConf::parse(&serde_json::to_vec(&conf).unwrap()).unwrap(),
+        }
     }
 
     fn parse(conf: Value) -> Result<SriovConf, CniError> {
@@ -366,11 +432,19 @@ mod tests {
         assert_eq!(
             conf.vf_settings(),
             vec![
-                VfSetting::Mac { mac: "02:00:00:00:00:01".parse().unwrap() },
-                VfSetting::Vlan { vlan: 100, qos: 3, proto: VlanProto::Dot1Ad },
+                VfSetting::Mac {
+                    mac: "02:00:00:00:00:01".parse().unwrap()
+                },
+                VfSetting::Vlan {
+                    vlan: 100,
+                    qos: 3,
+                    proto: VlanProto::Dot1Ad
+                },
                 VfSetting::SpoofCheck { on: false },
                 VfSetting::Trust { on: true },
-                VfSetting::LinkState { state: LinkState::Enable },
+                VfSetting::LinkState {
+                    state: LinkState::Enable
+                },
                 VfSetting::Rate { min: 10, max: 100 },
             ]
         );
@@ -378,17 +452,37 @@ mod tests {
 
     #[test]
     fn seed_forms_parse() {
-        let kernel = parse(json!({"if0": "enp2s0", "vlan": 210, "if0name": "north", "l2enable": true,
-            "ipam": {"type": "host-local"}}))
+        let kernel = parse(
+            json!({"if0": "enp2s0", "vlan": 210, "if0name": "north", "l2enable": true,
+            "ipam": {"type": "host-local"}}),
+        )
         .unwrap();
-        assert_eq!(kernel.device, DeviceSel::Pf { pf: "enp2s0".into(), vf: None });
+        assert_eq!(
+            kernel.device,
+            DeviceSel::Pf {
+                pf: "enp2s0".into(),
+                vf: None
+            }
+        );
         assert_eq!(kernel.if0name.as_deref(), Some("north"));
         assert!(!kernel.ipam, "l2enable turns IPAM off");
         let dpdk = parse(json!({"if0": "enp4s0f3", "if0name": "north0", "vf": 2, "dpdk": {
             "kernel_driver": "ixgbevf", "dpdk_driver": "igb_uio", "dpdk_tool": "/root/dpdk/tools/dpdk-devbind.py"}}))
         .unwrap();
-        assert_eq!(dpdk.device, DeviceSel::Pf { pf: "enp4s0f3".into(), vf: Some(2) });
-        assert_eq!(dpdk.dpdk, Some(DpdkConf { driver: "igb_uio".into(), kernel_driver: Some("ixgbevf".into()) }));
+        assert_eq!(
+            dpdk.device,
+            DeviceSel::Pf {
+                pf: "enp4s0f3".into(),
+                vf: Some(2)
+            }
+        );
+        assert_eq!(
+            dpdk.dpdk,
+            Some(DpdkConf {
+                driver: "igb_uio".into(),
+                kernel_driver: Some("ixgbevf".into())
+            })
+        );
         assert!(dpdk.vf_settings().is_empty());
     }
 
@@ -398,7 +492,10 @@ mod tests {
             "runtimeConfig": {"mac": "02:00:00:00:00:02", "CNIDeviceInfoFile": "/run/devinfo/a.json"}});
         let c = SriovConf::from_call(&call(conf.clone(), "")).unwrap();
         assert_eq!(c.mac, Some("02:00:00:00:00:02".parse().unwrap()));
-        assert_eq!(c.device_info_file, Some(PathBuf::from("/run/devinfo/a.json")));
+        assert_eq!(
+            c.device_info_file,
+            Some(PathBuf::from("/run/devinfo/a.json"))
+        );
         let c = SriovConf::from_call(&call(conf, "IgnoreUnknown=1;MAC=02:00:00:00:00:03")).unwrap();
         assert_eq!(c.mac, Some("02:00:00:00:00:03".parse().unwrap()));
     }
@@ -407,34 +504,92 @@ mod tests {
     fn bad_fields_are_named() {
         let cases = [
             (json!({}), "deviceID: missing"),
-            (json!({"deviceID": "03:10.1"}), "deviceID: \"03:10.1\" is not a PCI address"),
-            (json!({"deviceID": "0000:03:10.1", "if0": "eth1"}), "if0: cannot be combined"),
-            (json!({"deviceID": "0000:03:10.1", "vf": 1}), "vf: needs if0"),
+            (
+                json!({"deviceID": "03:10.1"}),
+                "deviceID: \"03:10.1\" is not a PCI address",
+            ),
+            (
+                json!({"deviceID": "0000:03:10.1", "if0": "eth1"}),
+                "if0: cannot be combined",
+            ),
+            (
+                json!({"deviceID": "0000:03:10.1", "vf": 1}),
+                "vf: needs if0",
+            ),
             (json!({"if0": "eth1", "vf": -1}), "vf: -1 is out of range"),
             (json!({"if0": "a/b"}), "if0: "),
-            (json!({"if0": "eth1", "vlan": 4095}), "vlan: 4095 is out of range 0-4094"),
+            (
+                json!({"if0": "eth1", "vlan": 4095}),
+                "vlan: 4095 is out of range 0-4094",
+            ),
             (json!({"if0": "eth1", "vlan": "x"}), "vlan: "),
-            (json!({"if0": "eth1", "vlanQoS": 1}), "vlanQoS: requires vlan"),
-            (json!({"if0": "eth1", "vlan": 0, "vlanQoS": 1}), "vlanQoS: requires a non-zero vlan"),
-            (json!({"if0": "eth1", "vlan": 5, "vlanQoS": 8}), "vlanQoS: 8 is out of range 0-7"),
-            (json!({"if0": "eth1", "vlan": 5, "vlanProto": "qinq"}), "vlanProto: \"qinq\" is not"),
-            (json!({"if0": "eth1", "vlanProto": "802.1ad"}), "vlanProto: requires vlan"),
-            (json!({"if0": "eth1", "mac": "zz"}), "mac: \"zz\" is not a MAC"),
-            (json!({"if0": "eth1", "mac": "01:00:5e:00:00:01"}), "mac: 01:00:5e:00:00:01 is not a unicast"),
-            (json!({"if0": "eth1", "runtimeConfig": {"mac": "nope"}}), "runtimeConfig.mac: "),
-            (json!({"if0": "eth1", "spoofchk": "maybe"}), "spoofchk: \"maybe\" is not on/off"),
-            (json!({"if0": "eth1", "link_state": "up"}), "link_state: \"up\" is not auto"),
-            (json!({"if0": "eth1", "min_tx_rate": 200, "max_tx_rate": 100}), "min_tx_rate: 200 exceeds max_tx_rate 100"),
-            (json!({"if0": "eth1", "dpdk": {"kernel_driver": "igbvf"}}), "dpdk.dpdk_driver: missing"),
-            (json!({"if0": "eth1", "dpdk": {"dpdk_driver": "vfio-pci"}, "dpdkDriver": "vfio-pci"}), "dpdkDriver: cannot"),
-            (json!({"if0": "eth1", "if0name": "this-name-is-too-long"}), "if0name: "),
+            (
+                json!({"if0": "eth1", "vlanQoS": 1}),
+                "vlanQoS: requires vlan",
+            ),
+            (
+                json!({"if0": "eth1", "vlan": 0, "vlanQoS": 1}),
+                "vlanQoS: requires a non-zero vlan",
+            ),
+            (
+                json!({"if0": "eth1", "vlan": 5, "vlanQoS": 8}),
+                "vlanQoS: 8 is out of range 0-7",
+            ),
+            (
+                json!({"if0": "eth1", "vlan": 5, "vlanProto": "qinq"}),
+                "vlanProto: \"qinq\" is not",
+            ),
+            (
+                json!({"if0": "eth1", "vlanProto": "802.1ad"}),
+                "vlanProto: requires vlan",
+            ),
+            (
+                json!({"if0": "eth1", "mac": "zz"}),
+                "mac: \"zz\" is not a MAC",
+            ),
+            (
+                json!({"if0": "eth1", "mac": "01:00:5e:00:00:01"}),
+                "mac: 01:00:5e:00:00:01 is not a unicast",
+            ),
+            (
+                json!({"if0": "eth1", "runtimeConfig": {"mac": "nope"}}),
+                "runtimeConfig.mac: ",
+            ),
+            (
+                json!({"if0": "eth1", "spoofchk": "maybe"}),
+                "spoofchk: \"maybe\" is not on/off",
+            ),
+            (
+                json!({"if0": "eth1", "link_state": "up"}),
+                "link_state: \"up\" is not auto",
+            ),
+            (
+                json!({"if0": "eth1", "min_tx_rate": 200, "max_tx_rate": 100}),
+                "min_tx_rate: 200 exceeds max_tx_rate 100",
+            ),
+            (
+                json!({"if0": "eth1", "dpdk": {"kernel_driver": "igbvf"}}),
+                "dpdk.dpdk_driver: missing",
+            ),
+            (
+                json!({"if0": "eth1", "dpdk": {"dpdk_driver": "vfio-pci"}, "dpdkDriver": "vfio-pci"}),
+                "dpdkDriver: cannot",
+            ),
+            (
+                json!({"if0": "eth1", "if0name": "this-name-is-too-long"}),
+                "if0name: ",
+            ),
             (json!({"if0": "eth1", "logLevel": "loud"}), "logLevel: "),
             (json!({"if0": "eth1", "ipam": {}}), "ipam.type: missing"),
         ];
         for (conf, want) in cases {
             let err = parse(conf.clone()).unwrap_err();
             assert_eq!(err.code, CniError::INVALID_CONFIG, "{conf}: {err}");
-            assert!(err.msg.starts_with(want), "{conf}: {:?} does not start with {want:?}", err.msg);
+            assert!(
+                err.msg.starts_with(want),
+                "{conf}: {:?} does not start with {want:?}",
+                err.msg
+            );
         }
         let err = SriovConf::from_call(&call(json!({"if0": "eth1"}), "MAC=bad")).unwrap_err();
         assert!(err.msg.starts_with("CNI_ARGS MAC: "), "{}", err.msg);

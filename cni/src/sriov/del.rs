@@ -16,7 +16,11 @@ pub fn del(host: &Host, call: &Call) -> Result<(), CniError> {
     let ifname = call.env.ifname()?;
     // A broken configuration must not block cleanup: it only picks where to log.
     let log = match SriovConf::from_call(call) {
-        Ok(conf) => Log::new(conf.log_level, conf.log_file, format!("DEL {container}/{ifname}")),
+        Ok(conf) => Log::new(
+            conf.log_level,
+            conf.log_file,
+            format!("DEL {container}/{ifname}"),
+        ),
         Err(_) => Log::new(Level::Info, None, format!("DEL {container}/{ifname}")),
     };
     let atts = Attachments::new(&host.state);
@@ -26,7 +30,9 @@ pub fn del(host: &Host, call: &Call) -> Result<(), CniError> {
         // allocation an interrupted ADD may have left, and let IPAM forget the container.
         for (vf, owner) in allocs.all().map_err(state_error)? {
             if owner.is(container, ifname) {
-                allocs.release(&vf, container, ifname).map_err(state_error)?;
+                allocs
+                    .release(&vf, container, ifname)
+                    .map_err(state_error)?;
             }
         }
         if call.conf.ipam_type()?.is_some() {
@@ -42,7 +48,9 @@ pub fn del(host: &Host, call: &Call) -> Result<(), CniError> {
         return Err(CniError::io(msg, "the record is kept; DEL can be retried"));
     }
     atts.remove(container, ifname).map_err(state_error)?;
-    allocs.release(&att.vf, container, ifname).map_err(state_error)?;
+    allocs
+        .release(&att.vf, container, ifname)
+        .map_err(state_error)?;
     log.info(format!("released VF {}", att.vf));
     Ok(())
 }
@@ -54,7 +62,13 @@ pub fn teardown(host: &Host, att: &Attachment, ipam_call: Option<&Call>) -> Vec<
     problems.extend(kernel::detach(&host.sysfs, &att.vf, &att.netns, &att.mode).err());
     problems.extend(dpdk::restore(&host.sysfs, &att.vf, &att.mode).err());
     if let Some(pf) = &att.pf_netdev {
-        problems.extend(settings::restore(&*host.pf, pf, att.vf_index, &att.vf_original, &att.vf_applied));
+        problems.extend(settings::restore(
+            &*host.pf,
+            pf,
+            att.vf_index,
+            &att.vf_original,
+            &att.vf_applied,
+        ));
     }
     if let Some(call) = ipam_call.filter(|_| att.ipam) {
         problems.extend(ipam::del(call).err().map(|e| format!("IPAM: {e}")));

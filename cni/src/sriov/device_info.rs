@@ -22,7 +22,12 @@ pub fn write(path: &Path, vf: &PciAddr, pf: &PciAddr) -> Result<bool, CniError> 
         "version": SPEC_VERSION,
         "pci": {"pci-address": vf.as_str(), "pf-pci-address": pf.as_str()},
     });
-    let fail = |e: std::io::Error| CniError::io(format!("cannot write device-info file {}", path.display()), e);
+    let fail = |e: std::io::Error| {
+        CniError::io(
+            format!("cannot write device-info file {}", path.display()),
+            e,
+        )
+    };
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(fail)?;
     }
@@ -33,7 +38,9 @@ pub fn write(path: &Path, vf: &PciAddr, pf: &PciAddr) -> Result<bool, CniError> 
 /// Removes a file written by [`write`]; a missing file is fine.
 pub fn remove(path: &Path) -> Result<(), String> {
     match std::fs::remove_file(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(format!("cannot remove {}: {e}", path.display())),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(format!("cannot remove {}: {e}", path.display()))
+        }
         _ => Ok(()),
     }
 }

@@ -17,7 +17,12 @@ pub const USERSPACE_DRIVERS: [&str; 3] = ["vfio-pci", "igb_uio", "uio_pci_generi
 /// The DPDK settings implied by a VF already bound to a userspace driver, if it is.
 pub fn already_bound(sysfs: &Sysfs, vf: &PciAddr) -> Result<Option<DpdkConf>, CniError> {
     let driver = sysfs.driver(vf).map_err(host_error)?;
-    Ok(driver.filter(|d| USERSPACE_DRIVERS.contains(&d.as_str())).map(|driver| DpdkConf { driver, kernel_driver: None }))
+    Ok(driver
+        .filter(|d| USERSPACE_DRIVERS.contains(&d.as_str()))
+        .map(|driver| DpdkConf {
+            driver,
+            kernel_driver: None,
+        }))
 }
 
 /// Binds `vf` to `conf.driver` and checks the IOMMU plumbing that driver needs. On error
@@ -26,7 +31,11 @@ pub fn bind(sysfs: &Sysfs, dev: &Path, vf: &PciAddr, conf: &DpdkConf) -> Result<
     if !sysfs.has_pci_driver(&conf.driver) {
         return Err(CniError::invalid_config(
             "dpdk.dpdk_driver",
-            format!("driver {} is not loaded ({} is missing)", conf.driver, sysfs.pci_driver(&conf.driver).display()),
+            format!(
+                "driver {} is not loaded ({} is missing)",
+                conf.driver,
+                sysfs.pci_driver(&conf.driver).display()
+            ),
         ));
     }
     let mut original = sysfs.binding(vf).map_err(host_error)?;
@@ -44,8 +53,15 @@ pub fn bind(sysfs: &Sysfs, dev: &Path, vf: &PciAddr, conf: &DpdkConf) -> Result<
     } else {
         None
     };
-    let mode = Mode::Dpdk { original, driver: conf.driver.clone(), iommu_group };
-    if let Err(e) = sysfs.bind_driver(vf, &conf.driver).map_err(host_error).and_then(|()| verify(sysfs, dev, vf, &mode))
+    let mode = Mode::Dpdk {
+        original,
+        driver: conf.driver.clone(),
+        iommu_group,
+    };
+    if let Err(e) = sysfs
+        .bind_driver(vf, &conf.driver)
+        .map_err(host_error)
+        .and_then(|()| verify(sysfs, dev, vf, &mode))
     {
         let _ = restore(sysfs, vf, &mode);
         return Err(e);
@@ -55,24 +71,40 @@ pub fn bind(sysfs: &Sysfs, dev: &Path, vf: &PciAddr, conf: &DpdkConf) -> Result<
 
 /// Puts `vf` back on the driver it had before ADD (idempotent).
 pub fn restore(sysfs: &Sysfs, vf: &PciAddr, mode: &Mode) -> Result<(), String> {
-    let Mode::Dpdk { original, .. } = mode else { return Ok(()) };
+    let Mode::Dpdk { original, .. } = mode else {
+        return Ok(());
+    };
     if !sysfs.has_pci_device(vf) {
         return Ok(());
     }
-    sysfs.restore_binding(vf, original).map_err(|e| format!("cannot restore the driver of VF {vf}: {e}"))
+    sysfs
+        .restore_binding(vf, original)
+        .map_err(|e| format!("cannot restore the driver of VF {vf}: {e}"))
 }
 
 /// Checks `vf` is bound to the recorded driver and its `/dev/vfio/<group>` exists.
 pub fn verify(sysfs: &Sysfs, dev: &Path, vf: &PciAddr, mode: &Mode) -> Result<(), CniError> {
-    let Mode::Dpdk { driver, iommu_group, .. } = mode else { return Ok(()) };
+    let Mode::Dpdk {
+        driver,
+        iommu_group,
+        ..
+    } = mode
+    else {
+        return Ok(());
+    };
     let bound = sysfs.driver(vf).map_err(host_error)?;
     if bound.as_deref() != Some(driver) {
-        return Err(mismatch(format!("VF {vf} is bound to {bound:?}, expected {driver}")));
+        return Err(mismatch(format!(
+            "VF {vf} is bound to {bound:?}, expected {driver}"
+        )));
     }
     if let Some(group) = iommu_group {
         let node = dev.join("vfio").join(group);
         if !node.exists() {
-            return Err(mismatch(format!("VF {vf}: {} is missing (IOMMU group {group})", node.display())));
+            return Err(mismatch(format!(
+                "VF {vf}: {} is missing (IOMMU group {group})",
+                node.display()
+            )));
         }
     }
     Ok(())

@@ -11,7 +11,11 @@ use super::{state_error, Host};
 /// Runs GC for `call`.
 pub fn gc(host: &Host, call: &Call) -> Result<(), CniError> {
     let valid = call.conf.valid_attachments()?;
-    let keep = |container: &str, ifname: &str| valid.iter().any(|a| a.container_id == container && a.ifname == ifname);
+    let keep = |container: &str, ifname: &str| {
+        valid
+            .iter()
+            .any(|a| a.container_id == container && a.ifname == ifname)
+    };
     let network = &call.conf.name;
     let log = Log::new(Level::Info, None, format!("GC {network}"));
     let atts = Attachments::new(&host.state);
@@ -24,23 +28,37 @@ pub fn gc(host: &Host, call: &Call) -> Result<(), CniError> {
         let ipam_call = ipam_call_for(&att, call);
         let failed = teardown(host, &att, Some(&ipam_call));
         if failed.is_empty() {
-            atts.remove(&att.container_id, &att.ifname).map_err(state_error)?;
-            allocs.release(&att.vf, &att.container_id, &att.ifname).map_err(state_error)?;
-            log.info(format!("collected {}/{} (VF {})", att.container_id, att.ifname, att.vf));
+            atts.remove(&att.container_id, &att.ifname)
+                .map_err(state_error)?;
+            allocs
+                .release(&att.vf, &att.container_id, &att.ifname)
+                .map_err(state_error)?;
+            log.info(format!(
+                "collected {}/{} (VF {})",
+                att.container_id, att.ifname, att.vf
+            ));
         } else {
             problems.extend(failed);
         }
     }
     // Allocations an interrupted ADD left without a record.
     for (vf, owner) in allocs.all().map_err(state_error)? {
-        let recorded = atts.get(&owner.container_id, &owner.ifname).map_err(state_error)?.is_some();
+        let recorded = atts
+            .get(&owner.container_id, &owner.ifname)
+            .map_err(state_error)?
+            .is_some();
         if owner.network == *network && !recorded && !keep(&owner.container_id, &owner.ifname) {
-            allocs.release(&vf, &owner.container_id, &owner.ifname).map_err(state_error)?;
+            allocs
+                .release(&vf, &owner.container_id, &owner.ifname)
+                .map_err(state_error)?;
         }
     }
     if problems.is_empty() {
         Ok(())
     } else {
-        Err(CniError::io(format!("GC incomplete: {}", problems.join("; ")), ""))
+        Err(CniError::io(
+            format!("GC incomplete: {}", problems.join("; ")),
+            "",
+        ))
     }
 }

@@ -14,18 +14,27 @@ use super::{host_error, mismatch};
 /// A name no other interface has: `sriov` + a hash of the VF address (13 bytes).
 pub fn temp_name(vf: &PciAddr) -> String {
     // FNV-1a: stable across runs, so DEL finds a VF an interrupted ADD left under it.
-    let hash = vf.as_str().bytes().fold(0x811c9dc5u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x01000193));
+    let hash = vf.as_str().bytes().fold(0x811c9dc5u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x01000193)
+    });
     format!("sriov{hash:08x}")
 }
 
 /// Whether `link` is (or may be) the netdev of `vf`: its parent device is the VF, or the
 /// kernel does not report one (virtual stand-ins in test trees).
 fn belongs_to(link: &Link, vf: &PciAddr) -> bool {
-    link.parent_device.as_deref().is_none_or(|p| p == vf.as_str())
+    link.parent_device
+        .as_deref()
+        .is_none_or(|p| p == vf.as_str())
 }
 
 /// The host link of `vf`, looked up under each name it may have.
-fn host_link(nl: &mut Netlink, sysfs: &Sysfs, vf: &PciAddr, also: &str) -> Result<Option<Link>, netlink::Error> {
+fn host_link(
+    nl: &mut Netlink,
+    sysfs: &Sysfs,
+    vf: &PciAddr,
+    also: &str,
+) -> Result<Option<Link>, netlink::Error> {
     let mut names = vec![temp_name(vf)];
     names.extend(sysfs.netdev_names(vf).unwrap_or_default());
     names.push(also.to_string());
@@ -47,14 +56,27 @@ pub fn attach(
     pod_name: &str,
     mac: Option<MacAddr>,
 ) -> Result<Mode, CniError> {
-    let host_name = sysfs.netdev_names(vf).map_err(host_error)?.into_iter().next().ok_or_else(|| {
-        CniError::io(format!("VF {vf} has no network interface in the host"), "is it bound to its kernel driver?")
-    })?;
+    let host_name = sysfs
+        .netdev_names(vf)
+        .map_err(host_error)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| {
+            CniError::io(
+                format!("VF {vf} has no network interface in the host"),
+                "is it bound to its kernel driver?",
+            )
+        })?;
     let mut nl = Netlink::open().map_err(host_error)?;
     let link = nl
         .link_by_name(&host_name)
         .map_err(host_error)?
-        .ok_or_else(|| CniError::io(format!("VF {vf} interface {host_name} is not in the host namespace"), ""))?;
+        .ok_or_else(|| {
+            CniError::io(
+                format!("VF {vf} interface {host_name} is not in the host namespace"),
+                "",
+            )
+        })?;
     let mode = Mode::Kernel {
         host_name: host_name.clone(),
         host_mac: link.mac,
@@ -74,7 +96,9 @@ pub fn attach(
     }
     let configured = pod.run(|| -> Result<(), netlink::Error> {
         let mut nl = Netlink::open()?;
-        let link = nl.link_by_name(&temp)?.ok_or_else(|| netlink::Error::Malformed(format!("{temp} vanished")))?;
+        let link = nl
+            .link_by_name(&temp)?
+            .ok_or_else(|| netlink::Error::Malformed(format!("{temp} vanished")))?;
         nl.rename(link.index, pod_name)?;
         if let Some(mac) = mac {
             nl.set_mac(link.index, mac)?;
@@ -98,7 +122,14 @@ pub fn attach(
 /// namespace still exists, else wherever the kernel put it. Idempotent; a VF netdev that no
 /// longer exists anywhere is not an error.
 pub fn detach(sysfs: &Sysfs, vf: &PciAddr, netns_path: &Path, mode: &Mode) -> Result<(), String> {
-    let Mode::Kernel { host_name, host_mac, host_up, pod_name, .. } = mode else {
+    let Mode::Kernel {
+        host_name,
+        host_mac,
+        host_up,
+        pod_name,
+        ..
+    } = mode
+    else {
         return Ok(());
     };
     let temp = temp_name(vf);
@@ -141,15 +172,26 @@ pub fn detach(sysfs: &Sysfs, vf: &PciAddr, netns_path: &Path, mode: &Mode) -> Re
 pub fn configure_ip(pod: &NetNs, pod_name: &str, ipam: &CniResult) -> Result<(), CniError> {
     pod.run(|| -> Result<(), netlink::Error> {
         let mut nl = Netlink::open()?;
-        let link = nl.link_by_name(pod_name)?.ok_or_else(|| netlink::Error::Malformed(format!("{pod_name} vanished")))?;
+        let link = nl
+            .link_by_name(pod_name)?
+            .ok_or_else(|| netlink::Error::Malformed(format!("{pod_name} vanished")))?;
         for ip in &ipam.ips {
             nl.add_address(link.index, ip.address)?;
         }
         for route in &ipam.routes {
             let gateway = route.gw.or_else(|| {
-                ipam.ips.iter().find(|ip| ip.address.is_ipv4() == route.dst.is_ipv4()).and_then(|ip| ip.gateway)
+                ipam.ips
+                    .iter()
+                    .find(|ip| ip.address.is_ipv4() == route.dst.is_ipv4())
+                    .and_then(|ip| ip.gateway)
             });
-            nl.add_route(link.index, &netlink::Route { dst: route.dst, gateway })?;
+            nl.add_route(
+                link.index,
+                &netlink::Route {
+                    dst: route.dst,
+                    gateway,
+                },
+            )?;
         }
         Ok(())
     })
@@ -159,11 +201,18 @@ pub fn configure_ip(pod: &NetNs, pod_name: &str, ipam: &CniResult) -> Result<(),
 
 /// Checks the pod interface against the record: present, MAC, up, holding `addresses`.
 pub fn verify(netns_path: &Path, mode: &Mode, addresses: &[Cidr]) -> Result<(), CniError> {
-    let Mode::Kernel { pod_name, pod_mac, .. } = mode else { return Ok(()) };
+    let Mode::Kernel {
+        pod_name, pod_mac, ..
+    } = mode
+    else {
+        return Ok(());
+    };
     let where_ = format!("interface {pod_name} in netns {}", netns_path.display());
     let (link, addrs) = netns::run_in(netns_path, || -> Result<_, netlink::Error> {
         let mut nl = Netlink::open()?;
-        let Some(link) = nl.link_by_name(pod_name)? else { return Ok((None, Vec::new())) };
+        let Some(link) = nl.link_by_name(pod_name)? else {
+            return Ok((None, Vec::new()));
+        };
         let addrs = nl.addresses(link.index)?;
         Ok((Some(link), addrs))
     })
@@ -171,7 +220,11 @@ pub fn verify(netns_path: &Path, mode: &Mode, addresses: &[Cidr]) -> Result<(), 
     .map_err(host_error)?;
     let link = link.ok_or_else(|| mismatch(format!("{where_}: not found")))?;
     if link.mac != *pod_mac {
-        return Err(mismatch(format!("{where_}: MAC is {}, expected {}", show(link.mac), show(*pod_mac))));
+        return Err(mismatch(format!(
+            "{where_}: MAC is {}, expected {}",
+            show(link.mac),
+            show(*pod_mac)
+        )));
     }
     if !link.up {
         return Err(mismatch(format!("{where_}: is down")));

@@ -55,7 +55,11 @@ pub struct Log {
 impl Log {
     /// Logs at `level` and above to `file` (stderr when `None`), each line starting with `prefix`.
     pub fn new(level: Level, file: Option<PathBuf>, prefix: impl Into<String>) -> Self {
-        Log { level, file, prefix: prefix.into() }
+        Log {
+            level,
+            file,
+            prefix: prefix.into(),
+        }
     }
 
     /// Writes one line if `level` is enabled. Logging never fails the call.
@@ -63,7 +67,11 @@ impl Log {
         if level > self.level {
             return;
         }
-        let line = format!("sriov[{}] {level}: {}: {msg}\n", std::process::id(), self.prefix);
+        let line = format!(
+            "sriov[{}] {level}: {}: {msg}\n",
+            std::process::id(),
+            self.prefix
+        );
         let written = match &self.file {
             Some(path) => std::fs::OpenOptions::new()
                 .create(true)

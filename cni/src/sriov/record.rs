@@ -84,7 +84,9 @@ fn key(container_id: &str, ifname: &str) -> String {
 impl Attachments {
     /// The records kept under `state`.
     pub fn new(state: &Path) -> Self {
-        Attachments { dir: StateDir::new(state.join("attachments")) }
+        Attachments {
+            dir: StateDir::new(state.join("attachments")),
+        }
     }
 
     /// The record of `container_id`/`ifname`, if any.
@@ -94,7 +96,8 @@ impl Attachments {
 
     /// Stores `att`.
     pub fn put(&self, att: &Attachment) -> io::Result<()> {
-        self.dir.write_json(&key(&att.container_id, &att.ifname), att)
+        self.dir
+            .write_json(&key(&att.container_id, &att.ifname), att)
     }
 
     /// Forgets `container_id`/`ifname`.

@@ -13,11 +13,18 @@ pub struct Rollback<'a> {
 impl<'a> Rollback<'a> {
     /// An empty stack that reports undo failures to `log`.
     pub fn new(log: &'a Log) -> Self {
-        Rollback { steps: Vec::new(), log }
+        Rollback {
+            steps: Vec::new(),
+            log,
+        }
     }
 
     /// Registers how to undo the step just done, described by `what`.
-    pub fn push(&mut self, what: impl Into<String>, undo: impl FnOnce() -> Result<(), String> + 'a) {
+    pub fn push(
+        &mut self,
+        what: impl Into<String>,
+        undo: impl FnOnce() -> Result<(), String> + 'a,
+    ) {
         self.steps.push((what.into(), Box::new(undo)));
     }
 

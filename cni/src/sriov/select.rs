@@ -41,32 +41,66 @@ pub fn candidates(sysfs: &Sysfs, sel: &DeviceSel) -> Result<Vec<VfRef>, CniError
                 ));
             }
             let pf = sysfs.physfn(addr).map_err(host_error)?.ok_or_else(|| {
-                CniError::invalid_config("deviceID", format!("{addr} is not an SR-IOV VF (it has no physfn link)"))
+                CniError::invalid_config(
+                    "deviceID",
+                    format!("{addr} is not an SR-IOV VF (it has no physfn link)"),
+                )
             })?;
-            let index = sysfs.vf_index(&pf, addr).map_err(host_error)?.ok_or_else(|| {
-                CniError::invalid_config("deviceID", format!("{addr} is not listed among the VFs of its PF {pf}"))
-            })?;
-            let pf_netdev = sysfs.netdev_names(&pf).map_err(host_error)?.into_iter().next();
-            Ok(vec![VfRef { pf, pf_netdev, index, addr: addr.clone() }])
+            let index = sysfs
+                .vf_index(&pf, addr)
+                .map_err(host_error)?
+                .ok_or_else(|| {
+                    CniError::invalid_config(
+                        "deviceID",
+                        format!("{addr} is not listed among the VFs of its PF {pf}"),
+                    )
+                })?;
+            let pf_netdev = sysfs
+                .netdev_names(&pf)
+                .map_err(host_error)?
+                .into_iter()
+                .next();
+            Ok(vec![VfRef {
+                pf,
+                pf_netdev,
+                index,
+                addr: addr.clone(),
+            }])
         }
         DeviceSel::Pf { pf: name, vf } => {
             if !sysfs.netdev(name).exists() {
                 let dir = sysfs.root().join("class/net");
                 return Err(CniError::invalid_config(
                     "if0",
-                    format!("no network interface {name:?} (looked in {})", dir.display()),
+                    format!(
+                        "no network interface {name:?} (looked in {})",
+                        dir.display()
+                    ),
                 ));
             }
-            let pf = sysfs.netdev_pci_addr(name).map_err(|e| CniError::invalid_config("if0", e))?;
+            let pf = sysfs
+                .netdev_pci_addr(name)
+                .map_err(|e| CniError::invalid_config("if0", e))?;
             if !sysfs.is_sriov_pf(&pf) {
-                return Err(CniError::invalid_config("if0", format!("{name} ({pf}) is not an SR-IOV PF")));
+                return Err(CniError::invalid_config(
+                    "if0",
+                    format!("{name} ({pf}) is not an SR-IOV PF"),
+                ));
             }
             let vfs = sysfs.vfs(&pf).map_err(host_error)?;
             if vfs.is_empty() {
-                return Err(CniError::invalid_config("if0", format!("{name} has no VFs enabled (sriov_numvfs is 0)")));
+                return Err(CniError::invalid_config(
+                    "if0",
+                    format!("{name} has no VFs enabled (sriov_numvfs is 0)"),
+                ));
             }
             let pf_netdev = Some(name.clone());
-            let refs = vfs.into_iter().map(|v| VfRef { pf: pf.clone(), pf_netdev: pf_netdev.clone(), index: v.index, addr: v.addr });
+            let refs = vfs.into_iter().map(|v| VfRef {
+                pf: pf.clone(),
+                pf_netdev: pf_netdev.clone(),
+                index: v.index,
+                addr: v.addr,
+            });
             match vf {
                 None => Ok(refs.collect()),
                 Some(i) => {
@@ -75,7 +109,10 @@ pub fn candidates(sysfs: &Sysfs, sel: &DeviceSel) -> Result<Vec<VfRef>, CniError
                     if chosen.is_empty() {
                         return Err(CniError::invalid_config(
                             "vf",
-                            format!("{i} is out of range: {name} has {count} VFs (0-{})", count.saturating_sub(1)),
+                            format!(
+                                "{i} is out of range: {name} has {count} VFs (0-{})",
+                                count.saturating_sub(1)
+                            ),
                         ));
                     }
                     Ok(chosen)
@@ -104,8 +141,12 @@ pub fn claim_first(
         match allocs.claim(&vf.addr, me, |owner| reclaim(owner, &vf.addr)) {
             Ok(()) => return Ok(vf),
             Err(ClaimError::Busy(owner)) => last_busy = Some((vf, owner)),
-            Err(ClaimError::Reclaim(e)) => return Err(e.context(format!("reclaiming VF {}", vf.addr))),
-            Err(ClaimError::Io(e)) => return Err(CniError::io("cannot record the VF allocation", e)),
+            Err(ClaimError::Reclaim(e)) => {
+                return Err(e.context(format!("reclaiming VF {}", vf.addr)))
+            }
+            Err(ClaimError::Io(e)) => {
+                return Err(CniError::io("cannot record the VF allocation", e))
+            }
         }
     }
     let field = field(sel);
@@ -114,7 +155,12 @@ pub fn claim_first(
             "{field}: VF {} (vf {}) is allocated to container {} interface {}",
             vf.addr, vf.index, owner.container_id, owner.ifname
         )),
-        (_, Some(_)) => CniError::try_again_later(format!("{field}: no free VF ({total} VFs, all allocated)")),
-        (_, None) => CniError::invalid_config(field, format!("none of its {total} VFs can be used in this mode")),
+        (_, Some(_)) => {
+            CniError::try_again_later(format!("{field}: no free VF ({total} VFs, all allocated)"))
+        }
+        (_, None) => CniError::invalid_config(
+            field,
+            format!("none of its {total} VFs can be used in this mode"),
+        ),
     })
 }

@@ -30,7 +30,10 @@ impl Sysfs {
         let path = self.pci_device(addr).join("driver_override");
         let value = read_attr(&path, "read driver_override")?;
         let driver_override = (!value.is_empty() && value != "(null)").then_some(value);
-        Ok(DriverBinding { driver: self.driver(addr)?, driver_override })
+        Ok(DriverBinding {
+            driver: self.driver(addr)?,
+            driver_override,
+        })
     }
 
     /// Whether a PCI driver called `name` is registered (its module is loaded).
@@ -47,14 +50,24 @@ impl Sysfs {
         let dev = self.pci_device(addr);
         write_attr(&dev.join("driver_override"), driver, "set driver_override")?;
         self.unbind(addr)?;
-        write_attr(&self.root.join("bus/pci/drivers_probe"), addr.as_str(), "probe drivers")?;
+        write_attr(
+            &self.root.join("bus/pci/drivers_probe"),
+            addr.as_str(),
+            "probe drivers",
+        )?;
         self.wait_for_driver(addr, Some(driver))
     }
 
     /// Unbinds `addr` from its driver, if it has one.
     pub fn unbind(&self, addr: &PciAddr) -> Result<(), Error> {
-        let Some(current) = self.driver(addr)? else { return Ok(()) };
-        write_attr(&self.pci_driver(&current).join("unbind"), addr.as_str(), "unbind the driver")?;
+        let Some(current) = self.driver(addr)? else {
+            return Ok(());
+        };
+        write_attr(
+            &self.pci_driver(&current).join("unbind"),
+            addr.as_str(),
+            "unbind the driver",
+        )?;
         self.wait_for_driver(addr, None)
     }
 
@@ -65,7 +78,11 @@ impl Sysfs {
             None => self.unbind(addr)?,
         }
         let value = original.driver_override.as_deref().unwrap_or("\n");
-        write_attr(&self.pci_device(addr).join("driver_override"), value, "restore driver_override")
+        write_attr(
+            &self.pci_device(addr).join("driver_override"),
+            value,
+            "restore driver_override",
+        )
     }
 
     fn wait_for_driver(&self, addr: &PciAddr, want: Option<&str>) -> Result<(), Error> {
@@ -81,7 +98,9 @@ impl Sysfs {
                     None => format!("device is still bound to {now:?} after unbind"),
                 };
                 let path = self.pci_device(addr).join("driver");
-                return Err(Error::at("bind the driver", &path)(std::io::Error::other(problem)));
+                return Err(Error::at("bind the driver", &path)(std::io::Error::other(
+                    problem,
+                )));
             }
             std::thread::sleep(Duration::from_millis(5));
         }

@@ -43,7 +43,13 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "cannot {} ({}): {}", self.what, self.path.display(), self.source)
+        write!(
+            f,
+            "cannot {} ({}): {}",
+            self.what,
+            self.path.display(),
+            self.source
+        )
     }
 }
 
@@ -97,7 +103,12 @@ impl Sysfs {
         let link = self.netdev(ifname).join("device");
         link_target_name(&link, "find the PCI device of a network interface")?
             .parse()
-            .map_err(|e| Error::at("parse a PCI address", &link)(io::Error::new(io::ErrorKind::InvalidData, e)))
+            .map_err(|e| {
+                Error::at("parse a PCI address", &link)(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    e,
+                ))
+            })
     }
 
     /// The network interface names of PCI device `addr` (its `net/` directory), sorted.
@@ -105,8 +116,10 @@ impl Sysfs {
         let dir = self.pci_device(addr).join("net");
         match std::fs::read_dir(&dir) {
             Ok(entries) => {
-                let mut names: Vec<String> =
-                    entries.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+                let mut names: Vec<String> = entries
+                    .filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect();
                 names.sort();
                 Ok(names)
             }
@@ -117,7 +130,10 @@ impl Sysfs {
 
     /// The IOMMU group of PCI device `addr`, if it has one.
     pub fn iommu_group(&self, addr: &PciAddr) -> Result<Option<String>, Error> {
-        optional_link_name(&self.pci_device(addr).join("iommu_group"), "read the IOMMU group")
+        optional_link_name(
+            &self.pci_device(addr).join("iommu_group"),
+            "read the IOMMU group",
+        )
     }
 }
 
@@ -127,7 +143,12 @@ fn link_target_name(link: &Path, what: &str) -> Result<String, Error> {
     target
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
-        .ok_or_else(|| Error::at(what, link)(io::Error::new(io::ErrorKind::InvalidData, "link has no target name")))
+        .ok_or_else(|| {
+            Error::at(what, link)(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "link has no target name",
+            ))
+        })
 }
 
 /// Like [`link_target_name`], `None` when the link does not exist.
@@ -141,13 +162,20 @@ fn optional_link_name(link: &Path, what: &str) -> Result<Option<String>, Error> 
 
 /// The trimmed content of a small attribute file.
 fn read_attr(path: &Path, what: &str) -> Result<String, Error> {
-    std::fs::read_to_string(path).map(|s| s.trim().to_string()).map_err(Error::at(what, path))
+    std::fs::read_to_string(path)
+        .map(|s| s.trim().to_string())
+        .map_err(Error::at(what, path))
 }
 
 /// Writes `value` to an attribute file that must already exist (sysfs never creates files).
 fn write_attr(path: &Path, value: &str, what: &str) -> Result<(), Error> {
     use std::io::Write;
     // Truncating is what a shell's `echo x > file` does; sysfs ignores it, plain files need it.
-    let mut file = std::fs::OpenOptions::new().write(true).truncate(true).open(path).map_err(Error::at(what, path))?;
-    file.write_all(value.as_bytes()).map_err(Error::at(what, path))
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(path)
+        .map_err(Error::at(what, path))?;
+    file.write_all(value.as_bytes())
+        .map_err(Error::at(what, path))
 }

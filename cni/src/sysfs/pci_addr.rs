@@ -21,7 +21,9 @@ impl FromStr for PciAddr {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let bad = || format!("{s:?} is not a PCI address (want dddd:bb:dd.f, e.g. 0000:03:10.1)");
-        let hex = |part: &str, len: usize| part.len() == len && part.chars().all(|c| c.is_ascii_hexdigit());
+        let hex = |part: &str, len: usize| {
+            part.len() == len && part.chars().all(|c| c.is_ascii_hexdigit())
+        };
         let (domain, rest) = s.split_once(':').ok_or_else(bad)?;
         let (bus, rest) = rest.split_once(':').ok_or_else(bad)?;
         let (device, function) = rest.split_once('.').ok_or_else(bad)?;
@@ -48,7 +50,9 @@ impl Serialize for PciAddr {
 
 impl<'de> Deserialize<'de> for PciAddr {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -58,13 +62,28 @@ mod tests {
 
     #[test]
     fn accepts_canonical_and_upper_case() {
-        assert_eq!("0000:03:10.1".parse::<PciAddr>().unwrap().as_str(), "0000:03:10.1");
-        assert_eq!("0000:AF:1F.7".parse::<PciAddr>().unwrap().as_str(), "0000:af:1f.7");
+        assert_eq!(
+            "0000:03:10.1".parse::<PciAddr>().unwrap().as_str(),
+            "0000:03:10.1"
+        );
+        assert_eq!(
+            "0000:AF:1F.7".parse::<PciAddr>().unwrap().as_str(),
+            "0000:af:1f.7"
+        );
     }
 
     #[test]
     fn rejects_malformed() {
-        for bad in ["", "03:10.1", "0000:03:10", "0000:03:20.0", "0000:03:10.8", "0000:3:10.1", "000g:03:10.1", "0000:03:10.1 "] {
+        for bad in [
+            "",
+            "03:10.1",
+            "0000:03:10",
+            "0000:03:20.0",
+            "0000:03:10.8",
+            "0000:3:10.1",
+            "000g:03:10.1",
+            "0000:03:10.1 ",
+        ] {
             assert!(bad.parse::<PciAddr>().is_err(), "{bad:?}");
         }
     }

@@ -32,9 +32,14 @@ impl Sysfs {
     /// VF `index` of PF `pf`, if that VF exists.
     pub fn vf(&self, pf: &PciAddr, index: u32) -> Result<Option<Vf>, Error> {
         let link = self.pci_device(pf).join(format!("virtfn{index}"));
-        let Some(name) = optional_link_name(&link, "read a VF link")? else { return Ok(None) };
+        let Some(name) = optional_link_name(&link, "read a VF link")? else {
+            return Ok(None);
+        };
         let addr = name.parse().map_err(|e: String| {
-            Error::at("parse a VF address", &link)(std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+            Error::at("parse a VF address", &link)(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                e,
+            ))
         })?;
         Ok(Some(Vf { index, addr }))
     }
@@ -54,18 +59,28 @@ impl Sysfs {
         match optional_link_name(&link, "read the PF link")? {
             None => Ok(None),
             Some(name) => name.parse().map(Some).map_err(|e: String| {
-                Error::at("parse the PF address", &link)(std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+                Error::at("parse the PF address", &link)(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    e,
+                ))
             }),
         }
     }
 
     /// The index of VF `vf` on PF `pf`.
     pub fn vf_index(&self, pf: &PciAddr, vf: &PciAddr) -> Result<Option<u32>, Error> {
-        Ok(self.vfs(pf)?.into_iter().find(|v| v.addr == *vf).map(|v| v.index))
+        Ok(self
+            .vfs(pf)?
+            .into_iter()
+            .find(|v| v.addr == *vf)
+            .map(|v| v.index))
     }
 
     /// The driver name a PCI device's `driver` link points to (used for PFs and VFs alike).
     pub(super) fn driver_name(&self, addr: &PciAddr) -> Result<Option<String>, Error> {
-        optional_link_name(&self.pci_device(addr).join("driver"), "read the driver link")
+        optional_link_name(
+            &self.pci_device(addr).join("driver"),
+            "read the driver link",
+        )
     }
 }
