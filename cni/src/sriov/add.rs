@@ -1,6 +1,6 @@
 //! ADD: claim a VF, configure it, hand it to the pod, record how to undo it.
 
-use crate::invoke::ipam;
+use super::ipam;
 use crate::netlink;
 use crate::netns::NetNs;
 use crate::spec::{Call, CniError, CniResult, Interface};

@@ -1,7 +1,7 @@
 //! DEL: undo an ADD from its record. Idempotent: a second DEL, a missing record, a netns
 //! already gone or a VF already back all succeed, and nothing of another attachment is touched.
 
-use crate::invoke::ipam;
+use super::ipam;
 use crate::spec::{Call, CniError, Command, Env};
 
 use super::alloc::Allocations;

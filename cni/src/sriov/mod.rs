@@ -16,6 +16,7 @@ mod device_info;
 mod dpdk;
 mod gc;
 pub mod host;
+mod ipam;
 mod kernel;
 pub mod log;
 mod record;

@@ -1,0 +1,556 @@
+//! A fake SR-IOV host for the `sriov` plugin tests: a sysfs tree with PFs, VFs, driver links,
+//! IOMMU groups and the bind/unbind/drivers_probe files, whose VF netdevs are REAL veth ends
+//! (so the plugin moves real links into real namespaces), plus a small "kernel" thread that
+//! answers writes to the binding files the way the PCI core does. PF VF settings go to a
+//! journal (`SRIOV_PF_JOURNAL`) that tests read back.
+//!
+//! Needs root, like every namespace test here; fails loudly without it.
+
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::collections::HashMap;
+use std::fs;
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use cni::netlink::{JournalPf, PfControl, VfConfig};
+use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, WatchDescriptor};
+use serde_json::Value;
+
+#[path = "../multus_support/mod.rs"]
+pub mod support;
+
+pub use support::{require_root, sh, unique, Netns, Reply, Scratch, REFERENCE_PLUGINS};
+
+/// The PF's kernel driver in the tree.
+pub const PF_DRIVER: &str = "igb";
+/// The VFs' kernel driver in the tree.
+pub const VF_DRIVER: &str = "igbvf";
+/// Drivers registered in the tree.
+const DRIVERS: [&str; 4] = [PF_DRIVER, VF_DRIVER, "vfio-pci", "uio_pci_generic"];
+
+/// One fake VF.
+#[derive(Debug, Clone)]
+pub struct FakeVf {
+    /// VF index on its PF.
+    pub index: u32,
+    /// PCI address.
+    pub addr: String,
+    /// Its netdev: the host end of a veth pair.
+    pub netdev: String,
+    /// The other end of the pair, which stays in the host ("the wire").
+    pub peer: String,
+    /// IOMMU group number.
+    pub group: u32,
+}
+
+/// One fake PF.
+#[derive(Debug, Clone)]
+pub struct FakePf {
+    /// PF netdev name (`if0`).
+    pub name: String,
+    /// PCI address.
+    pub addr: String,
+    /// Its VFs by index.
+    pub vfs: Vec<FakeVf>,
+}
+
+/// The fake host: tree under a scratch directory, emulator thread, veths.
+pub struct FakeTree {
+    /// Holds `sys/`, `dev/`, `state/`, `journal`, `ipam/`.
+    pub scratch: Scratch,
+    /// The PFs added so far.
+    pub pfs: Vec<FakePf>,
+    stop: Arc<AtomicBool>,
+    kernel: Option<JoinHandle<()>>,
+}
+
+fn dev_dir(sys: &Path, addr: &str) -> PathBuf {
+    sys.join("devices/pci0000:00").join(addr)
+}
+
+impl FakeTree {
+    /// An empty tree with its kernel emulator running.
+    pub fn new() -> FakeTree {
+        require_root();
+        let scratch = Scratch::new();
+        let sys = scratch.join("sys");
+        for dir in [
+            "bus/pci/devices",
+            "class/net",
+            "kernel/iommu_groups",
+            "devices/pci0000:00",
+        ] {
+            fs::create_dir_all(sys.join(dir)).unwrap();
+        }
+        for driver in DRIVERS {
+            let d = sys.join("bus/pci/drivers").join(driver);
+            fs::create_dir_all(&d).unwrap();
+            fs::write(d.join("bind"), "").unwrap();
+            fs::write(d.join("unbind"), "").unwrap();
+        }
+        fs::write(sys.join("bus/pci/drivers_probe"), "").unwrap();
+        fs::create_dir_all(scratch.join("dev/vfio")).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let kernel = Some(spawn_kernel(sys, scratch.join("dev"), stop.clone()));
+        FakeTree {
+            scratch,
+            pfs: Vec::new(),
+            stop,
+            kernel,
+        }
+    }
+
+    /// The directory playing `/sys`.
+    pub fn sys(&self) -> PathBuf {
+        self.scratch.join("sys")
+    }
+
+    /// The plugin's state directory.
+    pub fn state(&self) -> PathBuf {
+        self.scratch.join("state")
+    }
+
+    /// The PF journal.
+    pub fn journal(&self) -> JournalPf {
+        JournalPf::new(self.scratch.join("journal"))
+    }
+
+    /// The host seams to give the plugin.
+    pub fn env(&self) -> Vec<(String, String)> {
+        let path = |p: PathBuf| p.display().to_string();
+        vec![
+            ("SRIOV_SYSFS_ROOT".into(), path(self.sys())),
+            ("SRIOV_DEV_ROOT".into(), path(self.scratch.join("dev"))),
+            ("SRIOV_STATE_DIR".into(), path(self.state())),
+            (
+                "SRIOV_PF_JOURNAL".into(),
+                path(self.scratch.join("journal")),
+            ),
+        ]
+    }
+
+    /// Adds a PF with `num_vfs` VFs, each VF netdev a fresh veth end; returns its index.
+    pub fn add_pf(&mut self, num_vfs: u32) -> usize {
+        let sys = self.sys();
+        let n = self.pfs.len();
+        let bus = 0x05 + n;
+        let pf = FakePf {
+            name: unique("spf"),
+            addr: format!("0000:{bus:02x}:00.0"),
+            vfs: Vec::new(),
+        };
+        let pf_dir = dev_dir(&sys, &pf.addr);
+        fs::create_dir_all(pf_dir.join("net").join(&pf.name)).unwrap();
+        fs::write(pf_dir.join("sriov_totalvfs"), "7\n").unwrap();
+        fs::write(pf_dir.join("sriov_numvfs"), format!("{num_vfs}\n")).unwrap();
+        fs::write(pf_dir.join("driver_override"), "(null)\n").unwrap();
+        symlink(
+            format!("../../../bus/pci/drivers/{PF_DRIVER}"),
+            pf_dir.join("driver"),
+        )
+        .unwrap();
+        symlink(
+            format!("../../../devices/pci0000:00/{}", pf.addr),
+            sys.join("bus/pci/devices").join(&pf.addr),
+        )
+        .unwrap();
+        symlink(
+            format!("../../devices/pci0000:00/{}/net/{}", pf.addr, pf.name),
+            sys.join("class/net").join(&pf.name),
+        )
+        .unwrap();
+        symlink(
+            format!("../../../{}", pf.addr),
+            pf_dir.join("net").join(&pf.name).join("device"),
+        )
+        .unwrap();
+        let mut pf = pf;
+        for index in 0..num_vfs {
+            let addr = format!("0000:{bus:02x}:{:02x}.{}", 0x10 + index / 8, index % 8);
+            let group = 40 + (n as u32) * 8 + index;
+            let (netdev, peer) = (unique("sv"), unique("sw"));
+            sh(
+                "ip",
+                &[
+                    "link", "add", &netdev, "type", "veth", "peer", "name", &peer,
+                ],
+            );
+            sh("ip", &["link", "set", &peer, "up"]);
+            let vf_dir = dev_dir(&sys, &addr);
+            fs::create_dir_all(vf_dir.join("net").join(&netdev)).unwrap();
+            fs::write(vf_dir.join("driver_override"), "(null)\n").unwrap();
+            symlink(format!("../{}", pf.addr), vf_dir.join("physfn")).unwrap();
+            symlink(format!("../{addr}"), pf_dir.join(format!("virtfn{index}"))).unwrap();
+            symlink(
+                format!("../../../bus/pci/drivers/{VF_DRIVER}"),
+                vf_dir.join("driver"),
+            )
+            .unwrap();
+            fs::create_dir_all(sys.join("kernel/iommu_groups").join(group.to_string())).unwrap();
+            symlink(
+                format!("../../../kernel/iommu_groups/{group}"),
+                vf_dir.join("iommu_group"),
+            )
+            .unwrap();
+            symlink(
+                format!("../../../devices/pci0000:00/{addr}"),
+                sys.join("bus/pci/devices").join(&addr),
+            )
+            .unwrap();
+            pf.vfs.push(FakeVf {
+                index,
+                addr,
+                netdev,
+                peer,
+                group,
+            });
+        }
+        self.pfs.push(pf);
+        n
+    }
+
+    /// The driver `addr` is bound to, read from its `driver` link.
+    pub fn driver_of(&self, addr: &str) -> Option<String> {
+        fs::read_link(dev_dir(&self.sys(), addr).join("driver"))
+            .ok()
+            .map(|t| t.file_name().unwrap().to_string_lossy().into_owned())
+    }
+
+    /// The `driver_override` of `addr` as the kernel would show it.
+    pub fn driver_override(&self, addr: &str) -> String {
+        fs::read_to_string(dev_dir(&self.sys(), addr).join("driver_override"))
+            .unwrap()
+            .trim()
+            .to_string()
+    }
+
+    /// Whether `/dev/vfio/<group>` exists in the tree.
+    pub fn vfio_node(&self, group: u32) -> bool {
+        self.scratch
+            .join("dev/vfio")
+            .join(group.to_string())
+            .exists()
+    }
+
+    /// Binds `addr` to `driver` the way an operator would beforehand (`driver_override` +
+    /// unbind + `drivers_probe`), through the emulated kernel.
+    pub fn prebind(&self, addr: &str, driver: &str) {
+        let sys = self.sys();
+        let dir = dev_dir(&sys, addr);
+        fs::write(dir.join("driver_override"), driver).unwrap();
+        if let Some(current) = self.driver_of(addr) {
+            fs::write(
+                sys.join("bus/pci/drivers").join(current).join("unbind"),
+                addr,
+            )
+            .unwrap();
+            wait_until(|| self.driver_of(addr).is_none());
+        }
+        fs::write(sys.join("bus/pci/drivers_probe"), addr).unwrap();
+        wait_until(|| self.driver_of(addr).as_deref() == Some(driver));
+    }
+
+    /// The VF settings the PF journal reports for `vf` of PF `pf`.
+    pub fn vf_config(&self, pf: usize, vf: u32) -> VfConfig {
+        self.journal().vf_config(&self.pfs[pf].name, vf).unwrap()
+    }
+
+    /// Files in `state/<sub>` (allocation records, attachment caches).
+    pub fn state_files(&self, sub: &str) -> Vec<String> {
+        self.scratch.files(&format!("state/{sub}"))
+    }
+
+    /// Names of the host's links.
+    pub fn host_links() -> Vec<String> {
+        sh("ip", &["-o", "link", "show"])
+            .lines()
+            .filter_map(|l| l.split(": ").nth(1))
+            .map(|n| n.split('@').next().unwrap_or(n).to_string())
+            .collect()
+    }
+
+    /// The MAC of host link `name`.
+    pub fn host_mac(name: &str) -> String {
+        fs::read_to_string(Path::new("/sys/class/net").join(name).join("address"))
+            .unwrap()
+            .trim()
+            .to_string()
+    }
+}
+
+impl Drop for FakeTree {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(kernel) = self.kernel.take() {
+            let _ = kernel.join();
+        }
+        for vf in self.pfs.iter().flat_map(|p| &p.vfs) {
+            // Deleting the peer deletes the pair, wherever the VF end went.
+            let _ = Command::new("ip").args(["link", "del", &vf.peer]).output();
+        }
+    }
+}
+
+/// Polls `cond` for up to 3 s.
+pub fn wait_until(cond: impl Fn() -> bool) {
+    for _ in 0..600 {
+        if cond() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    panic!("condition not reached in 3 s");
+}
+
+/// What a watched file is.
+#[derive(Clone)]
+enum Knob {
+    Bind(String),
+    Unbind(String),
+    Probe,
+}
+
+/// The emulated PCI core: reacts to writes to `bind`, `unbind` and `drivers_probe`.
+struct PciCore {
+    sys: PathBuf,
+    dev: PathBuf,
+    /// Netdev names of VFs whose kernel driver was unbound (the netdev is "destroyed").
+    parked: HashMap<String, Vec<String>>,
+}
+
+impl PciCore {
+    fn device(&self, addr: &str) -> PathBuf {
+        dev_dir(&self.sys, addr)
+    }
+
+    fn driver(&self, addr: &str) -> Option<String> {
+        fs::read_link(self.device(addr).join("driver"))
+            .ok()
+            .map(|t| t.file_name().unwrap().to_string_lossy().into())
+    }
+
+    fn group(&self, addr: &str) -> Option<String> {
+        fs::read_link(self.device(addr).join("iommu_group"))
+            .ok()
+            .map(|t| t.file_name().unwrap().to_string_lossy().into())
+    }
+
+    fn handle(&mut self, knob: &Knob, addr: &str) {
+        if !self.device(addr).is_dir() {
+            return;
+        }
+        match knob {
+            Knob::Unbind(driver) if self.driver(addr).as_deref() == Some(driver) => {
+                self.unbind(addr, driver)
+            }
+            Knob::Bind(driver) if self.driver(addr).is_none() => {
+                let over = fs::read_to_string(self.device(addr).join("driver_override"))
+                    .unwrap_or_default();
+                let over = over.trim();
+                if over.is_empty() || over == "(null)" || over == driver {
+                    self.bind(addr, driver);
+                }
+            }
+            Knob::Probe if self.driver(addr).is_none() => {
+                let over = fs::read_to_string(self.device(addr).join("driver_override"))
+                    .unwrap_or_default();
+                let over = over.trim();
+                let driver = if over.is_empty() || over == "(null)" {
+                    if self.device(addr).join("physfn").exists() {
+                        VF_DRIVER
+                    } else {
+                        PF_DRIVER
+                    }
+                } else {
+                    over
+                };
+                if self.sys.join("bus/pci/drivers").join(driver).is_dir() {
+                    self.bind(addr, &driver.to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn unbind(&mut self, addr: &str, driver: &str) {
+        let dev = self.device(addr);
+        fs::remove_file(dev.join("driver")).unwrap();
+        if driver == VF_DRIVER {
+            let names: Vec<String> = fs::read_dir(dev.join("net"))
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+            let _ = fs::remove_dir_all(dev.join("net"));
+            self.parked.insert(addr.to_string(), names);
+        }
+        if driver == "vfio-pci" {
+            if let Some(g) = self.group(addr) {
+                let _ = fs::remove_file(self.dev.join("vfio").join(g));
+            }
+        }
+    }
+
+    fn bind(&mut self, addr: &str, driver: &str) {
+        let dev = self.device(addr);
+        symlink(
+            format!("../../../bus/pci/drivers/{driver}"),
+            dev.join("driver"),
+        )
+        .unwrap();
+        if driver == VF_DRIVER {
+            for name in self.parked.remove(addr).unwrap_or_default() {
+                fs::create_dir_all(dev.join("net").join(name)).unwrap();
+            }
+        }
+        if driver == "vfio-pci" {
+            if let Some(g) = self.group(addr) {
+                fs::write(self.dev.join("vfio").join(g), "").unwrap();
+            }
+        }
+    }
+}
+
+fn spawn_kernel(sys: PathBuf, dev: PathBuf, stop: Arc<AtomicBool>) -> JoinHandle<()> {
+    let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC).unwrap();
+    let mut knobs: HashMap<WatchDescriptor, (PathBuf, Knob)> = HashMap::new();
+    let mut watch = |path: PathBuf, knob: Knob| {
+        let wd = inotify
+            .add_watch(&path, AddWatchFlags::IN_CLOSE_WRITE)
+            .unwrap();
+        knobs.insert(wd, (path, knob));
+    };
+    for driver in DRIVERS {
+        let d = sys.join("bus/pci/drivers").join(driver);
+        watch(d.join("bind"), Knob::Bind(driver.into()));
+        watch(d.join("unbind"), Knob::Unbind(driver.into()));
+    }
+    watch(sys.join("bus/pci/drivers_probe"), Knob::Probe);
+    let mut core = PciCore {
+        sys,
+        dev,
+        parked: HashMap::new(),
+    };
+    std::thread::spawn(move || {
+        while !stop.load(Ordering::Relaxed) {
+            match inotify.read_events() {
+                Ok(events) => {
+                    for event in events {
+                        let Some((path, knob)) = knobs.get(&event.wd) else {
+                            continue;
+                        };
+                        let addr = fs::read_to_string(path).unwrap_or_default();
+                        core.handle(knob, addr.trim());
+                    }
+                }
+                Err(nix::errno::Errno::EAGAIN) => std::thread::sleep(Duration::from_millis(1)),
+                Err(e) => panic!("inotify: {e}"),
+            }
+        }
+    })
+}
+
+/// Calls the `sriov` binary as a runtime would, with the tree's seams.
+pub struct Runtime<'a> {
+    /// The tree.
+    pub tree: &'a FakeTree,
+    /// CNI_CONTAINERID.
+    pub id: String,
+    /// CNI_NETNS (`None` to leave it unset).
+    pub netns: Option<PathBuf>,
+    /// CNI_IFNAME.
+    pub ifname: String,
+    /// CNI_ARGS.
+    pub args: String,
+}
+
+/// The `sriov` binary under test.
+pub fn sriov_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_sriov"))
+}
+
+/// CNI_PATH for the plugin: the reference plugins (host-local).
+pub fn cni_path() -> String {
+    format!(
+        "{}:{REFERENCE_PLUGINS}",
+        sriov_bin().parent().unwrap().display()
+    )
+}
+
+impl<'a> Runtime<'a> {
+    /// A pod with a unique container ID in `netns`, interface `net1`.
+    pub fn new(tree: &'a FakeTree, netns: &Netns) -> Runtime<'a> {
+        Runtime {
+            tree,
+            id: unique("ctr"),
+            netns: Some(netns.path()),
+            ifname: "net1".into(),
+            args: String::new(),
+        }
+    }
+
+    /// Runs `command` with `conf` on stdin.
+    pub fn call(&self, command: &str, conf: &Value) -> Reply {
+        let mut cmd = Command::new(sriov_bin());
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("CNI_COMMAND", command)
+            .env("CNI_CONTAINERID", &self.id)
+            .env("CNI_IFNAME", &self.ifname)
+            .env("CNI_PATH", cni_path())
+            .envs(self.tree.env());
+        if let Some(ns) = &self.netns {
+            cmd.env("CNI_NETNS", ns);
+        }
+        if !self.args.is_empty() {
+            cmd.env("CNI_ARGS", &self.args);
+        }
+        run_with_stdin(cmd, &serde_json::to_vec(conf).unwrap())
+    }
+}
+
+/// Runs `cmd` with `stdin` and collects a [`Reply`].
+pub fn run_with_stdin(mut cmd: Command, stdin: &[u8]) -> Reply {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let json = if out.stdout.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+    };
+    Reply {
+        ok: out.status.success(),
+        json,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A network configuration for the tree: `extra` merged over name/type/cniVersion.
+pub fn conf(version: &str, extra: Value) -> Value {
+    let mut conf = serde_json::json!({"cniVersion": version, "name": "sriov-net", "type": "sriov"});
+    for (k, v) in extra.as_object().unwrap() {
+        conf[k] = v.clone();
+    }
+    conf
+}
+
+/// A host-local IPAM section storing leases under `tree`'s scratch `ipam/`.
+pub fn host_local(tree: &FakeTree, subnet: &str) -> Value {
+    serde_json::json!({"type": "host-local", "subnet": subnet, "dataDir": tree.scratch.join("ipam"),
+        "routes": [{"dst": "198.51.100.0/24"}]})
+}
