@@ -2,6 +2,9 @@
 
 use std::ffi::{c_int, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::Thread;
+use std::time::Duration;
 
 use crate::eal::Eal;
 use crate::error::{Error, Result};
@@ -12,11 +15,15 @@ pub fn current_lcore() -> u32 {
     unsafe { dpdk_sys::shim_rte_lcore_id() }
 }
 
-/// One launched job: the shared function, the item it consumes and the place its outcome goes.
+/// One launched job: the shared function, the item it consumes, the place its outcome goes, and
+/// how it tells the waiting main lcore that it finished (so the main lcore sleeps instead of
+/// spinning in `rte_eal_wait_lcore` and stealing a core from the workers).
 struct Job<'a, T, R, F> {
     f: &'a F,
     item: Option<T>,
     outcome: Option<std::thread::Result<R>>,
+    done: &'a AtomicBool,
+    waiter: Thread,
 }
 
 extern "C" fn run_job<T, R, F: Fn(T) -> R>(arg: *mut c_void) -> c_int {
@@ -27,6 +34,8 @@ extern "C" fn run_job<T, R, F: Fn(T) -> R>(arg: *mut c_void) -> c_int {
     if let Some(item) = job.item.take() {
         job.outcome = Some(catch_unwind(AssertUnwindSafe(|| f(item))));
     }
+    job.done.store(true, Ordering::Release);
+    job.waiter.unpark();
     0
 }
 
@@ -52,8 +61,14 @@ impl Eal {
         if items.len() > workers.len() {
             return Err(Error::NotEnoughLcores { requested: items.len(), available: workers.len() });
         }
-        let mut jobs: Vec<Job<'_, T, R, F>> =
-            items.into_iter().map(|item| Job { f: &f, item: Some(item), outcome: None }).collect();
+        let waiter = std::thread::current();
+        // Kept outside the jobs, so the main lcore reads them while workers own their job.
+        let done: Vec<AtomicBool> = items.iter().map(|_| AtomicBool::new(false)).collect();
+        let mut jobs: Vec<Job<'_, T, R, F>> = items
+            .into_iter()
+            .zip(&done)
+            .map(|(item, done)| Job { f: &f, item: Some(item), outcome: None, done, waiter: waiter.clone() })
+            .collect();
 
         let mut launched = Vec::new();
         let mut launch_error = None;
@@ -67,8 +82,12 @@ impl Eal {
             }
             launched.push(lcore);
         }
+        while !done[..launched.len()].iter().all(|d| d.load(Ordering::Acquire)) {
+            std::thread::park_timeout(Duration::from_millis(50));
+        }
         for &lcore in &launched {
-            // SAFETY: waits for a job we launched; afterwards its `Job` is no longer accessed by it.
+            // SAFETY: waits (briefly: its job said it is done) for a job we launched to return;
+            // afterwards its `Job` is no longer accessed by it.
             unsafe { dpdk_sys::rte_eal_wait_lcore(lcore) };
         }
         if let Some(e) = launch_error {
