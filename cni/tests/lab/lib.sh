@@ -106,3 +106,34 @@ lab_reset() {
     ip link set "$pf" up
   done
 }
+
+# cni PLUGIN COMMAND CONTAINER NETNS IFNAME < CONFIG: runs one of our plugins ($LAB_CNI_BIN) as a
+# runtime would, delegates found in $LAB_CNI_BIN then /usr/lib/cni; prints the plugin's stdout.
+cni() {
+  CNI_COMMAND=$2 CNI_CONTAINERID=$3 CNI_NETNS=$4 CNI_IFNAME=$5 CNI_PATH="$LAB_CNI_BIN:/usr/lib/cni" \
+    "$LAB_CNI_BIN/$1"
+}
+
+# with_prev_result CONFIG RESULT: the config a runtime sends for CHECK/DEL after an ADD.
+with_prev_result() { jq -c --argjson prev "$2" '. + {prevResult: $prev}' <<<"$1"; }
+
+# netns_links NS: the interface names in a network namespace, sorted, on one line.
+netns_links() { ip -n "$1" -o link show | awk -F': ' '{sub(/@.*/, "", $2); print $2}' | sort | xargs; }
+
+# netns_pci NS IFNAME: PCI address behind an interface inside a namespace.
+netns_pci() { ip netns exec "$1" sh -c "basename \$(readlink /sys/class/net/$2/device)"; }
+
+# pf_vf_line PF INDEX: the PF's `ip link show` line for one VF.
+pf_vf_line() { ip link show "$1" | grep -E "^ +vf $2 "; }
+
+# expect_vf_home PF INDEX NAME MAC: the VF is back in the host namespace as NAME with MAC, on igbvf,
+# with no VLAN set through the PF.
+expect_vf_home() {
+  local pf=$1 i=$2 name=$3 mac=$4 bdf
+  bdf=$(vf_bdf "$pf" "$i")
+  expect_eq "$(pci_driver "$bdf")" igbvf "$pf VF $i ($bdf) driver"
+  expect_eq "$(vf_netdev "$pf" "$i")" "$name" "$pf VF $i netdev name in the host namespace"
+  expect_eq "$(cat "/sys/class/net/$name/address")" "$mac" "$name MAC"
+  if pf_vf_line "$pf" "$i" | grep -q ' vlan '; then fail "$pf VF $i still has a VLAN: $(pf_vf_line "$pf" "$i")"; fi
+  ok "$pf VF $i has no VLAN"
+}
