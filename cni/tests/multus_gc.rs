@@ -36,14 +36,23 @@ fn gc_deletes_stale_attachments_and_forwards_the_valid_ones() {
     b.call("ADD", &conf).expect_ok("ADD b");
     // c is attached to the inner network directly: outer multus does not know it.
     let c = Pod::new(&ns_c);
-    c.call("ADD", &inner(&scratch, &bridge)).expect_ok("ADD c on inner");
+    c.call("ADD", &inner(&scratch, &bridge))
+        .expect_ok("ADD c on inner");
     assert_eq!(scratch.leases("ipam").len(), 3);
 
     gc(&conf, json!([{"containerID": a.id, "ifname": "eth0"}])).expect_ok("GC");
 
     assert_eq!(ns_a.links(), vec!["eth0"], "a is valid and kept");
-    assert_eq!(ns_b.links(), Vec::<String>::new(), "b was stale in outer's cache and deleted");
-    assert_eq!(ns_c.links(), Vec::<String>::new(), "c was stale in inner's cache: GC was forwarded");
+    assert_eq!(
+        ns_b.links(),
+        Vec::<String>::new(),
+        "b was stale in outer's cache and deleted"
+    );
+    assert_eq!(
+        ns_c.links(),
+        Vec::<String>::new(),
+        "c was stale in inner's cache: GC was forwarded"
+    );
     assert_eq!(scratch.leases("ipam").len(), 1);
     assert_eq!(scratch.files("outer-cache"), vec![format!("{}:eth0", a.id)]);
     assert_eq!(scratch.files("inner-cache"), vec![format!("{}:eth0", a.id)]);
@@ -59,9 +68,13 @@ fn status_is_ready_only_when_the_master_is() {
     let mut nested = inner(&scratch, &bridge);
     nested["readinessindicatorfile"] = json!(scratch.join("inner-ready"));
     let conf = outer(&scratch, nested.clone());
-    let (code, msg) = call_plugin(&multus_bin(), "STATUS", &conf, None, None, None).expect_err("STATUS");
+    let (code, msg) =
+        call_plugin(&multus_bin(), "STATUS", &conf, None, None, None).expect_err("STATUS");
     assert_eq!(code, 50);
-    assert!(msg.starts_with("delegates[0] (\"multus\" in network \"inner\"): readinessindicatorfile:"), "{msg}");
+    assert!(
+        msg.starts_with("delegates[0] (\"multus\" in network \"inner\"): readinessindicatorfile:"),
+        "{msg}"
+    );
 
     // A secondary delegate that is not ready does not make multus unready.
     let mut secondary = nested.clone();
@@ -70,7 +83,8 @@ fn status_is_ready_only_when_the_master_is() {
     ready_master["masterplugin"] = json!(true);
     let mixed = json!({"cniVersion": "1.1.0", "name": "outer", "type": "multus", "binDir": REFERENCE_PLUGINS,
         "cniDir": scratch.join("outer-cache"), "delegates": [secondary, ready_master]});
-    call_plugin(&multus_bin(), "STATUS", &mixed, None, None, None).expect_ok("STATUS with a ready master");
+    call_plugin(&multus_bin(), "STATUS", &mixed, None, None, None)
+        .expect_ok("STATUS with a ready master");
 
     std::fs::write(scratch.join("inner-ready"), "").unwrap();
     call_plugin(&multus_bin(), "STATUS", &conf, None, None, None).expect_ok("STATUS when ready");

@@ -132,7 +132,7 @@ fn attach(host: &Host, call: &Call, conf: &SriovConf, log: &Log) -> Result<CniRe
             let mode = kernel::attach(&host.sysfs, &vf.addr, &pod, pod_name, conf.mac)?;
             let undo = mode.clone();
             rollback.push(format!("move of VF {} into the pod", vf.addr), move || {
-                kernel::detach(&host.sysfs, &vf.addr, netns_path, &undo)
+                kernel::detach(&host.sysfs, &vf.addr, netns_path, pod_name, &undo)
             });
             mode
         }
@@ -164,6 +164,7 @@ fn attach(host: &Host, call: &Call, conf: &SriovConf, log: &Log) -> Result<CniRe
         container_id: container.to_string(),
         ifname: ifname.to_string(),
         netns: netns_path.to_path_buf(),
+        pod_name: pod_name.to_string(),
         network: call.conf.name.clone(),
         vf: vf.addr.clone(),
         vf_index: vf.index,

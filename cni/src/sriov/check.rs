@@ -23,10 +23,7 @@ pub fn check(host: &Host, call: &Call) -> Result<(), CniError> {
     let prev = call.conf.prev_result()?.ok_or_else(|| {
         CniError::invalid_config("prevResult", "missing: CHECK compares against ADD's result")
     })?;
-    let pod_name = match &att.mode {
-        Mode::Kernel { pod_name, .. } => pod_name.as_str(),
-        Mode::Dpdk { .. } => att.ifname.as_str(),
-    };
+    let pod_name = att.pod_name.as_str();
     let (index, iface) = prev
         .interfaces
         .iter()
@@ -59,7 +56,7 @@ pub fn check(host: &Host, call: &Call) -> Result<(), CniError> {
         .map(|ip| ip.address)
         .collect();
 
-    kernel::verify(&att.netns, &att.mode, &addresses)?;
+    kernel::verify(&att.netns, pod_name, &att.mode, &addresses)?;
     dpdk::verify(&host.sysfs, &host.dev, &att.vf, &att.mode)?;
     if let Some(pf) = &att.pf_netdev {
         settings::verify(&*host.pf, pf, att.vf_index, &att.vf_applied)?;

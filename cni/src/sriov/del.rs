@@ -59,7 +59,8 @@ pub fn del(host: &Host, call: &Call) -> Result<(), CniError> {
 /// `ipam_call` (when given) is used to release the IPAM allocation.
 pub fn teardown(host: &Host, att: &Attachment, ipam_call: Option<&Call>) -> Vec<String> {
     let mut problems = Vec::new();
-    problems.extend(kernel::detach(&host.sysfs, &att.vf, &att.netns, &att.mode).err());
+    problems
+        .extend(kernel::detach(&host.sysfs, &att.vf, &att.netns, &att.pod_name, &att.mode).err());
     problems.extend(dpdk::restore(&host.sysfs, &att.vf, &att.mode).err());
     if let Some(pf) = &att.pf_netdev {
         problems.extend(settings::restore(

@@ -81,7 +81,6 @@ pub fn attach(
         host_name: host_name.clone(),
         host_mac: link.mac,
         host_up: link.up,
-        pod_name: pod_name.to_string(),
         pod_mac: mac.or(link.mac),
     };
     let temp = temp_name(vf);
@@ -91,7 +90,7 @@ pub fn attach(
         nl.move_to_netns(link.index, pod)
     })();
     if let Err(e) = moved {
-        let _ = detach(sysfs, vf, pod.path(), &mode);
+        let _ = detach(sysfs, vf, pod.path(), pod_name, &mode);
         return Err(host_error(e));
     }
     let configured = pod.run(|| -> Result<(), netlink::Error> {
@@ -108,11 +107,11 @@ pub fn attach(
     match configured {
         Ok(Ok(())) => Ok(mode),
         Ok(Err(e)) => {
-            let _ = detach(sysfs, vf, pod.path(), &mode);
+            let _ = detach(sysfs, vf, pod.path(), pod_name, &mode);
             Err(host_error(e))
         }
         Err(e) => {
-            let _ = detach(sysfs, vf, pod.path(), &mode);
+            let _ = detach(sysfs, vf, pod.path(), pod_name, &mode);
             Err(host_error(e))
         }
     }
@@ -121,12 +120,17 @@ pub fn attach(
 /// Brings the netdev of `vf` back to the host as `mode` recorded it: from the pod if its
 /// namespace still exists, else wherever the kernel put it. Idempotent; a VF netdev that no
 /// longer exists anywhere is not an error.
-pub fn detach(sysfs: &Sysfs, vf: &PciAddr, netns_path: &Path, mode: &Mode) -> Result<(), String> {
+pub fn detach(
+    sysfs: &Sysfs,
+    vf: &PciAddr,
+    netns_path: &Path,
+    pod_name: &str,
+    mode: &Mode,
+) -> Result<(), String> {
     let Mode::Kernel {
         host_name,
         host_mac,
         host_up,
-        pod_name,
         ..
     } = mode
     else {
@@ -137,7 +141,7 @@ pub fn detach(sysfs: &Sysfs, vf: &PciAddr, netns_path: &Path, mode: &Mode) -> Re
         let host = NetNs::current().map_err(|e| e.to_string())?;
         pod.run(|| -> Result<(), netlink::Error> {
             let mut nl = Netlink::open()?;
-            for name in [pod_name.as_str(), temp.as_str()] {
+            for name in [pod_name, temp.as_str()] {
                 if let Some(link) = nl.link_by_name(name)?.filter(|l| belongs_to(l, vf)) {
                     nl.set_up(link.index, false)?;
                     if name != temp {
@@ -200,11 +204,13 @@ pub fn configure_ip(pod: &NetNs, pod_name: &str, ipam: &CniResult) -> Result<(),
 }
 
 /// Checks the pod interface against the record: present, MAC, up, holding `addresses`.
-pub fn verify(netns_path: &Path, mode: &Mode, addresses: &[Cidr]) -> Result<(), CniError> {
-    let Mode::Kernel {
-        pod_name, pod_mac, ..
-    } = mode
-    else {
+pub fn verify(
+    netns_path: &Path,
+    pod_name: &str,
+    mode: &Mode,
+    addresses: &[Cidr],
+) -> Result<(), CniError> {
+    let Mode::Kernel { pod_mac, .. } = mode else {
         return Ok(());
     };
     let where_ = format!("interface {pod_name} in netns {}", netns_path.display());

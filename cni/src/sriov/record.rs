@@ -22,8 +22,6 @@ pub enum Mode {
         host_mac: Option<MacAddr>,
         /// Whether it was up before ADD.
         host_up: bool,
-        /// Its name in the pod.
-        pod_name: String,
         /// Its MAC in the pod.
         pod_mac: Option<MacAddr>,
     },
@@ -47,6 +45,9 @@ pub struct Attachment {
     pub ifname: String,
     /// `CNI_NETNS`.
     pub netns: PathBuf,
+    /// The interface name reported in the result (`if0name`, else `CNI_IFNAME`); in kernel
+    /// mode, the VF netdev's name in the pod.
+    pub pod_name: String,
     /// The network `name`.
     pub network: String,
     /// PCI address of the VF.
