@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -498,6 +498,11 @@ impl<'a> Runtime<'a> {
 
     /// Runs `command` with `conf` on stdin.
     pub fn call(&self, command: &str, conf: &Value) -> Reply {
+        collect(self.spawn(command, conf))
+    }
+
+    /// Starts `command` with `conf` on stdin; [`collect`] waits for it.
+    pub fn spawn(&self, command: &str, conf: &Value) -> Child {
         let mut cmd = Command::new(sriov_bin());
         cmd.env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -512,14 +517,13 @@ impl<'a> Runtime<'a> {
         if !self.args.is_empty() {
             cmd.env("CNI_ARGS", &self.args);
         }
-        run_with_stdin(cmd, &serde_json::to_vec(conf).unwrap())
+        spawn_with_stdin(cmd, &serde_json::to_vec(conf).unwrap())
     }
 }
 
-/// Runs `cmd` with `stdin` and collects a [`Reply`].
-pub fn run_with_stdin(mut cmd: Command, stdin: &[u8]) -> Reply {
+/// Starts `cmd` with `stdin` written to it.
+pub fn spawn_with_stdin(mut cmd: Command, stdin: &[u8]) -> Child {
     use std::io::Write;
-    use std::process::Stdio;
     let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -527,6 +531,11 @@ pub fn run_with_stdin(mut cmd: Command, stdin: &[u8]) -> Reply {
         .spawn()
         .unwrap();
     child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child
+}
+
+/// Waits for `child` and parses its output into a [`Reply`].
+pub fn collect(child: Child) -> Reply {
     let out = child.wait_with_output().unwrap();
     let json = if out.stdout.is_empty() {
         Value::Null
@@ -538,6 +547,11 @@ pub fn run_with_stdin(mut cmd: Command, stdin: &[u8]) -> Reply {
         json,
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
+}
+
+/// Runs `cmd` with `stdin` and collects a [`Reply`].
+pub fn run_with_stdin(cmd: Command, stdin: &[u8]) -> Reply {
+    collect(spawn_with_stdin(cmd, stdin))
 }
 
 /// A network configuration for the tree: `extra` merged over name/type/cniVersion.

@@ -1,0 +1,152 @@
+//! Bad input through the real binary: every case fails with the spec's code and a message
+//! naming the field or variable, and leaves the host exactly as it was.
+
+mod sriov_fixture;
+
+use serde_json::{json, Value};
+use sriov_fixture::*;
+
+#[test]
+fn bad_input_is_refused_with_a_named_field_and_no_side_effects() {
+    let mut tree = FakeTree::new();
+    tree.add_pf(2);
+    let pf = tree.pfs[0].clone();
+    let ns = Netns::new();
+    let busy_ns = Netns::new();
+    // VF 1 is taken by another pod.
+    let holder = Runtime::new(&tree, &busy_ns);
+    holder
+        .call("ADD", &conf("1.0.0", json!({"if0": pf.name, "vf": 1})))
+        .expect_ok("holder ADD");
+    let journal_before = tree.journal().entries().unwrap();
+
+    let base = |extra: Value| conf("1.0.0", extra);
+    let pf_name = pf.name.as_str();
+    let cases: Vec<(&str, Value, u64, String)> = vec![
+        (
+            "vlan 4095",
+            base(json!({"if0": pf_name, "vlan": 4095})),
+            7,
+            "vlan: 4095 is out of range 0-4094".into(),
+        ),
+        (
+            "vlanQoS without vlan",
+            base(json!({"if0": pf_name, "vlanQoS": 3})),
+            7,
+            "vlanQoS: requires vlan".into(),
+        ),
+        (
+            "unknown PF",
+            base(json!({"if0": "nopf0"})),
+            7,
+            "if0: no network interface \"nopf0\"".into(),
+        ),
+        (
+            "VF index out of range",
+            base(json!({"if0": pf_name, "vf": 9})),
+            7,
+            format!("vf: 9 is out of range: {pf_name} has 2 VFs (0-1)"),
+        ),
+        (
+            "VF already allocated",
+            base(json!({"if0": pf_name, "vf": 1})),
+            11,
+            format!(
+                "vf: VF {} (vf 1) is allocated to container {} interface net1",
+                pf.vfs[1].addr, holder.id
+            ),
+        ),
+        (
+            "deviceID of a PF",
+            base(json!({"deviceID": pf.addr})),
+            7,
+            format!("deviceID: {} is not an SR-IOV VF", pf.addr),
+        ),
+        (
+            "unknown deviceID",
+            base(json!({"deviceID": "0000:7f:00.1"})),
+            7,
+            "deviceID: no PCI device 0000:7f:00.1".into(),
+        ),
+        (
+            "no device at all",
+            base(json!({"vlan": 5})),
+            7,
+            "deviceID: missing".into(),
+        ),
+        (
+            "bad MAC",
+            base(json!({"if0": pf_name, "mac": "02:00:00:00:00"})),
+            7,
+            "mac: \"02:00:00:00:00\" is not a MAC".into(),
+        ),
+        (
+            "bad cniVersion",
+            conf("0.2.0", json!({"if0": pf_name})),
+            1,
+            "cniVersion: incompatible CNI version".into(),
+        ),
+    ];
+    let pod = Runtime::new(&tree, &ns);
+    for (what, conf, code, msg) in &cases {
+        let (got_code, got_msg) = pod.call("ADD", conf).expect_err(what);
+        assert_eq!(got_code, *code, "{what}: {got_msg}");
+        assert!(
+            got_msg.starts_with(msg.as_str()),
+            "{what}: {got_msg:?} does not start with {msg:?}"
+        );
+    }
+
+    // Invalid JSON: code 6.
+    let mut cmd = std::process::Command::new(sriov_bin());
+    cmd.env_clear()
+        .env("CNI_COMMAND", "ADD")
+        .env("CNI_CONTAINERID", "c1")
+        .env("CNI_IFNAME", "net1");
+    cmd.env("CNI_NETNS", ns.path()).envs(tree.env());
+    let reply = run_with_stdin(cmd, b"{\"cniVersion\": \"1.0.0\", \"name\": ");
+    assert_eq!(reply.expect_err("invalid JSON").0, 6);
+
+    // Missing CNI_NETNS, and a CNI_NETNS that does not exist: code 4 naming the variable.
+    let good = base(json!({"if0": pf_name}));
+    let no_netns = Runtime {
+        netns: None,
+        ..Runtime::new(&tree, &ns)
+    };
+    assert_eq!(
+        no_netns.call("ADD", &good).expect_err("no netns"),
+        (4, "CNI_NETNS: missing".to_string())
+    );
+    let ghost = Runtime {
+        netns: Some("/run/netns/no-such-pod".into()),
+        ..Runtime::new(&tree, &ns)
+    };
+    let (code, msg) = ghost.call("ADD", &good).expect_err("ghost netns");
+    assert_eq!(
+        (code, msg.as_str()),
+        (4, "CNI_NETNS: netns /run/netns/no-such-pod does not exist")
+    );
+
+    // The interface name is taken in the pod: code 4 naming CNI_IFNAME, VF left in the host.
+    sh(
+        "ip",
+        &[
+            "-netns", &ns.name, "link", "add", "net1", "type", "veth", "peer", "name", "net1p",
+        ],
+    );
+    let (code, msg) = pod.call("ADD", &good).expect_err("name taken");
+    assert_eq!(code, 4);
+    assert!(
+        msg.starts_with("CNI_IFNAME: interface net1 already exists in netns"),
+        "{msg}"
+    );
+
+    // Nothing happened: only the holder's allocation, no new PF requests, VF 0 in the host.
+    assert_eq!(tree.state_files("alloc"), vec![pf.vfs[1].addr.clone()]);
+    assert_eq!(tree.state_files("attachments").len(), 1);
+    assert_eq!(tree.journal().entries().unwrap(), journal_before);
+    assert!(FakeTree::host_links().contains(&pf.vfs[0].netdev));
+    holder
+        .call("DEL", &conf("1.0.0", json!({"if0": pf.name, "vf": 1})))
+        .expect_ok("holder DEL");
+}
