@@ -1,0 +1,152 @@
+//! The real runtime library: Debian's libcni (through the Go driver in tests/libcni-driver)
+//! runs ADD -> CHECK -> DEL -> DEL against the `sriov` binary, in both modes and both config
+//! forms, with the reference host-local IPAM.
+
+mod sriov_fixture;
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::{json, Value};
+use sriov_fixture::support::libcni_driver;
+use sriov_fixture::*;
+
+/// Runs the libcni driver's `lifecycle` for `network` (a conf or conflist) in `ns`.
+fn lifecycle(tree: &FakeTree, network: &Value, ns: &Netns) -> Reply {
+    let file = tree.scratch.join(&format!("{}.json", unique("net")));
+    std::fs::write(&file, serde_json::to_vec_pretty(network).unwrap()).unwrap();
+    let mut cmd = Command::new(libcni_driver());
+    cmd.args([
+        "lifecycle",
+        "-conf",
+        file.to_str().unwrap(),
+        "-path",
+        &cni_path(),
+    ])
+    .args([
+        "-netns",
+        ns.path().to_str().unwrap(),
+        "-id",
+        &unique("lcni"),
+        "-ifname",
+        "net1",
+    ])
+    .args([
+        "-cachedir",
+        tree.scratch.join("libcni-cache").to_str().unwrap(),
+    ])
+    .envs(tree.env());
+    run_with_stdin(cmd, b"")
+}
+
+/// After a full lifecycle the tree is as it started.
+fn assert_clean(tree: &FakeTree) {
+    assert!(tree.state_files("alloc").is_empty());
+    assert!(tree.state_files("attachments").is_empty());
+    assert!(tree.scratch.leases("ipam").is_empty());
+    let host = FakeTree::host_links();
+    for (i, vf) in tree.pfs[0].vfs.iter().enumerate() {
+        assert_eq!(tree.driver_of(&vf.addr).as_deref(), Some(VF_DRIVER));
+        assert!(host.contains(&vf.netdev), "{} back in the host", vf.netdev);
+        assert_eq!(tree.vf_config(0, i as u32), Default::default());
+    }
+}
+
+fn setup(vfs: u32) -> (FakeTree, Netns) {
+    let mut tree = FakeTree::new();
+    tree.add_pf(vfs);
+    (tree, Netns::new())
+}
+
+fn ipam(tree: &FakeTree) -> Value {
+    host_local(tree, "10.80.0.0/24")
+}
+
+#[test]
+fn libcni_kernel_mode_modern_form() {
+    let (tree, ns) = setup(2);
+    let vf = &tree.pfs[0].vfs[1];
+    let network = conf(
+        "1.0.0",
+        json!({"deviceID": vf.addr, "vlan": 42, "mac": "02:00:00:00:10:01", "trust": "on", "ipam": ipam(&tree)}),
+    );
+    let result = lifecycle(&tree, &network, &ns).expect_ok("libcni lifecycle");
+    assert_eq!(result["interfaces"][0]["name"], "net1");
+    assert_eq!(result["interfaces"][0]["mac"], "02:00:00:00:10:01");
+    assert_eq!(result["ips"][0]["address"], "10.80.0.2/24");
+    assert_clean(&tree);
+    let sent = tree.journal().entries().unwrap();
+    assert_eq!(sent.len(), 6, "3 settings applied, 3 restored: {sent:?}");
+}
+
+#[test]
+fn libcni_kernel_mode_seed_form_chained_with_tuning() {
+    let (tree, ns) = setup(2);
+    // The seed's sriov-conf, followed by a reference plugin that works on our result.
+    let network = json!({"cniVersion": "0.4.0", "name": "sriov-conf", "plugins": [
+        {"type": "sriov", "if0": tree.pfs[0].name, "ipam": ipam(&tree)},
+        {"type": "tuning", "sysctl": {"net.ipv4.conf.net1.arp_ignore": "1"}}
+    ]});
+    let result = lifecycle(&tree, &network, &ns).expect_ok("libcni lifecycle");
+    assert_eq!(result["cniVersion"], "0.4.0");
+    assert_eq!(result["interfaces"][0]["name"], "net1");
+    assert_eq!(result["ips"][0]["version"], "4");
+    assert_clean(&tree);
+}
+
+#[test]
+fn libcni_kernel_mode_seed_form_vlan_l2enable() {
+    let (tree, ns) = setup(2);
+    // The seed's sriov-vlanid-l2enable-conf.
+    let network = conf(
+        "0.4.0",
+        json!({"if0": tree.pfs[0].name, "vlan": 210, "if0name": "north", "l2enable": true}),
+    );
+    let result = lifecycle(&tree, &network, &ns).expect_ok("libcni lifecycle");
+    assert_eq!(result["interfaces"][0]["name"], "north");
+    assert!(result.get("ips").is_none());
+    assert_clean(&tree);
+    let vlans: Vec<String> = tree
+        .journal()
+        .entries()
+        .unwrap()
+        .iter()
+        .map(|e| e.setting.to_string())
+        .collect();
+    assert_eq!(
+        vlans,
+        ["vlan 210 qos 0 proto Dot1Q", "vlan 0 qos 0 proto Dot1Q"]
+    );
+}
+
+#[test]
+fn libcni_dpdk_mode_modern_form() {
+    let (tree, ns) = setup(2);
+    let vf = &tree.pfs[0].vfs[0];
+    let network = conf(
+        "1.0.0",
+        json!({"deviceID": vf.addr, "dpdkDriver": "vfio-pci", "vlan": 5, "ipam": ipam(&tree)}),
+    );
+    let result = lifecycle(&tree, &network, &ns).expect_ok("libcni lifecycle");
+    assert_eq!(result["interfaces"][0]["name"], "net1");
+    assert_eq!(
+        result["ips"][0]["address"], "10.80.0.2/24",
+        "IPAM reported for the DPDK app to use"
+    );
+    assert!(ns.links().is_empty());
+    assert_clean(&tree);
+    assert!(!Path::new(&tree.scratch.join("dev/vfio").join(vf.group.to_string())).exists());
+}
+
+#[test]
+fn libcni_dpdk_mode_seed_form() {
+    let (tree, ns) = setup(2);
+    let network = conf(
+        "0.4.0",
+        json!({"if0": tree.pfs[0].name, "if0name": "north0", "dpdk": {"kernel_driver": "igbvf",
+            "dpdk_driver": "vfio-pci", "dpdk_tool": "/root/dpdk/tools/dpdk-devbind.py"}}),
+    );
+    let result = lifecycle(&tree, &network, &ns).expect_ok("libcni lifecycle");
+    assert_eq!(result["interfaces"][0]["name"], "north0");
+    assert_clean(&tree);
+}
