@@ -1,9 +1,13 @@
 //! `StateDir`: a directory of small state files, each written atomically with mode 0600.
 //!
-//! A write goes to a temporary file in the same directory, is synced, and renamed over the target, so a
-//! reader (or a plugin killed mid-write) sees either the old file or the new one, never a torn one.
+//! A write goes to a temporary file in the same directory and is renamed over the target, so a reader
+//! (or a plugin killed mid-write) sees either the old file or the new one, never a torn one.
+//!
+//! Files are not fsync'd: CNI state describes attachments of the current boot (after a power loss the
+//! pods and their namespaces are gone too), libcni's own cache is written the same way, and two syncs
+//! per ADD cost more than the whole rest of multus's own work (measured by `benches/multus_libcni.rs`).
 
-use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::fs::{self, DirBuilder, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -68,13 +72,12 @@ impl StateDir {
             .truncate(true)
             .mode(0o600)
             .open(&tmp)
-            .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()))
+            .and_then(|mut f| f.write_all(bytes))
             .and_then(|()| fs::rename(&tmp, &target));
         if written.is_err() {
             let _ = fs::remove_file(&tmp);
         }
-        written?;
-        File::open(&self.root)?.sync_all()
+        written
     }
 
     /// `key`'s content, or `None` if there is none.
