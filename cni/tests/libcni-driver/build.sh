@@ -9,5 +9,7 @@ trap 'rm -rf "$gopath"' EXIT
 mkdir -p "$gopath/src/libcni-driver" "$(dirname "$out")"
 cp "$here/main.go" "$gopath/src/libcni-driver/"
 cd "$gopath/src/libcni-driver"
+# Go's build cache lives beside the output, so the build works without $HOME and starts clean in CI.
+export GOCACHE="${GOCACHE:-$(cd "$(dirname "$out")" && pwd)/go-cache}"
 GOPATH="$gopath:/usr/share/gocode" GO111MODULE=off go build -o "$out.tmp" .
 mv "$out.tmp" "$out"
