@@ -1,0 +1,292 @@
+//! CHECK's precise mismatches, GC against valid-attachments, STATUS, rollback of a failed
+//! ADD, and results in every supported version.
+
+mod sriov_fixture;
+
+use serde_json::json;
+use sriov_fixture::*;
+
+use cni::netlink::{PfControl, VfSetting, VlanProto};
+
+#[test]
+fn check_names_what_drifted() {
+    let mut tree = FakeTree::new();
+    tree.add_pf(1);
+    let ns = Netns::new();
+    let pod = Runtime::new(&tree, &ns);
+    let mut conf = conf(
+        "1.0.0",
+        json!({"if0": tree.pfs[0].name, "vlan": 12, "mac": "02:00:00:00:0c:01", "ipam": host_local(&tree, "10.81.0.0/24")}),
+    );
+    conf["prevResult"] = pod.call("ADD", &conf).expect_ok("ADD");
+    pod.call("CHECK", &conf).expect_ok("CHECK");
+    let where_ = format!("interface net1 in netns {}", ns.path().display());
+
+    sh(
+        "ip",
+        &[
+            "-netns",
+            &ns.name,
+            "addr",
+            "del",
+            "10.81.0.2/24",
+            "dev",
+            "net1",
+        ],
+    );
+    assert_eq!(
+        pod.call("CHECK", &conf).expect_err("address"),
+        (100, format!("{where_}: address 10.81.0.2/24 is missing"))
+    );
+    sh(
+        "ip",
+        &[
+            "-netns",
+            &ns.name,
+            "addr",
+            "add",
+            "10.81.0.2/24",
+            "dev",
+            "net1",
+        ],
+    );
+
+    sh("ip", &["-netns", &ns.name, "link", "set", "net1", "down"]);
+    assert_eq!(
+        pod.call("CHECK", &conf).expect_err("down"),
+        (100, format!("{where_}: is down"))
+    );
+    sh("ip", &["-netns", &ns.name, "link", "set", "net1", "up"]);
+
+    sh(
+        "ip",
+        &[
+            "-netns",
+            &ns.name,
+            "link",
+            "set",
+            "net1",
+            "address",
+            "02:00:00:00:0c:99",
+        ],
+    );
+    let (code, msg) = pod.call("CHECK", &conf).expect_err("MAC");
+    assert_eq!(
+        (code, msg),
+        (
+            100,
+            format!("{where_}: MAC is 02:00:00:00:0c:99, expected 02:00:00:00:0c:01")
+        )
+    );
+    sh(
+        "ip",
+        &[
+            "-netns",
+            &ns.name,
+            "link",
+            "set",
+            "net1",
+            "address",
+            "02:00:00:00:0c:01",
+        ],
+    );
+
+    let pf = &tree.pfs[0].name;
+    tree.journal()
+        .set_vf(
+            pf,
+            0,
+            &VfSetting::Vlan {
+                vlan: 13,
+                qos: 0,
+                proto: VlanProto::Dot1Q,
+            },
+        )
+        .unwrap();
+    let (code, msg) = pod.call("CHECK", &conf).expect_err("VLAN");
+    assert_eq!(code, 100);
+    assert_eq!(msg, format!("VF 0 on PF {pf}: expected vlan 12 qos 0 proto Dot1Q, but the PF reports vlan 13 qos 0 proto Dot1Q"));
+    tree.journal()
+        .set_vf(
+            pf,
+            0,
+            &VfSetting::Vlan {
+                vlan: 12,
+                qos: 0,
+                proto: VlanProto::Dot1Q,
+            },
+        )
+        .unwrap();
+    pod.call("CHECK", &conf).expect_ok("CHECK after repair");
+
+    let stranger = Runtime {
+        id: "nobody".into(),
+        ..Runtime::new(&tree, &ns)
+    };
+    assert_eq!(
+        stranger
+            .call("CHECK", &conf)
+            .expect_err("unknown attachment"),
+        (
+            100,
+            "no attachment recorded for container nobody interface net1".to_string()
+        )
+    );
+    pod.call("DEL", &conf).expect_ok("DEL");
+}
+
+#[test]
+fn gc_tears_down_attachments_that_are_no_longer_valid() {
+    let mut tree = FakeTree::new();
+    tree.add_pf(3);
+    let namespaces: Vec<Netns> = (0..3).map(|_| Netns::new()).collect();
+    let pods: Vec<Runtime> = namespaces
+        .iter()
+        .map(|ns| Runtime::new(&tree, ns))
+        .collect();
+    let conf = conf(
+        "1.1.0",
+        json!({"if0": tree.pfs[0].name, "vlan": 30, "ipam": host_local(&tree, "10.82.0.0/24")}),
+    );
+    for pod in &pods {
+        pod.call("ADD", &conf).expect_ok("ADD");
+    }
+    // Another network's attachment on the same tree is not GC's business.
+    let other_ns = Netns::new();
+    let other = Runtime::new(&tree, &other_ns);
+    let mut other_conf = conf.clone();
+    other_conf["name"] = json!("other-net");
+    other_conf.as_object_mut().unwrap().remove("ipam");
+    let (code, _) = other
+        .call("ADD", &other_conf)
+        .expect_err("no VF left for the other network");
+    assert_eq!(code, 11);
+
+    let mut gc = conf.clone();
+    gc["cni.dev/valid-attachments"] = json!([{"containerID": pods[1].id, "ifname": "net1"}]);
+    let gc_call = Runtime {
+        netns: None,
+        ..Runtime::new(&tree, &namespaces[0])
+    };
+    gc_call.call("GC", &gc).expect_ok("GC");
+    assert!(namespaces[0].links().is_empty());
+    assert_eq!(
+        namespaces[1].links(),
+        vec!["net1".to_string()],
+        "the valid attachment stays"
+    );
+    assert!(namespaces[2].links().is_empty());
+    assert_eq!(tree.state_files("attachments").len(), 1);
+    assert_eq!(
+        tree.scratch.leases("ipam").len(),
+        1,
+        "IPAM released for the collected ones"
+    );
+    let vlans: Vec<u16> = (0..3).map(|i| tree.vf_config(0, i).vlan).collect();
+    assert_eq!(vlans.iter().filter(|v| **v == 30).count(), 1);
+    pods[1].call("DEL", &conf).expect_ok("DEL of the survivor");
+}
+
+#[test]
+fn status_reports_an_unusable_pf() {
+    let mut tree = FakeTree::new();
+    tree.add_pf(1);
+    let ns = Netns::new();
+    let probe = Runtime {
+        netns: None,
+        ..Runtime::new(&tree, &ns)
+    };
+    probe
+        .call("STATUS", &conf("1.1.0", json!({"if0": tree.pfs[0].name})))
+        .expect_ok("STATUS");
+    let (code, msg) = probe
+        .call("STATUS", &conf("1.1.0", json!({"if0": "ghost0"})))
+        .expect_err("STATUS");
+    assert_eq!(code, 50);
+    assert!(
+        msg.starts_with("if0: no network interface \"ghost0\""),
+        "{msg}"
+    );
+}
+
+#[test]
+fn a_failing_ipam_rolls_everything_back() {
+    let mut tree = FakeTree::new();
+    tree.add_pf(1);
+    let vf = tree.pfs[0].vfs[0].clone();
+    let ns = Netns::new();
+    let pod = Runtime::new(&tree, &ns);
+    // host-local refuses a range outside its subnet: IPAM fails after the VF is in the pod.
+    let ipam = json!({"type": "host-local", "dataDir": tree.scratch.join("ipam"),
+        "ranges": [[{"subnet": "10.83.0.0/24", "rangeStart": "10.84.0.5"}]]});
+    let conf = conf(
+        "1.0.0",
+        json!({"if0": tree.pfs[0].name, "vlan": 77, "mac": "02:00:00:00:4d:01", "ipam": ipam}),
+    );
+    let host_mac = FakeTree::host_mac(&vf.netdev);
+    let (code, msg) = pod.call("ADD", &conf).expect_err("ADD");
+    assert_ne!(code, 0, "{msg}");
+    assert!(ns.links().is_empty(), "VF left the pod");
+    assert!(FakeTree::host_links().contains(&vf.netdev));
+    assert_eq!(FakeTree::host_mac(&vf.netdev), host_mac);
+    assert_eq!(
+        tree.vf_config(0, 0),
+        Default::default(),
+        "VF settings undone"
+    );
+    assert!(tree.state_files("alloc").is_empty());
+    assert!(tree.state_files("attachments").is_empty());
+    let journal: Vec<String> = tree
+        .journal()
+        .entries()
+        .unwrap()
+        .iter()
+        .map(|e| e.setting.to_string())
+        .collect();
+    assert_eq!(
+        journal,
+        [
+            "mac 02:00:00:00:4d:01",
+            "vlan 77 qos 0 proto Dot1Q",
+            "vlan 0 qos 0 proto Dot1Q",
+            "mac 00:00:00:00:00:00"
+        ]
+    );
+}
+
+#[test]
+fn results_come_in_every_supported_version() {
+    let mut tree = FakeTree::new();
+    tree.add_pf(1);
+    let ns = Netns::new();
+    for version in ["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"] {
+        let pod = Runtime::new(&tree, &ns);
+        let conf = conf(
+            version,
+            json!({"if0": tree.pfs[0].name, "ipam": host_local(&tree, "10.85.0.0/24")}),
+        );
+        let result = pod.call("ADD", &conf).expect_ok(version);
+        assert_eq!(result["cniVersion"], version);
+        assert_eq!(
+            result["ips"][0]["version"].as_str(),
+            (version < "1.0.0").then_some("4"),
+            "{version}"
+        );
+        assert_eq!(
+            result["interfaces"][0]["pciID"].is_string(),
+            version == "1.1.0",
+            "{version}"
+        );
+        pod.call("DEL", &conf).expect_ok(version);
+    }
+    let version = Runtime {
+        netns: None,
+        ..Runtime::new(&tree, &ns)
+    }
+    .call("VERSION", &json!({"cniVersion": "1.1.0"}));
+    let supported = version.expect_ok("VERSION")["supportedVersions"].clone();
+    assert_eq!(
+        supported,
+        json!(["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"])
+    );
+}
