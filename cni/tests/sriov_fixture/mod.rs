@@ -140,9 +140,12 @@ impl FakeTree {
         let sys = self.sys();
         let n = self.pfs.len();
         let bus = 0x05 + n;
+        // A PCI domain of this process's own: trees of tests running in parallel share the
+        // host namespace, where the plugin names VF netdevs after their PCI address.
+        let domain = std::process::id() % 0xffff;
         let pf = FakePf {
             name: unique("spf"),
-            addr: format!("0000:{bus:02x}:00.0"),
+            addr: format!("{domain:04x}:{bus:02x}:00.0"),
             vfs: Vec::new(),
         };
         let pf_dir = dev_dir(&sys, &pf.addr);
@@ -172,7 +175,11 @@ impl FakeTree {
         .unwrap();
         let mut pf = pf;
         for index in 0..num_vfs {
-            let addr = format!("0000:{bus:02x}:{:02x}.{}", 0x10 + index / 8, index % 8);
+            let addr = format!(
+                "{domain:04x}:{bus:02x}:{:02x}.{}",
+                0x10 + index / 8,
+                index % 8
+            );
             let group = 40 + (n as u32) * 8 + index;
             let (netdev, peer) = (unique("sv"), unique("sw"));
             sh(
