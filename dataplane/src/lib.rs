@@ -1,4 +1,5 @@
-//! The safe DPDK core that VNFs link: EAL, mempools, mbufs, ports, queues and lcore workers.
+//! The safe DPDK core that VNFs link: EAL, mempools, mbufs, ports, queues and lcore workers; the
+//! zero-copy packet views; and the VLAN-aware firewall.
 //!
 //! Ownership follows DPDK's rules by type: an [`Mbuf`] owns one rte_mbuf and is handed to a
 //! transmit queue by move; [`RxQueue`]/[`TxQueue`] are `Send` but not `Sync` and burst through
@@ -7,9 +8,11 @@
 
 pub mod eal;
 pub mod error;
+pub mod firewall;
 pub mod lcore;
 pub mod mbuf;
 pub mod mempool;
+pub mod packet;
 pub mod pcap;
 pub mod port;
 pub mod queue;

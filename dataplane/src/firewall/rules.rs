@@ -1,0 +1,212 @@
+//! The rule set as the rule file states it: tables per VLAN, ordered rules, defaults, egress rewrites.
+
+use crate::packet::MacAddr;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::IpAddr;
+
+/// What happens to a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Forward it out of the other port.
+    Allow,
+    /// Drop it.
+    Drop,
+}
+
+/// One of the two data ports; a frame arriving on one side leaves (if allowed) on the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Side {
+    /// Port A (e.g. `net0`).
+    A,
+    /// Port B (e.g. `north`).
+    B,
+}
+
+impl Side {
+    /// The other port.
+    pub fn other(self) -> Side {
+        match self {
+            Side::A => Side::B,
+            Side::B => Side::A,
+        }
+    }
+}
+
+/// An IPv4 or IPv6 prefix with no host bits set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Prefix {
+    /// Network address.
+    pub addr: IpAddr,
+    /// Prefix length (0-32 for IPv4, 0-128 for IPv6).
+    pub len: u8,
+}
+
+impl Prefix {
+    /// True if `ip` is of the same family and inside the prefix.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                self.len == 0 || (u32::from(net) ^ u32::from(ip)) >> (32 - self.len as u32) == 0
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                self.len == 0 || (u128::from(net) ^ u128::from(ip)) >> (128 - self.len as u32) == 0
+            }
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for Prefix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.len)
+    }
+}
+
+/// An inclusive port range, `lo <= hi`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortRange {
+    /// First port in the range.
+    pub lo: u16,
+    /// Last port in the range.
+    pub hi: u16,
+}
+
+impl PortRange {
+    /// True if `port` is inside the range.
+    pub fn contains(&self, port: u16) -> bool {
+        self.lo <= port && port <= self.hi
+    }
+}
+
+/// A TCP flags test: the bits in `mask` must equal `value`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpFlagsMatch {
+    /// Flags that are tested.
+    pub mask: u8,
+    /// Required values of the tested flags (a subset of `mask`).
+    pub value: u8,
+}
+
+/// One rule: every condition that is set must hold for the rule to match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    /// Optional label shown in stats.
+    pub name: Option<String>,
+    /// Action when the rule matches.
+    pub action: Action,
+    /// Port the frame arrived on (`a->b` = arrived on A); `None` = either.
+    pub ingress: Option<Side>,
+    /// EtherType after VLAN tags.
+    pub ethertype: Option<u16>,
+    /// IP protocol (after IPv6 extension headers).
+    pub protocol: Option<u8>,
+    /// Source prefix.
+    pub src: Option<Prefix>,
+    /// Destination prefix.
+    pub dst: Option<Prefix>,
+    /// TCP/UDP source port range.
+    pub sport: Option<PortRange>,
+    /// TCP/UDP destination port range.
+    pub dport: Option<PortRange>,
+    /// TCP flags test.
+    pub tcp_flags: Option<TcpFlagsMatch>,
+}
+
+impl Rule {
+    /// A rule without conditions (it matches every frame) taking `action`.
+    pub fn new(action: Action) -> Rule {
+        Rule {
+            name: None,
+            action,
+            ingress: None,
+            ethertype: None,
+            protocol: None,
+            src: None,
+            dst: None,
+            sport: None,
+            dport: None,
+            tcp_flags: None,
+        }
+    }
+}
+
+/// Rewrites applied to an allowed frame as it leaves.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Rewrite {
+    /// New VLAN ID for the outermost tag (tagged tables only).
+    pub vlan: Option<u16>,
+    /// New source MAC address.
+    pub src_mac: Option<MacAddr>,
+    /// New destination MAC address.
+    pub dst_mac: Option<MacAddr>,
+}
+
+/// The rules of one VLAN (or of untagged frames).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Table {
+    /// Action when no rule matches.
+    pub default: Action,
+    /// Ordered rules; the first match wins.
+    pub rules: Vec<Rule>,
+    /// Rewrite for frames that arrived on A and leave on B.
+    pub rewrite_a_to_b: Rewrite,
+    /// Rewrite for frames that arrived on B and leave on A.
+    pub rewrite_b_to_a: Rewrite,
+}
+
+impl Table {
+    /// An empty table with the given default and no rewrites.
+    pub fn new(default: Action) -> Table {
+        Table { default, rules: Vec::new(), rewrite_a_to_b: Rewrite::default(), rewrite_b_to_a: Rewrite::default() }
+    }
+
+    /// The rewrite for a frame that arrived on `ingress`.
+    pub fn rewrite_from(&self, ingress: Side) -> &Rewrite {
+        match ingress {
+            Side::A => &self.rewrite_a_to_b,
+            Side::B => &self.rewrite_b_to_a,
+        }
+    }
+}
+
+/// Which table a frame is judged by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TableKey {
+    /// Frames without a VLAN tag.
+    Untagged,
+    /// Frames whose outermost tag has this VLAN ID.
+    Vlan(u16),
+}
+
+impl TableKey {
+    /// The key for a frame with outermost VLAN ID `vlan`.
+    pub fn of(vlan: Option<u16>) -> TableKey {
+        vlan.map_or(TableKey::Untagged, TableKey::Vlan)
+    }
+}
+
+impl fmt::Display for TableKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TableKey::Untagged => f.write_str("untagged"),
+            TableKey::Vlan(id) => write!(f, "vlan {id}"),
+        }
+    }
+}
+
+/// A whole rule file: a global default for frames without a table, and the tables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleSet {
+    /// Action for frames whose VLAN (or untagged-ness) has no table.
+    pub default: Action,
+    /// Tables in key order (untagged first, then VLAN IDs ascending); table positions index counters.
+    pub tables: BTreeMap<TableKey, Table>,
+}
+
+impl RuleSet {
+    /// Position of the table for `key` in key order, if there is one.
+    pub fn table_index(&self, key: TableKey) -> Option<usize> {
+        self.tables.keys().position(|k| *k == key)
+    }
+}
