@@ -15,7 +15,10 @@ fn agree(rules: RuleSet, rng: &mut Rng, frames: usize) -> usize {
         let (expected, expected_out) = model.process(side, &frame);
         let mut out = frame.clone();
         let verdict = firewall.process(&counters, side, &mut out);
-        assert_eq!(verdict, expected, "frame {i} from {side:?}: {frame:02x?}\nrules: {rules:#?}");
+        assert_eq!(
+            verdict, expected,
+            "frame {i} from {side:?}: {frame:02x?}\nrules: {rules:#?}"
+        );
         match expected_out {
             Some(expected_out) => {
                 assert_eq!(out, expected_out, "output of frame {i}");
@@ -38,7 +41,10 @@ fn overlapping_rule_sets_agree_with_model() {
         total += 300;
     }
     // The generator must exercise both outcomes, or the comparison proves little.
-    assert!(allowed > total / 5 && allowed < total * 4 / 5, "allowed {allowed} of {total}");
+    assert!(
+        allowed > total / 5 && allowed < total * 4 / 5,
+        "allowed {allowed} of {total}"
+    );
 }
 
 #[test]
@@ -65,5 +71,50 @@ fn large_acl_agrees_with_model_and_hits_deep_rules() {
             deepest = deepest.max(rule);
         }
     }
-    assert!(deepest > 9_000, "traffic never reached the end of the list (deepest rule {deepest})");
+    assert!(
+        deepest > 9_000,
+        "traffic never reached the end of the list (deepest rule {deepest})"
+    );
+}
+
+#[test]
+fn hostile_frames_are_dropped_and_counted_by_reason() {
+    use dataplane::firewall::parse_rule_file;
+    use dataplane::packet::{ParseError, EXT_DESTINATION};
+    let rules =
+        parse_rule_file(r#"{"default": "allow", "vlans": {"untagged": {"default": "allow"}}}"#)
+            .unwrap();
+    let firewall = Firewall::compile(rules.clone());
+    let counters = Counters::new(&rules);
+    let mut ipv4 = vec![0u8; 12];
+    ipv4.extend_from_slice(&[0x08, 0x00, 0x43, 0, 0, 20]);
+    ipv4.resize(34, 0);
+    let mut loop6 = vec![0u8; 12];
+    loop6.extend_from_slice(&[0x86, 0xdd, 0x60, 0, 0, 0, 0, 80, EXT_DESTINATION, 64]);
+    loop6.resize(14 + 40, 0);
+    for _ in 0..10 {
+        loop6.extend_from_slice(&[EXT_DESTINATION, 0, 0, 0, 0, 0, 0, 0]);
+    }
+    let frames: Vec<(Vec<u8>, ParseError)> = vec![
+        (vec![0; 9], ParseError::TruncatedEthernet),
+        (ipv4, ParseError::BadIpv4Ihl),
+        (loop6, ParseError::Ipv6ExtChainTooLong),
+    ];
+    for (frame, reason) in &frames {
+        let mut f = frame.clone();
+        let v = firewall.process(&counters, dataplane::firewall::Side::A, &mut f);
+        assert_eq!((v.action, v.hit), (Action::Drop, Hit::Malformed(*reason)));
+        assert_eq!(&f, frame, "dropped frames are not rewritten");
+    }
+    let snap = counters.snapshot();
+    for (frame, reason) in &frames {
+        assert_eq!(
+            (
+                snap.malformed[reason.index()].packets,
+                snap.malformed[reason.index()].bytes
+            ),
+            (1, frame.len() as u64)
+        );
+    }
+    assert_eq!(snap.total().packets, 3);
 }

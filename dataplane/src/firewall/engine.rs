@@ -4,7 +4,7 @@ use super::matcher::{Key, RuleBox};
 use super::rules::{Action, Rewrite, RuleSet, Side, TableKey};
 use super::tree::{Tree, TreeStats};
 use super::verdict::{Counters, Hit, Verdict};
-use crate::packet::{parse_flow, EthernetFrame, VlanTag};
+use crate::packet::{parse_flow, EthernetFrame, Flow, VlanTag};
 
 /// No table for this VLAN in [`Firewall`]'s VLAN index.
 const NO_TABLE: u16 = u16::MAX;
@@ -40,12 +40,17 @@ impl Firewall {
             tables.push(CompiledTable {
                 default: table.default,
                 actions: table.rules.iter().map(|r| r.action).collect(),
-                tree: Tree::build(table.rules.iter().map(RuleBox::of).collect()),
+                tree: Tree::build(&table.rules.iter().map(RuleBox::of).collect::<Vec<_>>()),
                 rewrite_a_to_b: table.rewrite_a_to_b,
                 rewrite_b_to_a: table.rewrite_b_to_a,
             });
         }
-        Firewall { rules, vlan_index, untagged, tables }
+        Firewall {
+            rules,
+            vlan_index,
+            untagged,
+            tables,
+        }
     }
 
     /// The rule set this firewall was compiled from.
@@ -60,21 +65,40 @@ impl Firewall {
 
     /// Judges `frame`, which arrived on `ingress`, without counting or rewriting it.
     pub fn classify(&self, ingress: Side, frame: &[u8]) -> Verdict {
-        let flow = match parse_flow(frame) {
-            Ok(flow) => flow,
-            Err(reason) => return Verdict { action: Action::Drop, hit: Hit::Malformed(reason) },
-        };
+        match parse_flow(frame) {
+            Ok(flow) => self.classify_flow(ingress, &flow),
+            Err(reason) => Verdict {
+                action: Action::Drop,
+                hit: Hit::Malformed(reason),
+            },
+        }
+    }
+
+    /// Judges an already parsed frame that arrived on `ingress`.
+    pub fn classify_flow(&self, ingress: Side, flow: &Flow) -> Verdict {
         let pos = match flow.vlan {
             None => self.untagged,
             Some(id) => self.vlan_index[id as usize],
         };
         let Some(table) = self.tables.get(pos as usize) else {
-            return Verdict { action: self.rules.default, hit: Hit::NoTable };
+            return Verdict {
+                action: self.rules.default,
+                hit: Hit::NoTable,
+            };
         };
         let table_pos = pos as usize;
-        match table.tree.lookup(&Key::new(ingress, &flow)) {
-            Some(rule) => Verdict { action: table.actions[rule], hit: Hit::Rule { table: table_pos, rule } },
-            None => Verdict { action: table.default, hit: Hit::Default { table: table_pos } },
+        match table.tree.lookup(&Key::new(ingress, flow)) {
+            Some(rule) => Verdict {
+                action: table.actions[rule],
+                hit: Hit::Rule {
+                    table: table_pos,
+                    rule,
+                },
+            },
+            None => Verdict {
+                action: table.default,
+                hit: Hit::Default { table: table_pos },
+            },
         }
     }
 
@@ -86,7 +110,11 @@ impl Firewall {
         if verdict.action == Action::Allow {
             if let Hit::Rule { table, .. } | Hit::Default { table } = verdict.hit {
                 let t = &self.tables[table];
-                let rewrite = if ingress == Side::A { &t.rewrite_a_to_b } else { &t.rewrite_b_to_a };
+                let rewrite = if ingress == Side::A {
+                    &t.rewrite_a_to_b
+                } else {
+                    &t.rewrite_b_to_a
+                };
                 apply_rewrite(rewrite, frame);
             }
         }
@@ -96,7 +124,9 @@ impl Firewall {
 
 /// Rewrites MAC addresses and the outermost VLAN ID of a frame that parsed.
 fn apply_rewrite(rewrite: &Rewrite, frame: &mut [u8]) {
-    let Ok(mut eth) = EthernetFrame::new_checked(frame) else { return };
+    let Ok(mut eth) = EthernetFrame::new_checked(frame) else {
+        return;
+    };
     if let Some(mac) = rewrite.dst_mac {
         eth.set_dst_addr(mac);
     }

@@ -60,7 +60,15 @@ impl Key {
             Side::A => 0,
             Side::B => 1,
         };
-        let mut values = [side, ether_class(flow.ethertype), NO_PROTOCOL, 0, 0, NO_PORT, NO_PORT];
+        let mut values = [
+            side,
+            ether_class(flow.ethertype),
+            NO_PROTOCOL,
+            0,
+            0,
+            NO_PORT,
+            NO_PORT,
+        ];
         let mut tcp_flags = None;
         if let Some(ip) = &flow.ip {
             values[DIM_PROTO] = ip.protocol as u128;
@@ -87,7 +95,10 @@ pub struct Range {
 
 impl Range {
     /// Every value.
-    pub const FULL: Range = Range { lo: 0, hi: u128::MAX };
+    pub const FULL: Range = Range {
+        lo: 0,
+        hi: u128::MAX,
+    };
 
     /// True if `v` is in the range.
     pub fn contains(&self, v: u128) -> bool {
@@ -101,7 +112,10 @@ impl Range {
 
     /// The overlap of two ranges, if any.
     pub fn intersect(&self, other: &Range) -> Option<Range> {
-        let r = Range { lo: self.lo.max(other.lo), hi: self.hi.min(other.hi) };
+        let r = Range {
+            lo: self.lo.max(other.lo),
+            hi: self.hi.min(other.hi),
+        };
         (r.lo <= r.hi).then_some(r)
     }
 }
@@ -136,15 +150,35 @@ impl RuleBox {
         }
         for (dim, prefix) in [(DIM_SRC, rule.src), (DIM_DST, rule.dst)] {
             let Some(prefix) = prefix else { continue };
-            let (class, bits) = if prefix.addr.is_ipv4() { (0, 32) } else { (1, 128) };
+            let (class, bits) = if prefix.addr.is_ipv4() {
+                (0, 32)
+            } else {
+                (1, 128)
+            };
             narrow(DIM_ETHER, point(class))?;
-            let host_mask = if prefix.len == 0 { u128::MAX >> (128 - bits) } else { (1u128 << (bits - prefix.len as u32)) - 1 };
+            let host_mask = if prefix.len == 0 {
+                u128::MAX >> (128 - bits)
+            } else {
+                (1u128 << (bits - prefix.len as u32)) - 1
+            };
             let lo = addr_value(prefix.addr) & !host_mask;
-            narrow(dim, Range { lo, hi: lo | host_mask })?;
+            narrow(
+                dim,
+                Range {
+                    lo,
+                    hi: lo | host_mask,
+                },
+            )?;
         }
         for (dim, ports) in [(DIM_SPORT, rule.sport), (DIM_DPORT, rule.dport)] {
             if let Some(p) = ports {
-                narrow(dim, Range { lo: p.lo as u128, hi: p.hi as u128 })?;
+                narrow(
+                    dim,
+                    Range {
+                        lo: p.lo as u128,
+                        hi: p.hi as u128,
+                    },
+                )?;
             }
         }
         let tcp_flags = rule.tcp_flags.map(|f| (f.mask, f.value));
@@ -156,14 +190,80 @@ impl RuleBox {
         Some(RuleBox { ranges, tcp_flags })
     }
 
-    /// True if the frame with `key` matches.
-    pub fn matches(&self, key: &Key) -> bool {
-        self.ranges.iter().zip(key.values.iter()).all(|(r, v)| r.contains(*v))
-            && self.tcp_flags.is_none_or(|(mask, value)| key.tcp_flags.is_some_and(|f| f & mask == value))
-    }
-
     /// True if every frame whose key lies in `region` matches.
     pub fn covers(&self, region: &[Range; DIMS]) -> bool {
-        self.tcp_flags.is_none() && self.ranges.iter().zip(region.iter()).all(|(r, reg)| r.covers(reg))
+        self.tcp_flags.is_none()
+            && self
+                .ranges
+                .iter()
+                .zip(region.iter())
+                .all(|(r, reg)| r.covers(reg))
+    }
+}
+
+/// A rule box packed for the leaf scan: the five small dimensions as `u32` ranges, checked first, then the
+/// two address ranges. 112 bytes instead of [`RuleBox`]'s 240, so a leaf spans fewer cache lines.
+#[derive(Debug, Clone, Copy)]
+pub struct PackedRule {
+    src: Range,
+    dst: Range,
+    small: [(u32, u32); 5],
+    /// Index of the rule in its table.
+    pub rule: u32,
+    flags_mask: u8,
+    flags_value: u8,
+    flags_test: bool,
+    /// True for the last rule of a leaf.
+    pub last: bool,
+}
+
+/// Dimensions whose key values always fit in a `u32`, in the order the packed check tests them.
+const SMALL_DIMS: [usize; 5] = [DIM_DPORT, DIM_PROTO, DIM_SPORT, DIM_ETHER, DIM_SIDE];
+
+impl PackedRule {
+    /// Packs `rule_box`, the box of rule `rule`.
+    pub fn new(rule: u32, rule_box: &RuleBox, last: bool) -> PackedRule {
+        let clamp = |v: u128| v.min(u32::MAX as u128) as u32;
+        let small =
+            SMALL_DIMS.map(|d| (clamp(rule_box.ranges[d].lo), clamp(rule_box.ranges[d].hi)));
+        let (flags_mask, flags_value) = rule_box.tcp_flags.unwrap_or((0, 0));
+        PackedRule {
+            src: rule_box.ranges[DIM_SRC],
+            dst: rule_box.ranges[DIM_DST],
+            small,
+            rule,
+            flags_mask,
+            flags_value,
+            flags_test: rule_box.tcp_flags.is_some(),
+            last,
+        }
+    }
+
+    /// A rule that matches nothing (its side range is empty): the whole content of an empty leaf.
+    pub fn never(last: bool) -> PackedRule {
+        let mut packed = PackedRule::new(
+            u32::MAX,
+            &RuleBox {
+                ranges: [Range::FULL; DIMS],
+                tcp_flags: None,
+            },
+            last,
+        );
+        packed.small[4] = (1, 0);
+        packed
+    }
+
+    /// True if the frame with `key` lies in the box this was packed from and passes its flags test.
+    pub fn matches(&self, key: &Key) -> bool {
+        // Small-dimension key values are below 2^32 by construction (see the DIM_* docs).
+        self.small.iter().zip(SMALL_DIMS).all(|(&(lo, hi), d)| {
+            let v = key.values[d] as u32;
+            lo <= v && v <= hi
+        }) && self.dst.contains(key.values[DIM_DST])
+            && self.src.contains(key.values[DIM_SRC])
+            && (!self.flags_test
+                || key
+                    .tcp_flags
+                    .is_some_and(|f| f & self.flags_mask == self.flags_value))
     }
 }

@@ -18,6 +18,8 @@ mod verdict;
 pub use engine::Firewall;
 pub use model::ReferenceModel;
 pub use rule_file::{parse_rule_file, RuleFileError};
-pub use rules::{Action, PortRange, Prefix, Rewrite, Rule, RuleSet, Side, Table, TableKey, TcpFlagsMatch};
+pub use rules::{
+    Action, PortRange, Prefix, Rewrite, Rule, RuleSet, Side, Table, TableKey, TcpFlagsMatch,
+};
 pub use tree::TreeStats;
 pub use verdict::{Counter, Counters, CountersSnapshot, Hit, PacketCount, Verdict};

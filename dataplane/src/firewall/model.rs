@@ -23,7 +23,8 @@ impl ReferenceModel {
     pub fn process(&mut self, ingress: Side, frame: &[u8]) -> (Verdict, Option<Vec<u8>>) {
         let verdict = self.judge(ingress, frame);
         self.counters.record(verdict.hit, frame.len());
-        let output = (verdict.action == Action::Allow).then(|| self.rewritten(ingress, frame, verdict.hit));
+        let output =
+            (verdict.action == Action::Allow).then(|| self.rewritten(ingress, frame, verdict.hit));
         (verdict, output)
     }
 
@@ -35,24 +36,45 @@ impl ReferenceModel {
     fn judge(&self, ingress: Side, frame: &[u8]) -> Verdict {
         let flow = match parse_flow(frame) {
             Ok(flow) => flow,
-            Err(reason) => return Verdict { action: Action::Drop, hit: Hit::Malformed(reason) },
+            Err(reason) => {
+                return Verdict {
+                    action: Action::Drop,
+                    hit: Hit::Malformed(reason),
+                }
+            }
         };
         let key = TableKey::of(flow.vlan);
-        let (Some(table_pos), Some(table)) = (self.rules.table_index(key), self.rules.tables.get(&key)) else {
-            return Verdict { action: self.rules.default, hit: Hit::NoTable };
+        let (Some(table_pos), Some(table)) =
+            (self.rules.table_index(key), self.rules.tables.get(&key))
+        else {
+            return Verdict {
+                action: self.rules.default,
+                hit: Hit::NoTable,
+            };
         };
         for (i, rule) in table.rules.iter().enumerate() {
             if rule_matches(rule, ingress, &flow) {
-                return Verdict { action: rule.action, hit: Hit::Rule { table: table_pos, rule: i } };
+                return Verdict {
+                    action: rule.action,
+                    hit: Hit::Rule {
+                        table: table_pos,
+                        rule: i,
+                    },
+                };
             }
         }
-        Verdict { action: table.default, hit: Hit::Default { table: table_pos } }
+        Verdict {
+            action: table.default,
+            hit: Hit::Default { table: table_pos },
+        }
     }
 
     fn rewritten(&self, ingress: Side, frame: &[u8], hit: Hit) -> Vec<u8> {
         let mut out = frame.to_vec();
         let table = match hit {
-            Hit::Rule { table, .. } | Hit::Default { table } => self.rules.tables.values().nth(table),
+            Hit::Rule { table, .. } | Hit::Default { table } => {
+                self.rules.tables.values().nth(table)
+            }
             Hit::NoTable | Hit::Malformed(_) => None,
         };
         let Some(table) = table else { return out };
@@ -76,10 +98,25 @@ fn rule_matches(rule: &Rule, ingress: Side, flow: &Flow) -> bool {
     let ip = flow.ip.as_ref();
     rule.ingress.is_none_or(|side| side == ingress)
         && rule.ethertype.is_none_or(|et| et == flow.ethertype)
-        && rule.protocol.is_none_or(|p| ip.is_some_and(|ip| ip.protocol == p))
-        && rule.src.is_none_or(|prefix| ip.is_some_and(|ip| prefix.contains(ip.src)))
-        && rule.dst.is_none_or(|prefix| ip.is_some_and(|ip| prefix.contains(ip.dst)))
-        && rule.sport.is_none_or(|r| ip.and_then(|ip| ip.ports).is_some_and(|(s, _)| r.contains(s)))
-        && rule.dport.is_none_or(|r| ip.and_then(|ip| ip.ports).is_some_and(|(_, d)| r.contains(d)))
-        && rule.tcp_flags.is_none_or(|f| ip.and_then(|ip| ip.tcp_flags).is_some_and(|x| x & f.mask == f.value))
+        && rule
+            .protocol
+            .is_none_or(|p| ip.is_some_and(|ip| ip.protocol == p))
+        && rule
+            .src
+            .is_none_or(|prefix| ip.is_some_and(|ip| prefix.contains(ip.src)))
+        && rule
+            .dst
+            .is_none_or(|prefix| ip.is_some_and(|ip| prefix.contains(ip.dst)))
+        && rule.sport.is_none_or(|r| {
+            ip.and_then(|ip| ip.ports)
+                .is_some_and(|(s, _)| r.contains(s))
+        })
+        && rule.dport.is_none_or(|r| {
+            ip.and_then(|ip| ip.ports)
+                .is_some_and(|(_, d)| r.contains(d))
+        })
+        && rule.tcp_flags.is_none_or(|f| {
+            ip.and_then(|ip| ip.tcp_flags)
+                .is_some_and(|x| x & f.mask == f.value)
+        })
 }

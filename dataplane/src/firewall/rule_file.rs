@@ -8,11 +8,13 @@
 //!            "untagged": {"default": "allow", "rules": []}}}
 //! ```
 
-use super::rules::{Action, PortRange, Prefix, Rewrite, Rule, RuleSet, Side, Table, TableKey, TcpFlagsMatch};
+use super::rules::{
+    Action, PortRange, Prefix, Rewrite, Rule, RuleSet, Side, Table, TableKey, TcpFlagsMatch,
+};
 use crate::packet::{
-    MacAddr, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_QINQ, ETHERTYPE_VLAN, IPPROTO_ICMP,
-    IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP, MAX_VLAN_ID, TCP_ACK, TCP_CWR, TCP_ECE, TCP_FIN, TCP_PSH, TCP_RST,
-    TCP_SYN, TCP_URG,
+    MacAddr, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_QINQ, ETHERTYPE_VLAN,
+    IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP, MAX_VLAN_ID, TCP_ACK, TCP_CWR, TCP_ECE,
+    TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_URG,
 };
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -43,12 +45,22 @@ impl std::error::Error for RuleFileError {}
 type Result<T> = std::result::Result<T, RuleFileError>;
 
 fn error<T>(path: &str, message: impl Into<String>) -> Result<T> {
-    Err(RuleFileError { path: path.to_string(), message: message.into() })
+    Err(RuleFileError {
+        path: path.to_string(),
+        message: message.into(),
+    })
 }
 
+/// `path.field`, with the field quoted unless it is a plain identifier (so `vlans."210"`, `"a->b"`).
 fn field_path(path: &str, field: &str) -> String {
-    if path.is_empty() {
+    let plain = !field.is_empty() && field.chars().all(|c| c.is_ascii_alphabetic() || c == '_');
+    let field = if plain {
         field.to_string()
+    } else {
+        format!("{field:?}")
+    };
+    if path.is_empty() {
+        field
     } else {
         format!("{path}.{field}")
     }
@@ -56,14 +68,16 @@ fn field_path(path: &str, field: &str) -> String {
 
 /// Parses and validates a rule file.
 pub fn parse_rule_file(text: &str) -> Result<RuleSet> {
-    let root: Value = serde_json::from_str(text)
-        .map_err(|e| RuleFileError { path: String::new(), message: format!("invalid JSON: {e}") })?;
+    let root: Value = serde_json::from_str(text).map_err(|e| RuleFileError {
+        path: String::new(),
+        message: format!("invalid JSON: {e}"),
+    })?;
     let obj = object(&root, "", &["default", "vlans"])?;
     let default = action(required(obj, "", "default")?, "default")?;
     let mut tables = BTreeMap::new();
     if let Some(vlans) = obj.get("vlans") {
         for (key, table_value) in object(vlans, "vlans", &[])? {
-            let path = format!("vlans.{key:?}");
+            let path = field_path("vlans", key);
             let table_key = table_key(key, &path)?;
             tables.insert(table_key, table(table_value, &path, table_key)?);
         }
@@ -73,21 +87,31 @@ pub fn parse_rule_file(text: &str) -> Result<RuleSet> {
 
 /// The value as an object whose keys are all in `allowed` (any keys when `allowed` is empty).
 fn object<'a>(value: &'a Value, path: &str, allowed: &[&str]) -> Result<&'a Map<String, Value>> {
-    let Value::Object(map) = value else { return error(path, "expected an object") };
+    let Value::Object(map) = value else {
+        return error(path, "expected an object");
+    };
     if !allowed.is_empty() {
         if let Some(unknown) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
-            return error(&field_path(path, unknown), format!("unknown field; expected one of {}", allowed.join(", ")));
+            return error(
+                &field_path(path, unknown),
+                format!("unknown field; expected one of {}", allowed.join(", ")),
+            );
         }
     }
     Ok(map)
 }
 
 fn required<'a>(obj: &'a Map<String, Value>, path: &str, field: &str) -> Result<&'a Value> {
-    obj.get(field).map_or_else(|| error(&field_path(path, field), "missing required field"), Ok)
+    obj.get(field).map_or_else(
+        || error(&field_path(path, field), "missing required field"),
+        Ok,
+    )
 }
 
 fn string<'a>(value: &'a Value, path: &str) -> Result<&'a str> {
-    value.as_str().map_or_else(|| error(path, "expected a string"), Ok)
+    value
+        .as_str()
+        .map_or_else(|| error(path, "expected a string"), Ok)
 }
 
 fn table_key(key: &str, path: &str) -> Result<TableKey> {
@@ -95,8 +119,15 @@ fn table_key(key: &str, path: &str) -> Result<TableKey> {
         return Ok(TableKey::Untagged);
     }
     match key.parse::<u16>() {
-        Ok(id) if (1..=MAX_VLAN_ID).contains(&id) && id.to_string() == key => Ok(TableKey::Vlan(id)),
-        _ => error(path, format!("VLAN key must be \"untagged\" or a VLAN ID 1-{MAX_VLAN_ID} without leading zeros")),
+        Ok(id) if (1..=MAX_VLAN_ID).contains(&id) && id.to_string() == key => {
+            Ok(TableKey::Vlan(id))
+        }
+        _ => error(
+            path,
+            format!(
+                "VLAN key must be \"untagged\" or a VLAN ID 1-{MAX_VLAN_ID} without leading zeros"
+            ),
+        ),
     }
 }
 
@@ -104,16 +135,24 @@ fn action(value: &Value, path: &str) -> Result<Action> {
     match string(value, path)? {
         "allow" => Ok(Action::Allow),
         "drop" => Ok(Action::Drop),
-        other => error(path, format!("unknown action {other:?}; expected \"allow\" or \"drop\"")),
+        other => error(
+            path,
+            format!("unknown action {other:?}; expected \"allow\" or \"drop\""),
+        ),
     }
 }
 
 fn table(value: &Value, path: &str, key: TableKey) -> Result<Table> {
     let obj = object(value, path, &["default", "rules", "rewrite"])?;
-    let mut table = Table::new(action(required(obj, path, "default")?, &field_path(path, "default"))?);
+    let mut table = Table::new(action(
+        required(obj, path, "default")?,
+        &field_path(path, "default"),
+    )?);
     if let Some(rules) = obj.get("rules") {
         let rules_path = field_path(path, "rules");
-        let Value::Array(items) = rules else { return error(&rules_path, "expected an array") };
+        let Value::Array(items) = rules else {
+            return error(&rules_path, "expected an array");
+        };
         for (i, item) in items.iter().enumerate() {
             table.rules.push(rule(item, &format!("{rules_path}[{i}]"))?);
         }
@@ -122,10 +161,10 @@ fn table(value: &Value, path: &str, key: TableKey) -> Result<Table> {
         let rewrite_path = field_path(path, "rewrite");
         let rewrites = object(rewrite_value, &rewrite_path, &["a->b", "b->a"])?;
         if let Some(v) = rewrites.get("a->b") {
-            table.rewrite_a_to_b = rewrite(v, &field_path(&rewrite_path, "\"a->b\""), key)?;
+            table.rewrite_a_to_b = rewrite(v, &field_path(&rewrite_path, "a->b"), key)?;
         }
         if let Some(v) = rewrites.get("b->a") {
-            table.rewrite_b_to_a = rewrite(v, &field_path(&rewrite_path, "\"b->a\""), key)?;
+            table.rewrite_b_to_a = rewrite(v, &field_path(&rewrite_path, "b->a"), key)?;
         }
     }
     Ok(table)
@@ -137,14 +176,21 @@ fn rewrite(value: &Value, path: &str, key: TableKey) -> Result<Rewrite> {
     if let Some(v) = obj.get("vlan") {
         let vlan_path = field_path(path, "vlan");
         if key == TableKey::Untagged {
-            return error(&vlan_path, "VLAN translation needs a tagged table; untagged frames have no tag to rewrite");
+            return error(
+                &vlan_path,
+                "VLAN translation needs a tagged table; untagged frames have no tag to rewrite",
+            );
         }
         out.vlan = Some(vlan_id(v, &vlan_path)?);
     }
     for (field, slot) in [("src_mac", &mut out.src_mac), ("dst_mac", &mut out.dst_mac)] {
         if let Some(v) = obj.get(field) {
             let mac_path = field_path(path, field);
-            *slot = Some(string(v, &mac_path)?.parse::<MacAddr>().or_else(|e| error(&mac_path, e))?);
+            *slot = Some(
+                string(v, &mac_path)?
+                    .parse::<MacAddr>()
+                    .or_else(|e| error(&mac_path, e))?,
+            );
         }
     }
     Ok(out)
@@ -157,8 +203,18 @@ fn vlan_id(value: &Value, path: &str) -> Result<u16> {
     }
 }
 
-const RULE_FIELDS: &[&str] =
-    &["name", "action", "direction", "ethertype", "proto", "src", "dst", "sport", "dport", "tcp_flags"];
+const RULE_FIELDS: &[&str] = &[
+    "name",
+    "action",
+    "direction",
+    "ethertype",
+    "proto",
+    "src",
+    "dst",
+    "sport",
+    "dport",
+    "tcp_flags",
+];
 
 fn rule(value: &Value, path: &str) -> Result<Rule> {
     let obj = object(value, path, RULE_FIELDS)?;
@@ -172,7 +228,12 @@ fn rule(value: &Value, path: &str) -> Result<Rule> {
             "a->b" => Some(Side::A),
             "b->a" => Some(Side::B),
             "any" => None,
-            other => return error(&at("direction"), format!("unknown direction {other:?}; expected \"a->b\", \"b->a\" or \"any\"")),
+            other => {
+                return error(
+                    &at("direction"),
+                    format!("unknown direction {other:?}; expected \"a->b\", \"b->a\" or \"any\""),
+                )
+            }
         };
     }
     if let Some(v) = obj.get("ethertype") {
@@ -203,7 +264,13 @@ fn rule(value: &Value, path: &str) -> Result<Rule> {
 /// Rejects rules whose conditions contradict each other (they could never match).
 fn check_consistent(rule: &Rule, path: &str) -> Result<()> {
     let at = |field: &str| field_path(path, field);
-    let family = |p: &Prefix| if p.addr.is_ipv4() { ETHERTYPE_IPV4 } else { ETHERTYPE_IPV6 };
+    let family = |p: &Prefix| {
+        if p.addr.is_ipv4() {
+            ETHERTYPE_IPV4
+        } else {
+            ETHERTYPE_IPV6
+        }
+    };
     let src_family = rule.src.as_ref().map(family);
     let dst_family = rule.dst.as_ref().map(family);
     if let (Some(s), Some(d)) = (src_family, dst_family) {
@@ -218,21 +285,33 @@ fn check_consistent(rule: &Rule, path: &str) -> Result<()> {
     });
     if let (Some(et), Some(fam)) = (rule.ethertype, ip_family) {
         if et != fam {
-            return error(&at("ethertype"), "contradicts the address family or protocol of this rule");
+            return error(
+                &at("ethertype"),
+                "contradicts the address family or protocol of this rule",
+            );
         }
     }
     if rule.protocol == Some(IPPROTO_ICMP) && ip_family == Some(ETHERTYPE_IPV6) {
-        return error(&at("proto"), "icmp is IPv4's; use icmpv6 with IPv6 prefixes");
+        return error(
+            &at("proto"),
+            "icmp is IPv4's; use icmpv6 with IPv6 prefixes",
+        );
     }
     if rule.protocol == Some(IPPROTO_ICMPV6) && ip_family == Some(ETHERTYPE_IPV4) {
-        return error(&at("proto"), "icmpv6 is IPv6's; use icmp with IPv4 prefixes");
+        return error(
+            &at("proto"),
+            "icmpv6 is IPv6's; use icmp with IPv4 prefixes",
+        );
     }
     if let Some(et) = rule.ethertype {
         if rule.protocol.is_some() && et != ETHERTYPE_IPV4 && et != ETHERTYPE_IPV6 {
             return error(&at("proto"), "an IP protocol needs ethertype ipv4 or ipv6");
         }
     }
-    for (field, set) in [("sport", rule.sport.is_some()), ("dport", rule.dport.is_some())] {
+    for (field, set) in [
+        ("sport", rule.sport.is_some()),
+        ("dport", rule.dport.is_some()),
+    ] {
         if set && !matches!(rule.protocol, Some(IPPROTO_TCP | IPPROTO_UDP)) {
             return error(&at(field), "port ranges need proto tcp or udp");
         }
@@ -290,8 +369,12 @@ fn protocol(value: &Value, path: &str) -> Result<u8> {
 
 fn prefix(value: &Value, path: &str) -> Result<Prefix> {
     let text = string(value, path)?;
-    let (addr_text, len_text) = text.split_once('/').map_or((text, None), |(a, l)| (a, Some(l)));
-    let addr: IpAddr = addr_text.parse().or_else(|_| error(path, format!("{addr_text:?} is not an IP address")))?;
+    let (addr_text, len_text) = text
+        .split_once('/')
+        .map_or((text, None), |(a, l)| (a, Some(l)));
+    let addr: IpAddr = addr_text
+        .parse()
+        .or_else(|_| error(path, format!("{addr_text:?} is not an IP address")))?;
     let max = if addr.is_ipv4() { 32 } else { 128 };
     let len = match len_text {
         None => max,
@@ -313,11 +396,16 @@ fn prefix(value: &Value, path: &str) -> Result<Prefix> {
 
 fn port_range(value: &Value, path: &str) -> Result<PortRange> {
     let port = |text: &str| -> Result<u16> {
-        text.trim().parse::<u16>().or_else(|_| error(path, format!("{text:?} is not a port 0-65535")))
+        text.trim()
+            .parse::<u16>()
+            .or_else(|_| error(path, format!("{text:?} is not a port 0-65535")))
     };
     let (lo, hi) = match value {
         Value::Number(n) => {
-            let p = n.as_u64().filter(|p| *p <= 65535).map_or_else(|| error(path, "port must be 0-65535"), Ok)?;
+            let p = n
+                .as_u64()
+                .filter(|p| *p <= 65535)
+                .map_or_else(|| error(path, "port must be 0-65535"), Ok)?;
             (p as u16, p as u16)
         }
         Value::String(s) => match s.split_once('-') {
@@ -346,7 +434,9 @@ fn tcp_flags(value: &Value, path: &str) -> Result<TcpFlagsMatch> {
     let text = string(value, path)?;
     let mut flags = TcpFlagsMatch { mask: 0, value: 0 };
     for token in text.split(',').map(str::trim) {
-        let (negated, name) = token.strip_prefix('!').map_or((false, token), |n| (true, n));
+        let (negated, name) = token
+            .strip_prefix('!')
+            .map_or((false, token), |n| (true, n));
         let Some(&(_, bit)) = NAMES.iter().find(|(n, _)| *n == name) else {
             return error(path, format!("unknown TCP flag {token:?}; use fin, syn, rst, psh, ack, urg, ece, cwr, each optionally prefixed with !"));
         };

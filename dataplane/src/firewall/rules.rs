@@ -158,7 +158,12 @@ pub struct Table {
 impl Table {
     /// An empty table with the given default and no rewrites.
     pub fn new(default: Action) -> Table {
-        Table { default, rules: Vec::new(), rewrite_a_to_b: Rewrite::default(), rewrite_b_to_a: Rewrite::default() }
+        Table {
+            default,
+            rules: Vec::new(),
+            rewrite_a_to_b: Rewrite::default(),
+            rewrite_b_to_a: Rewrite::default(),
+        }
     }
 
     /// The rewrite for a frame that arrived on `ingress`.

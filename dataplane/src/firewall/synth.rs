@@ -5,10 +5,12 @@
 //! services) for benchmarks. [`frame_for`] makes a frame aimed at one of a table's rules, or a random or
 //! hostile one.
 
-use super::rules::{Action, PortRange, Prefix, Rewrite, Rule, RuleSet, Side, Table, TableKey, TcpFlagsMatch};
+use super::rules::{
+    Action, PortRange, Prefix, Rewrite, Rule, RuleSet, Side, Table, TableKey, TcpFlagsMatch,
+};
 use crate::packet::{
-    emit_frame, Flow, IpFlow, MacAddr, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, IPPROTO_ICMP, IPPROTO_ICMPV6,
-    IPPROTO_TCP, IPPROTO_UDP, EXT_DESTINATION,
+    emit_frame, Flow, IpFlow, MacAddr, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6,
+    EXT_DESTINATION, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP,
 };
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -48,31 +50,70 @@ impl Rng {
 }
 
 const VLAN_POOL: [u16; 5] = [10, 210, 310, 1000, 4094];
-const PROTO_POOL: [u8; 6] = [IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_ICMPV6, 47, 132];
+const PROTO_POOL: [u8; 6] = [
+    IPPROTO_TCP,
+    IPPROTO_UDP,
+    IPPROTO_ICMP,
+    IPPROTO_ICMPV6,
+    47,
+    132,
+];
 const PORT_POOL: [u16; 8] = [0, 1, 53, 80, 443, 1024, 8080, 65535];
 
 fn v4_in_pool(rng: &mut Rng) -> Ipv4Addr {
     // Two /24s and their neighbourhood: enough collisions for overlapping prefixes.
-    Ipv4Addr::new(10, 56, rng.pick(&[216, 217, 218]), rng.pick(&[0, 1, 2, 127, 128, 200, 255]))
+    Ipv4Addr::new(
+        10,
+        56,
+        rng.pick(&[216, 217, 218]),
+        rng.pick(&[0, 1, 2, 127, 128, 200, 255]),
+    )
 }
 
 fn v6_in_pool(rng: &mut Rng) -> Ipv6Addr {
-    Ipv6Addr::new(0x2001, 0xdb8, 0, rng.pick(&[0, 1]), 0, 0, 0, rng.pick(&[0, 1, 2, 0x7fff, 0x8000, 0xffff]))
+    Ipv6Addr::new(
+        0x2001,
+        0xdb8,
+        0,
+        rng.pick(&[0, 1]),
+        0,
+        0,
+        0,
+        rng.pick(&[0, 1, 2, 0x7fff, 0x8000, 0xffff]),
+    )
 }
 
 fn masked(addr: IpAddr, len: u8) -> Prefix {
     let addr = match addr {
-        IpAddr::V4(a) => IpAddr::V4(Ipv4Addr::from(u32::from(a).checked_shr(32 - len as u32).unwrap_or(0).checked_shl(32 - len as u32).unwrap_or(0))),
-        IpAddr::V6(a) => IpAddr::V6(Ipv6Addr::from(u128::from(a).checked_shr(128 - len as u32).unwrap_or(0).checked_shl(128 - len as u32).unwrap_or(0))),
+        IpAddr::V4(a) => IpAddr::V4(Ipv4Addr::from(
+            u32::from(a)
+                .checked_shr(32 - len as u32)
+                .unwrap_or(0)
+                .checked_shl(32 - len as u32)
+                .unwrap_or(0),
+        )),
+        IpAddr::V6(a) => IpAddr::V6(Ipv6Addr::from(
+            u128::from(a)
+                .checked_shr(128 - len as u32)
+                .unwrap_or(0)
+                .checked_shl(128 - len as u32)
+                .unwrap_or(0),
+        )),
     };
     Prefix { addr, len }
 }
 
 fn pool_prefix(rng: &mut Rng, v6: bool) -> Prefix {
     if v6 {
-        masked(IpAddr::V6(v6_in_pool(rng)), rng.pick(&[0, 64, 112, 120, 127, 128]))
+        masked(
+            IpAddr::V6(v6_in_pool(rng)),
+            rng.pick(&[0, 64, 112, 120, 127, 128]),
+        )
     } else {
-        masked(IpAddr::V4(v4_in_pool(rng)), rng.pick(&[0, 8, 16, 23, 24, 25, 31, 32]))
+        masked(
+            IpAddr::V4(v4_in_pool(rng)),
+            rng.pick(&[0, 8, 16, 23, 24, 25, 31, 32]),
+        )
     }
 }
 
@@ -81,14 +122,21 @@ fn pool_ports(rng: &mut Rng) -> PortRange {
     if rng.percent(50) {
         PortRange { lo: a, hi: a }
     } else {
-        PortRange { lo: a.min(b), hi: a.max(b) }
+        PortRange {
+            lo: a.min(b),
+            hi: a.max(b),
+        }
     }
 }
 
 /// A rule whose fields are each present at random and drawn from small pools (possibly contradictory).
 fn overlapping_rule(rng: &mut Rng) -> Rule {
     let v6 = rng.percent(30);
-    let mut rule = Rule::new(if rng.percent(50) { Action::Allow } else { Action::Drop });
+    let mut rule = Rule::new(if rng.percent(50) {
+        Action::Allow
+    } else {
+        Action::Drop
+    });
     if rng.percent(20) {
         rule.ingress = Some(if rng.percent(50) { Side::A } else { Side::B });
     }
@@ -112,7 +160,10 @@ fn overlapping_rule(rng: &mut Rng) -> Rule {
     }
     if rng.percent(15) {
         let mask = rng.next_u64() as u8;
-        rule.tcp_flags = Some(TcpFlagsMatch { mask, value: mask & rng.next_u64() as u8 });
+        rule.tcp_flags = Some(TcpFlagsMatch {
+            mask,
+            value: mask & rng.next_u64() as u8,
+        });
     }
     rule
 }
@@ -120,8 +171,12 @@ fn overlapping_rule(rng: &mut Rng) -> Rule {
 fn random_rewrite(rng: &mut Rng, tagged: bool) -> Rewrite {
     Rewrite {
         vlan: (tagged && rng.percent(40)).then(|| rng.pick(&VLAN_POOL)),
-        src_mac: rng.percent(30).then(|| MacAddr([2, 0, 0, 0, 0xaa, rng.next_u64() as u8])),
-        dst_mac: rng.percent(30).then(|| MacAddr([2, 0, 0, 0, 0xbb, rng.next_u64() as u8])),
+        src_mac: rng
+            .percent(30)
+            .then(|| MacAddr([2, 0, 0, 0, 0xaa, rng.next_u64() as u8])),
+        dst_mac: rng
+            .percent(30)
+            .then(|| MacAddr([2, 0, 0, 0, 0xbb, rng.next_u64() as u8])),
     }
 }
 
@@ -130,14 +185,31 @@ fn random_rewrite(rng: &mut Rng, tagged: bool) -> Rewrite {
 pub fn overlapping_rule_set(rng: &mut Rng, tables: usize, max_rules: usize) -> RuleSet {
     let mut out = BTreeMap::new();
     for _ in 0..tables {
-        let key = if rng.percent(25) { TableKey::Untagged } else { TableKey::Vlan(rng.pick(&VLAN_POOL)) };
-        let mut table = Table::new(if rng.percent(50) { Action::Allow } else { Action::Drop });
-        table.rules = (0..rng.below(max_rules as u64 + 1)).map(|_| overlapping_rule(rng)).collect();
+        let key = if rng.percent(25) {
+            TableKey::Untagged
+        } else {
+            TableKey::Vlan(rng.pick(&VLAN_POOL))
+        };
+        let mut table = Table::new(if rng.percent(50) {
+            Action::Allow
+        } else {
+            Action::Drop
+        });
+        table.rules = (0..rng.below(max_rules as u64 + 1))
+            .map(|_| overlapping_rule(rng))
+            .collect();
         table.rewrite_a_to_b = random_rewrite(rng, key != TableKey::Untagged);
         table.rewrite_b_to_a = random_rewrite(rng, key != TableKey::Untagged);
         out.insert(key, table);
     }
-    RuleSet { default: if rng.percent(50) { Action::Allow } else { Action::Drop }, tables: out }
+    RuleSet {
+        default: if rng.percent(50) {
+            Action::Allow
+        } else {
+            Action::Drop
+        },
+        tables: out,
+    }
 }
 
 /// A realistic access list of `n` rules for VLAN 210: mostly TCP/UDP services on specific destination
@@ -145,7 +217,11 @@ pub fn overlapping_rule_set(rng: &mut Rng, tables: usize, max_rules: usize) -> R
 pub fn acl_rule_set(rng: &mut Rng, n: usize) -> RuleSet {
     let rules = (0..n)
         .map(|_| {
-            let mut rule = Rule::new(if rng.percent(80) { Action::Allow } else { Action::Drop });
+            let mut rule = Rule::new(if rng.percent(80) {
+                Action::Allow
+            } else {
+                Action::Drop
+            });
             let dst = Ipv4Addr::from(0x0a00_0000 | (rng.next_u64() as u32 & 0x00ff_ffff));
             rule.dst = Some(masked(IpAddr::V4(dst), rng.pick(&[24, 28, 32, 32, 32])));
             if rng.percent(50) {
@@ -153,12 +229,19 @@ pub fn acl_rule_set(rng: &mut Rng, n: usize) -> RuleSet {
                 rule.src = Some(masked(IpAddr::V4(src), rng.pick(&[12, 16, 20, 24])));
             }
             if rng.percent(90) {
-                rule.protocol = Some(if rng.percent(70) { IPPROTO_TCP } else { IPPROTO_UDP });
+                rule.protocol = Some(if rng.percent(70) {
+                    IPPROTO_TCP
+                } else {
+                    IPPROTO_UDP
+                });
                 let port = rng.below(65536) as u16;
                 rule.dport = Some(if rng.percent(80) {
                     PortRange { lo: port, hi: port }
                 } else {
-                    PortRange { lo: port, hi: port.saturating_add(rng.below(1024) as u16) }
+                    PortRange {
+                        lo: port,
+                        hi: port.saturating_add(rng.below(1024) as u16),
+                    }
                 });
             } else {
                 rule.protocol = Some(IPPROTO_ICMP);
@@ -168,7 +251,10 @@ pub fn acl_rule_set(rng: &mut Rng, n: usize) -> RuleSet {
         .collect();
     let mut table = Table::new(Action::Drop);
     table.rules = rules;
-    RuleSet { default: Action::Drop, tables: BTreeMap::from([(TableKey::Vlan(210), table)]) }
+    RuleSet {
+        default: Action::Drop,
+        tables: BTreeMap::from([(TableKey::Vlan(210), table)]),
+    }
 }
 
 fn addr_in(rng: &mut Rng, prefix: Prefix) -> IpAddr {
@@ -210,10 +296,20 @@ fn flow_for(rng: &mut Rng, rule: &Rule, vlan: Option<u16>) -> Flow {
     };
     let non_ip = matches!(rule.ethertype, Some(et) if et != ETHERTYPE_IPV4 && et != ETHERTYPE_IPV6);
     if non_ip {
-        return Flow { vlan, ethertype: rule.ethertype.unwrap_or(ETHERTYPE_ARP), ip: None };
+        return Flow {
+            vlan,
+            ethertype: rule.ethertype.unwrap_or(ETHERTYPE_ARP),
+            ip: None,
+        };
     }
-    let src_prefix = rule.src.filter(|p| p.addr.is_ipv6() == v6).unwrap_or_else(|| pool_prefix(rng, v6));
-    let dst_prefix = rule.dst.filter(|p| p.addr.is_ipv6() == v6).unwrap_or_else(|| pool_prefix(rng, v6));
+    let src_prefix = rule
+        .src
+        .filter(|p| p.addr.is_ipv6() == v6)
+        .unwrap_or_else(|| pool_prefix(rng, v6));
+    let dst_prefix = rule
+        .dst
+        .filter(|p| p.addr.is_ipv6() == v6)
+        .unwrap_or_else(|| pool_prefix(rng, v6));
     let (src, dst) = (addr_in(rng, src_prefix), addr_in(rng, dst_prefix));
     let protocol = rule.protocol.unwrap_or_else(|| rng.pick(&PROTO_POOL));
     let has_ports = matches!(protocol, IPPROTO_TCP | IPPROTO_UDP) && !rng.percent(5);
@@ -225,7 +321,13 @@ fn flow_for(rng: &mut Rng, rule: &Rule, vlan: Option<u16>) -> Flow {
     Flow {
         vlan,
         ethertype: if v6 { ETHERTYPE_IPV6 } else { ETHERTYPE_IPV4 },
-        ip: Some(IpFlow { src, dst, protocol, ports, tcp_flags }),
+        ip: Some(IpFlow {
+            src,
+            dst,
+            protocol,
+            ports,
+            tcp_flags,
+        }),
     }
 }
 
@@ -242,7 +344,9 @@ fn make_hostile(rng: &mut Rng, frame: &mut Vec<u8>) {
         }
         2 => {
             // An IPv6 destination-options loop.
-            let looped: Vec<u8> = (0..12).flat_map(|_| [EXT_DESTINATION, 0, 0, 0, 0, 0, 0, 0]).collect();
+            let looped: Vec<u8> = (0..12)
+                .flat_map(|_| [EXT_DESTINATION, 0, 0, 0, 0, 0, 0, 0])
+                .collect();
             let mut ip = vec![0x60, 0, 0, 0, 0, looped.len() as u8, EXT_DESTINATION, 64];
             ip.extend_from_slice(&[0; 32]);
             ip.extend_from_slice(&looped);
@@ -252,7 +356,12 @@ fn make_hostile(rng: &mut Rng, frame: &mut Vec<u8>) {
         }
         _ => {
             // A third VLAN tag.
-            frame.splice(12..12, [0x81, 0x00, 0x00, 0x07, 0x88, 0xa8, 0x00, 0x08, 0x81, 0x00, 0x00, 0x09]);
+            frame.splice(
+                12..12,
+                [
+                    0x81, 0x00, 0x00, 0x07, 0x88, 0xa8, 0x00, 0x08, 0x81, 0x00, 0x00, 0x09,
+                ],
+            );
         }
     }
 }
@@ -262,7 +371,11 @@ fn make_hostile(rng: &mut Rng, frame: &mut Vec<u8>) {
 pub fn frame_for(rng: &mut Rng, rules: &RuleSet) -> (Side, Vec<u8>) {
     let keys: Vec<TableKey> = rules.tables.keys().copied().collect();
     let key = if keys.is_empty() || rng.percent(10) {
-        if rng.percent(50) { TableKey::Untagged } else { TableKey::Vlan(rng.pick(&VLAN_POOL)) }
+        if rng.percent(50) {
+            TableKey::Untagged
+        } else {
+            TableKey::Vlan(rng.pick(&VLAN_POOL))
+        }
     } else {
         rng.pick(&keys)
     };
@@ -271,16 +384,31 @@ pub fn frame_for(rng: &mut Rng, rules: &RuleSet) -> (Side, Vec<u8>) {
         TableKey::Vlan(id) => Some(id),
     };
     let target = match rules.tables.get(&key) {
-        Some(t) if !t.rules.is_empty() && rng.percent(80) => t.rules[rng.below(t.rules.len() as u64) as usize].clone(),
+        Some(t) if !t.rules.is_empty() && rng.percent(80) => {
+            t.rules[rng.below(t.rules.len() as u64) as usize].clone()
+        }
         _ => overlapping_rule(rng),
     };
     let flow = flow_for(rng, &target, vlan);
     let inner = (vlan.is_some() && rng.percent(10)).then(|| rng.pick(&VLAN_POOL));
-    let payload = if rng.percent(3) { 8900 } else { rng.below(64) as usize };
-    let mut frame = emit_frame(&flow, inner, MacAddr([2, 0, 0, 0, 0, 1]), MacAddr([2, 0, 0, 0, 0, 2]), payload);
+    let payload = if rng.percent(3) {
+        8900
+    } else {
+        rng.below(64) as usize
+    };
+    let mut frame = emit_frame(
+        &flow,
+        inner,
+        MacAddr([2, 0, 0, 0, 0, 1]),
+        MacAddr([2, 0, 0, 0, 0, 2]),
+        payload,
+    );
     if rng.percent(5) {
         make_hostile(rng, &mut frame);
     }
-    let side = target.ingress.filter(|_| rng.percent(80)).unwrap_or(if rng.percent(50) { Side::A } else { Side::B });
+    let side = target
+        .ingress
+        .filter(|_| rng.percent(80))
+        .unwrap_or(if rng.percent(50) { Side::A } else { Side::B });
     (side, frame)
 }

@@ -11,7 +11,7 @@
 //! [`MAX_DEPTH`] and a budget of stored rule references: past it, nodes become plain leaves, so the worst
 //! case degrades towards a linear scan instead of exhausting memory.
 
-use super::matcher::{Key, Range, RuleBox, DIMS};
+use super::matcher::{Key, PackedRule, Range, RuleBox, DIMS};
 
 /// A leaf holds at most this many rules (unless cutting stopped making progress).
 pub const LEAF_RULES: usize = 4;
@@ -24,32 +24,43 @@ const SPACE_FACTOR: usize = 4;
 /// Rule references the whole tree may store, per rule, before nodes become plain leaves.
 const REFS_PER_RULE: usize = 64;
 
+/// What lies below one cell of a cut (or at the root), in 32 bits: a cut node's index with [`CUT_BIT`]
+/// set, or the index in `leaves` where a leaf's run of rules starts (the run ends at a rule marked last).
+#[derive(Debug, Clone, Copy)]
+struct Child(u32);
+
+const CUT_BIT: u32 = 1 << 31;
+
+/// The leaf with no rules, shared by every cell that no rule reaches: `leaves[0]` never matches.
+const EMPTY_LEAF: Child = Child(0);
+
+/// Cuts dimension `dim` of `[lo, ...]` into `count` cells of width `1 << shift`; their children start at
+/// `first` in `children`.
 #[derive(Debug, Clone)]
-enum Node {
-    /// Cut dimension `dim` of `[lo, ...]` into `count` cells of width `1 << shift`; children start at
-    /// `first` in `children`.
-    Cut { dim: u8, shift: u32, lo: u128, count: u32, first: u32 },
-    /// Scan `leaf_rules[start .. start + len]`.
-    Leaf { start: u32, len: u32 },
+struct CutNode {
+    lo: u128,
+    shift: u32,
+    count: u32,
+    first: u32,
+    dim: u8,
 }
 
 /// A decision tree over the boxes of one table's rules.
 #[derive(Debug, Clone)]
 pub struct Tree {
-    boxes: Vec<Option<RuleBox>>,
-    nodes: Vec<Node>,
-    children: Vec<u32>,
-    leaf_rules: Vec<u32>,
-    root: u32,
-    depth: usize,
+    cuts: Vec<CutNode>,
+    children: Vec<Child>,
+    leaves: Vec<PackedRule>,
+    root: Child,
+    stats: TreeStats,
 }
 
 /// Size figures of a built tree, for benchmarks and logs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TreeStats {
-    /// Number of nodes (inner and leaves).
-    pub nodes: usize,
-    /// Rule references stored in leaves.
+    /// Number of inner (cut) nodes.
+    pub cuts: usize,
+    /// Rule copies stored in leaves.
     pub leaf_refs: usize,
     /// Length of the longest root-to-leaf path.
     pub depth: usize,
@@ -57,58 +68,57 @@ pub struct TreeStats {
     pub max_leaf: usize,
 }
 
-/// Node 0: the leaf with no rules, shared by every cell that no rule reaches.
-const EMPTY_LEAF: u32 = 0;
-
 impl Tree {
     /// Builds the tree for `boxes` in priority order (`None` = a rule that never matches).
-    pub fn build(boxes: Vec<Option<RuleBox>>) -> Tree {
-        let empty = Node::Leaf { start: 0, len: 0 };
-        let mut tree =
-            Tree { boxes, nodes: vec![empty], children: Vec::new(), leaf_rules: Vec::new(), root: EMPTY_LEAF, depth: 0 };
-        let live: Vec<u32> = (0..tree.boxes.len() as u32).filter(|&i| tree.boxes[i as usize].is_some()).collect();
+    pub fn build(boxes: &[Option<RuleBox>]) -> Tree {
+        let mut tree = Tree {
+            cuts: Vec::new(),
+            children: Vec::new(),
+            leaves: vec![PackedRule::never(true)],
+            root: EMPTY_LEAF,
+            stats: TreeStats::default(),
+        };
+        let live: Vec<u32> = (0..boxes.len() as u32)
+            .filter(|&i| boxes[i as usize].is_some())
+            .collect();
         let budget = REFS_PER_RULE * live.len().max(1024);
-        let mut builder = Builder { tree: &mut tree, budget };
-        tree.root = builder.node(live, [Range::FULL; DIMS], 0);
+        let mut builder = Builder {
+            tree: &mut tree,
+            boxes,
+            budget,
+        };
+        let root = builder.node(live, [Range::FULL; DIMS], 0);
+        tree.root = root;
+        tree.stats.cuts = tree.cuts.len();
+        tree.stats.leaf_refs = tree.leaves.len() - 1;
         tree
     }
 
     /// Index of the first rule matching `key`, if any.
     pub fn lookup(&self, key: &Key) -> Option<usize> {
-        let mut node = self.root as usize;
-        loop {
-            match self.nodes[node] {
-                Node::Cut { dim, shift, lo, count, first } => {
-                    let v = key.values[dim as usize];
-                    let cell = v.checked_sub(lo)? >> shift;
-                    if cell >= count as u128 {
-                        return None;
-                    }
-                    node = self.children[first as usize + cell as usize] as usize;
-                }
-                Node::Leaf { start, len } => {
-                    let rules = &self.leaf_rules[start as usize..(start + len) as usize];
-                    return rules
-                        .iter()
-                        .map(|&r| r as usize)
-                        .find(|&r| self.boxes[r].as_ref().is_some_and(|b| b.matches(key)));
-                }
+        let mut at = self.root.0;
+        while at & CUT_BIT != 0 {
+            let cut = &self.cuts[(at & !CUT_BIT) as usize];
+            let cell = key.values[cut.dim as usize].checked_sub(cut.lo)? >> cut.shift;
+            if cell >= cut.count as u128 {
+                return None;
+            }
+            at = self.children[cut.first as usize + cell as usize].0;
+        }
+        for rule in &self.leaves[at as usize..] {
+            if rule.matches(key) {
+                return Some(rule.rule as usize);
+            }
+            if rule.last {
+                return None;
             }
         }
+        None
     }
 
     /// Size figures of the tree.
     pub fn stats(&self) -> TreeStats {
-        let max_leaf = self
-            .nodes
-            .iter()
-            .map(|n| match n {
-                Node::Leaf { len, .. } => *len as usize,
-                Node::Cut { .. } => 0,
-            })
-            .max()
-            .unwrap_or(0);
-        TreeStats { nodes: self.nodes.len(), leaf_refs: self.leaf_rules.len(), depth: self.depth, max_leaf }
+        self.stats
     }
 }
 
@@ -126,60 +136,94 @@ struct Cut {
 
 struct Builder<'a> {
     tree: &'a mut Tree,
+    boxes: &'a [Option<RuleBox>],
     budget: usize,
 }
 
 impl Builder<'_> {
-    fn node(&mut self, mut rules: Vec<u32>, region: [Range; DIMS], depth: usize) -> u32 {
-        self.tree.depth = self.tree.depth.max(depth);
+    fn node(&mut self, mut rules: Vec<u32>, region: [Range; DIMS], depth: usize) -> Child {
+        self.tree.stats.depth = self.tree.stats.depth.max(depth);
         if let Some(pos) = rules.iter().position(|&r| self.rule_box(r).covers(&region)) {
             rules.truncate(pos + 1);
         }
         if rules.is_empty() {
             return EMPTY_LEAF;
         }
-        let cut = if rules.len() <= LEAF_RULES || depth >= MAX_DEPTH || self.tree.leaf_rules.len() >= self.budget {
+        let cut = if rules.len() <= LEAF_RULES
+            || depth >= MAX_DEPTH
+            || self.tree.leaves.len() >= self.budget
+        {
             None
         } else {
             self.best_cut(&rules, &region)
         };
-        let Some(cut) = cut else { return self.leaf(&rules) };
+        let Some(cut) = cut else {
+            return self.leaf(&rules);
+        };
         let mut child_nodes = Vec::with_capacity(cut.count);
         for cell in 0..cut.count {
             let cell_lo = cut.lo + ((cell as u128) << cut.shift);
             let cell_hi = cell_lo.saturating_add((1u128 << cut.shift) - 1).min(cut.hi);
             let mut child_region = region;
-            child_region[cut.dim] = Range { lo: cell_lo, hi: cell_hi };
-            let cell_range = Range { lo: cell_lo, hi: cell_hi };
+            child_region[cut.dim] = Range {
+                lo: cell_lo,
+                hi: cell_hi,
+            };
+            let cell_range = Range {
+                lo: cell_lo,
+                hi: cell_hi,
+            };
             let child_rules: Vec<u32> = rules
                 .iter()
                 .copied()
-                .filter(|&r| self.rule_box(r).ranges[cut.dim].intersect(&cell_range).is_some())
+                .filter(|&r| {
+                    self.rule_box(r).ranges[cut.dim]
+                        .intersect(&cell_range)
+                        .is_some()
+                })
                 .collect();
             child_nodes.push(self.node(child_rules, child_region, depth + 1));
         }
         let first = self.tree.children.len() as u32;
         self.tree.children.extend(child_nodes);
-        self.tree.nodes.push(Node::Cut { dim: cut.dim as u8, shift: cut.shift, lo: cut.lo, count: cut.count as u32, first });
-        (self.tree.nodes.len() - 1) as u32
+        self.tree.cuts.push(CutNode {
+            lo: cut.lo,
+            shift: cut.shift,
+            count: cut.count as u32,
+            first,
+            dim: cut.dim as u8,
+        });
+        Child(CUT_BIT | (self.tree.cuts.len() - 1) as u32)
     }
 
     fn rule_box(&self, r: u32) -> &RuleBox {
-        self.tree.boxes[r as usize].as_ref().expect("only live rules are placed in the tree")
+        self.boxes[r as usize]
+            .as_ref()
+            .expect("only live rules are placed in the tree")
     }
 
-    fn leaf(&mut self, rules: &[u32]) -> u32 {
-        let start = self.tree.leaf_rules.len() as u32;
-        self.tree.leaf_rules.extend_from_slice(rules);
-        self.tree.nodes.push(Node::Leaf { start, len: rules.len() as u32 });
-        (self.tree.nodes.len() - 1) as u32
+    fn leaf(&mut self, rules: &[u32]) -> Child {
+        let start = self.tree.leaves.len() as u32;
+        for (i, &rule) in rules.iter().enumerate() {
+            self.tree.leaves.push(PackedRule::new(
+                rule,
+                self.rule_box(rule),
+                i + 1 == rules.len(),
+            ));
+        }
+        self.tree.stats.max_leaf = self.tree.stats.max_leaf.max(rules.len());
+        Child(start)
     }
 
     /// The cut with the smallest largest child among those within the space factor, if any makes progress.
     fn best_cut(&self, rules: &[u32], region: &[Range; DIMS]) -> Option<Cut> {
         let mut best: Option<Cut> = None;
-        for dim in 0..DIMS {
-            let clipped = |r: u32| self.rule_box(r).ranges[dim].intersect(&region[dim]).expect("rules overlap their node");
+        for (dim, dim_region) in region.iter().enumerate() {
+            let clipped = |r: u32| {
+                self.rule_box(r).ranges[dim]
+                    .intersect(dim_region)
+                    .expect("rules overlap their node")
+            };
             let lo = rules.iter().map(|&r| clipped(r).lo).min()?;
             let hi = rules.iter().map(|&r| clipped(r).hi).max()?;
             if lo == hi {
@@ -193,7 +237,10 @@ impl Builder<'_> {
                 let mut total = 0;
                 for &r in rules {
                     let c = clipped(r);
-                    let (a, b) = (((c.lo - lo) >> shift) as usize, ((c.hi - lo) >> shift) as usize);
+                    let (a, b) = (
+                        ((c.lo - lo) >> shift) as usize,
+                        ((c.hi - lo) >> shift) as usize,
+                    );
                     starts[a] += 1;
                     starts[b + 1] -= 1;
                     total += b - a + 1;
@@ -206,8 +253,18 @@ impl Builder<'_> {
                 if total > SPACE_FACTOR * rules.len() + count {
                     break;
                 }
-                let candidate = Cut { dim, lo, hi, shift, count, max_child, total };
-                let better = best.is_none_or(|b| (candidate.max_child, candidate.total) < (b.max_child, b.total));
+                let candidate = Cut {
+                    dim,
+                    lo,
+                    hi,
+                    shift,
+                    count,
+                    max_child,
+                    total,
+                };
+                let better = best.is_none_or(|b| {
+                    (candidate.max_child, candidate.total) < (b.max_child, b.total)
+                });
                 if better {
                     best = Some(candidate);
                 }

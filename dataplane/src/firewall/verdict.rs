@@ -66,7 +66,11 @@ impl CountersSnapshot {
     /// All-zero counters shaped for `rules`.
     pub fn zero(rules: &RuleSet) -> CountersSnapshot {
         CountersSnapshot {
-            tables: rules.tables.values().map(|t| vec![PacketCount::default(); t.rules.len() + 1]).collect(),
+            tables: rules
+                .tables
+                .values()
+                .map(|t| vec![PacketCount::default(); t.rules.len() + 1])
+                .collect(),
             no_table: PacketCount::default(),
             malformed: vec![PacketCount::default(); ParseError::ALL.len()],
         }
@@ -74,7 +78,10 @@ impl CountersSnapshot {
 
     /// Counts one frame of `bytes` bytes decided by `hit`.
     pub fn record(&mut self, hit: Hit, bytes: usize) {
-        *self.slot(hit) += PacketCount { packets: 1, bytes: bytes as u64 };
+        *self.slot(hit) += PacketCount {
+            packets: 1,
+            bytes: bytes as u64,
+        };
     }
 
     fn slot(&mut self, hit: Hit) -> &mut PacketCount {
@@ -106,7 +113,11 @@ impl CountersSnapshot {
     /// Total over every slot.
     pub fn total(&self) -> PacketCount {
         let mut sum = self.no_table;
-        self.tables.iter().flatten().chain(&self.malformed).for_each(|c| sum += *c);
+        self.tables
+            .iter()
+            .flatten()
+            .chain(&self.malformed)
+            .for_each(|c| sum += *c);
         sum
     }
 }
@@ -122,13 +133,20 @@ impl Counter {
     /// Counts one frame. Only the owning thread may call this: it is a load and a store, not an atomic
     /// read-modify-write, so that the fast path never takes a locked instruction.
     pub fn add(&self, bytes: usize) {
-        self.packets.store(self.packets.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-        self.bytes.store(self.bytes.load(Ordering::Relaxed) + bytes as u64, Ordering::Relaxed);
+        self.packets
+            .store(self.packets.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        self.bytes.store(
+            self.bytes.load(Ordering::Relaxed) + bytes as u64,
+            Ordering::Relaxed,
+        );
     }
 
     /// The current values.
     pub fn get(&self) -> PacketCount {
-        PacketCount { packets: self.packets.load(Ordering::Relaxed), bytes: self.bytes.load(Ordering::Relaxed) }
+        PacketCount {
+            packets: self.packets.load(Ordering::Relaxed),
+            bytes: self.bytes.load(Ordering::Relaxed),
+        }
     }
 }
 
@@ -143,9 +161,17 @@ pub struct Counters {
 impl Counters {
     /// Zeroed counters shaped for `rules`.
     pub fn new(rules: &RuleSet) -> Counters {
-        let fresh = |n: usize| (0..n).map(|_| Counter::default()).collect::<Box<[Counter]>>();
+        let fresh = |n: usize| {
+            (0..n)
+                .map(|_| Counter::default())
+                .collect::<Box<[Counter]>>()
+        };
         Counters {
-            tables: rules.tables.values().map(|t| fresh(t.rules.len() + 1)).collect(),
+            tables: rules
+                .tables
+                .values()
+                .map(|t| fresh(t.rules.len() + 1))
+                .collect(),
             no_table: Counter::default(),
             malformed: fresh(ParseError::ALL.len()),
         }
@@ -157,7 +183,9 @@ impl Counters {
             Hit::Malformed(reason) => &self.malformed[reason.index()],
             Hit::NoTable => &self.no_table,
             Hit::Rule { table, rule } => &self.tables[table][rule],
-            Hit::Default { table } => self.tables[table].last().expect("every table has a default slot"),
+            Hit::Default { table } => self.tables[table]
+                .last()
+                .expect("every table has a default slot"),
         };
         counter.add(bytes);
     }

@@ -93,16 +93,25 @@ mod tests {
         let mut b = vec![0, 1, 8, 0, 6, 4, 0, 1];
         b.extend_from_slice(&[2, 0, 0, 0, 0, 1, 10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 10, 0, 0, 2]);
         let arp = ArpPacket::new_checked(&b[..]).unwrap();
-        assert_eq!((arp.hardware_type(), arp.protocol_type(), arp.operation()), (1, 0x0800, 1));
+        assert_eq!(
+            (arp.hardware_type(), arp.protocol_type(), arp.operation()),
+            (1, 0x0800, 1)
+        );
         assert_eq!(arp.sender_hardware_addr(), &[2, 0, 0, 0, 0, 1]);
         assert_eq!(arp.sender_protocol_addr(), &[10, 0, 0, 1]);
         assert_eq!(arp.target_protocol_addr(), &[10, 0, 0, 2]);
-        assert_eq!(ArpPacket::new_checked(&b[..27]).unwrap_err(), ParseError::TruncatedArp);
+        assert_eq!(
+            ArpPacket::new_checked(&b[..27]).unwrap_err(),
+            ParseError::TruncatedArp
+        );
     }
 
     #[test]
     fn huge_declared_lengths_are_truncation_not_panic() {
         let b = [0, 1, 8, 0, 255, 255, 0, 1, 0, 0];
-        assert_eq!(ArpPacket::new_checked(&b[..]).unwrap_err(), ParseError::TruncatedArp);
+        assert_eq!(
+            ArpPacket::new_checked(&b[..]).unwrap_err(),
+            ParseError::TruncatedArp
+        );
     }
 }

@@ -13,7 +13,13 @@ use std::net::IpAddr;
 /// whose `inner_vlan` is set gets an 802.1ad outer tag and an 802.1Q inner tag (QinQ). An ARP flow gets an
 /// Ethernet/IPv4 ARP request; any other non-IP EtherType gets `payload_len` filler bytes.
 /// The IP addresses must match the EtherType (v4 for 0x0800, v6 for 0x86dd); checksums are left zero.
-pub fn emit_frame(flow: &Flow, inner_vlan: Option<u16>, dst: MacAddr, src: MacAddr, payload_len: usize) -> Vec<u8> {
+pub fn emit_frame(
+    flow: &Flow,
+    inner_vlan: Option<u16>,
+    dst: MacAddr,
+    src: MacAddr,
+    payload_len: usize,
+) -> Vec<u8> {
     let mut frame = Vec::with_capacity(64 + payload_len);
     frame.extend_from_slice(&dst.0);
     frame.extend_from_slice(&src.0);
@@ -50,7 +56,24 @@ fn l4_bytes(ip: &IpFlow, payload_len: usize) -> Vec<u8> {
         (IPPROTO_TCP, Some((sport, dport))) => {
             l4.extend_from_slice(&sport.to_be_bytes());
             l4.extend_from_slice(&dport.to_be_bytes());
-            l4.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 0x50, ip.tcp_flags.unwrap_or(0), 0xff, 0xff, 0, 0, 0, 0]);
+            l4.extend_from_slice(&[
+                0,
+                0,
+                0,
+                1,
+                0,
+                0,
+                0,
+                0,
+                0x50,
+                ip.tcp_flags.unwrap_or(0),
+                0xff,
+                0xff,
+                0,
+                0,
+                0,
+                0,
+            ]);
         }
         (IPPROTO_UDP, Some((sport, dport))) => {
             l4.extend_from_slice(&sport.to_be_bytes());
@@ -91,12 +114,17 @@ fn emit_ip(frame: &mut Vec<u8>, ip: &IpFlow, payload_len: usize) {
             let ext_len = if later_fragment { 8 } else { 0 };
             frame.extend_from_slice(&[0x60, 0, 0, 0]);
             frame.extend_from_slice(&((ext_len + l4.len()) as u16).to_be_bytes());
-            frame.push(if later_fragment { EXT_FRAGMENT } else { ip.protocol });
+            frame.push(if later_fragment {
+                EXT_FRAGMENT
+            } else {
+                ip.protocol
+            });
             frame.push(64);
             frame.extend_from_slice(&src);
             frame.extend_from_slice(&dst);
             if later_fragment {
-                frame.extend_from_slice(&[ip.protocol, 0, 0x05, 0xc8, 0, 0, 0x12, 0x34]); // offset 1480
+                frame.extend_from_slice(&[ip.protocol, 0, 0x05, 0xc8, 0, 0, 0x12, 0x34]);
+                // offset 1480
             }
         }
     }

@@ -22,7 +22,11 @@ pub struct MacAddr(pub [u8; 6]);
 impl fmt::Display for MacAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let b = self.0;
-        write!(f, "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", b[0], b[1], b[2], b[3], b[4], b[5])
+        write!(
+            f,
+            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            b[0], b[1], b[2], b[3], b[4], b[5]
+        )
     }
 }
 
@@ -34,11 +38,14 @@ impl FromStr for MacAddr {
         let mut out = [0u8; 6];
         let mut parts = s.split(':');
         for byte in out.iter_mut() {
-            let part = parts.next().ok_or_else(|| format!("{s:?} is not a MAC address (aa:bb:cc:dd:ee:ff)"))?;
+            let part = parts
+                .next()
+                .ok_or_else(|| format!("{s:?} is not a MAC address (aa:bb:cc:dd:ee:ff)"))?;
             if part.len() != 2 {
                 return Err(format!("{s:?} is not a MAC address (aa:bb:cc:dd:ee:ff)"));
             }
-            *byte = u8::from_str_radix(part, 16).map_err(|_| format!("{s:?} is not a MAC address (aa:bb:cc:dd:ee:ff)"))?;
+            *byte = u8::from_str_radix(part, 16)
+                .map_err(|_| format!("{s:?} is not a MAC address (aa:bb:cc:dd:ee:ff)"))?;
         }
         if parts.next().is_some() {
             return Err(format!("{s:?} is not a MAC address (aa:bb:cc:dd:ee:ff)"));
@@ -124,19 +131,31 @@ mod tests {
         assert_eq!(frame.payload().len(), 6);
         frame.set_dst_addr(MacAddr([0xaa; 6]));
         frame.set_src_addr(MacAddr([0xbb; 6]));
-        assert_eq!(&bytes[0..12], &[0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xbb, 0xbb, 0xbb, 0xbb, 0xbb, 0xbb]);
+        assert_eq!(
+            &bytes[0..12],
+            &[0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xbb, 0xbb, 0xbb, 0xbb, 0xbb, 0xbb]
+        );
     }
 
     #[test]
     fn short_buffer_is_an_error() {
-        assert_eq!(EthernetFrame::new_checked(&[0u8; 13][..]).unwrap_err(), ParseError::TruncatedEthernet);
+        assert_eq!(
+            EthernetFrame::new_checked(&[0u8; 13][..]).unwrap_err(),
+            ParseError::TruncatedEthernet
+        );
     }
 
     #[test]
     fn mac_round_trips_through_text() {
         let mac: MacAddr = "02:00:0A:ff:00:01".parse().unwrap();
         assert_eq!(mac.to_string(), "02:00:0a:ff:00:01");
-        for bad in ["02:00:0a:ff:00", "02:00:0a:ff:00:01:02", "2:00:0a:ff:00:01", "zz:00:0a:ff:00:01", ""] {
+        for bad in [
+            "02:00:0a:ff:00",
+            "02:00:0a:ff:00:01:02",
+            "2:00:0a:ff:00:01",
+            "zz:00:0a:ff:00:01",
+            "",
+        ] {
             assert!(bad.parse::<MacAddr>().is_err(), "{bad}");
         }
     }

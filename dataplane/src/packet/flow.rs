@@ -2,7 +2,9 @@
 
 use super::arp::ArpPacket;
 use super::error::ParseError;
-use super::ethernet::{EthernetFrame, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_QINQ, ETHERTYPE_VLAN};
+use super::ethernet::{
+    EthernetFrame, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_QINQ, ETHERTYPE_VLAN,
+};
 use super::icmp::IcmpPacket;
 use super::ipv4::Ipv4Packet;
 use super::ipv6::Ipv6Packet;
@@ -77,29 +79,49 @@ pub fn parse_flow(frame: &[u8]) -> Result<Flow, ParseError> {
         }
         _ => None,
     };
-    Ok(Flow { vlan, ethertype, ip })
+    Ok(Flow {
+        vlan,
+        ethertype,
+        ip,
+    })
 }
 
 fn parse_ipv4(bytes: &[u8]) -> Result<IpFlow, ParseError> {
     let ip = Ipv4Packet::new_checked(bytes)?;
     let l4 = ip.carries_l4_header().then(|| ip.payload());
     let (ports, tcp_flags) = parse_l4(ip.protocol(), l4)?;
-    Ok(IpFlow { src: ip.src_addr().into(), dst: ip.dst_addr().into(), protocol: ip.protocol(), ports, tcp_flags })
+    Ok(IpFlow {
+        src: ip.src_addr().into(),
+        dst: ip.dst_addr().into(),
+        protocol: ip.protocol(),
+        ports,
+        tcp_flags,
+    })
 }
 
 fn parse_ipv6(bytes: &[u8]) -> Result<IpFlow, ParseError> {
     let ip = Ipv6Packet::new_checked(bytes)?;
     let upper = ip.upper_layer()?;
-    let l4 = upper.carries_l4_header.then(|| &ip.payload()[upper.offset..]);
+    let l4 = upper
+        .carries_l4_header
+        .then(|| &ip.payload()[upper.offset..]);
     let (ports, tcp_flags) = parse_l4(upper.protocol, l4)?;
-    Ok(IpFlow { src: ip.src_addr().into(), dst: ip.dst_addr().into(), protocol: upper.protocol, ports, tcp_flags })
+    Ok(IpFlow {
+        src: ip.src_addr().into(),
+        dst: ip.dst_addr().into(),
+        protocol: upper.protocol,
+        ports,
+        tcp_flags,
+    })
 }
 
 type L4Fields = (Option<(u16, u16)>, Option<u8>);
 
 /// Checks the L4 header (if this packet carries one) and extracts ports and TCP flags.
 fn parse_l4(protocol: u8, l4: Option<&[u8]>) -> Result<L4Fields, ParseError> {
-    let Some(l4) = l4 else { return Ok((None, None)) };
+    let Some(l4) = l4 else {
+        return Ok((None, None));
+    };
     match protocol {
         IPPROTO_TCP => {
             let tcp = TcpPacket::new_checked(l4)?;

@@ -57,6 +57,9 @@ mod tests {
         assert_eq!((m.msg_type(), m.code(), m.checksum()), (8, 0, 0xf7fe));
         assert_eq!(m.rest_of_header(), &[0, 1, 0, 2]);
         assert_eq!(m.payload(), &[0x61]);
-        assert_eq!(IcmpPacket::new_checked(&b[..7]).unwrap_err(), ParseError::TruncatedIcmp);
+        assert_eq!(
+            IcmpPacket::new_checked(&b[..7]).unwrap_err(),
+            ParseError::TruncatedIcmp
+        );
     }
 }

@@ -136,7 +136,28 @@ mod tests {
     fn ipv4(proto: u8, options: &[u8], payload: &[u8]) -> Vec<u8> {
         let hlen = 20 + options.len();
         let total = (hlen + payload.len()) as u16;
-        let mut b = vec![0x40 | (hlen / 4) as u8, 0, 0, 0, 0, 1, 0, 0, 64, proto, 0, 0, 10, 0, 0, 1, 192, 168, 1, 2];
+        let mut b = vec![
+            0x40 | (hlen / 4) as u8,
+            0,
+            0,
+            0,
+            0,
+            1,
+            0,
+            0,
+            64,
+            proto,
+            0,
+            0,
+            10,
+            0,
+            0,
+            1,
+            192,
+            168,
+            1,
+            2,
+        ];
         b[2..4].copy_from_slice(&total.to_be_bytes());
         b.extend_from_slice(options);
         b.extend_from_slice(payload);
@@ -148,7 +169,10 @@ mod tests {
         let mut b = ipv4(17, &[1, 1, 1, 1], &[9, 9, 9]);
         b.extend_from_slice(&[0; 10]); // Ethernet padding
         let p = Ipv4Packet::new_checked(&b[..]).unwrap();
-        assert_eq!((p.version(), p.ihl(), p.header_len(), p.protocol(), p.ttl()), (4, 6, 24, 17, 64));
+        assert_eq!(
+            (p.version(), p.ihl(), p.header_len(), p.protocol(), p.ttl()),
+            (4, 6, 24, 17, 64)
+        );
         assert_eq!(p.src_addr(), Ipv4Addr::new(10, 0, 0, 1));
         assert_eq!(p.dst_addr(), Ipv4Addr::new(192, 168, 1, 2));
         assert_eq!(p.options(), &[1, 1, 1, 1]);
@@ -172,18 +196,36 @@ mod tests {
     #[test]
     fn rejects_bad_headers_by_reason() {
         let good = ipv4(6, &[], &[0; 4]);
-        assert_eq!(Ipv4Packet::new_checked(&good[..19]).unwrap_err(), ParseError::TruncatedIpv4);
+        assert_eq!(
+            Ipv4Packet::new_checked(&good[..19]).unwrap_err(),
+            ParseError::TruncatedIpv4
+        );
         let mut b = good.clone();
         b[0] = 0x44;
-        assert_eq!(Ipv4Packet::new_checked(&b[..]).unwrap_err(), ParseError::BadIpv4Ihl);
+        assert_eq!(
+            Ipv4Packet::new_checked(&b[..]).unwrap_err(),
+            ParseError::BadIpv4Ihl
+        );
         b[0] = 0x65;
-        assert_eq!(Ipv4Packet::new_checked(&b[..]).unwrap_err(), ParseError::BadIpv4Version);
+        assert_eq!(
+            Ipv4Packet::new_checked(&b[..]).unwrap_err(),
+            ParseError::BadIpv4Version
+        );
         b[0] = 0x4f; // 60-byte header in a 24-byte packet
-        assert_eq!(Ipv4Packet::new_checked(&b[..]).unwrap_err(), ParseError::TruncatedIpv4);
+        assert_eq!(
+            Ipv4Packet::new_checked(&b[..]).unwrap_err(),
+            ParseError::TruncatedIpv4
+        );
         let mut b = good.clone();
         b[2..4].copy_from_slice(&100u16.to_be_bytes());
-        assert_eq!(Ipv4Packet::new_checked(&b[..]).unwrap_err(), ParseError::BadIpv4Length);
+        assert_eq!(
+            Ipv4Packet::new_checked(&b[..]).unwrap_err(),
+            ParseError::BadIpv4Length
+        );
         b[2..4].copy_from_slice(&19u16.to_be_bytes());
-        assert_eq!(Ipv4Packet::new_checked(&b[..]).unwrap_err(), ParseError::BadIpv4Length);
+        assert_eq!(
+            Ipv4Packet::new_checked(&b[..]).unwrap_err(),
+            ParseError::BadIpv4Length
+        );
     }
 }

@@ -107,7 +107,11 @@ impl<T: AsRef<[u8]>> Ipv6Packet<T> {
         let mut carries_l4_header = true;
         for seen in 0..=MAX_EXT_HEADERS {
             if !Ipv6ExtHeader::<&[u8]>::is_extension(protocol) {
-                return Ok(Ipv6UpperLayer { protocol, offset, carries_l4_header });
+                return Ok(Ipv6UpperLayer {
+                    protocol,
+                    offset,
+                    carries_l4_header,
+                });
             }
             if seen == MAX_EXT_HEADERS {
                 break;
@@ -136,7 +140,10 @@ pub struct Ipv6ExtHeader<T> {
 impl<T: AsRef<[u8]>> Ipv6ExtHeader<T> {
     /// True for the next-header values this parser treats as extension headers.
     pub fn is_extension(next_header: u8) -> bool {
-        matches!(next_header, EXT_HOP_BY_HOP | EXT_ROUTING | EXT_FRAGMENT | EXT_DESTINATION)
+        matches!(
+            next_header,
+            EXT_HOP_BY_HOP | EXT_ROUTING | EXT_FRAGMENT | EXT_DESTINATION
+        )
     }
 
     /// Wraps `buffer` as an extension header of type `kind` after checking its length.
@@ -198,11 +205,21 @@ mod tests {
     fn reads_fixed_header() {
         let b = ipv6(17, &[1, 2, 3]);
         let p = Ipv6Packet::new_checked(&b[..]).unwrap();
-        assert_eq!((p.version(), p.payload_len(), p.next_header(), p.hop_limit()), (6, 3, 17, 64));
+        assert_eq!(
+            (p.version(), p.payload_len(), p.next_header(), p.hop_limit()),
+            (6, 3, 17, 64)
+        );
         assert_eq!(p.src_addr(), "2001:db8::1".parse::<Ipv6Addr>().unwrap());
         assert_eq!(p.payload(), &[1, 2, 3]);
         let up = p.upper_layer().unwrap();
-        assert_eq!(up, Ipv6UpperLayer { protocol: 17, offset: 0, carries_l4_header: true });
+        assert_eq!(
+            up,
+            Ipv6UpperLayer {
+                protocol: 17,
+                offset: 0,
+                carries_l4_header: true
+            }
+        );
     }
 
     #[test]
@@ -214,28 +231,59 @@ mod tests {
         chain.extend_from_slice(&[6, 0, 0, 0, 0, 0, 0, 0]);
         chain.extend_from_slice(&[0xaa; 20]);
         let b = ipv6(EXT_HOP_BY_HOP, &chain);
-        let up = Ipv6Packet::new_checked(&b[..]).unwrap().upper_layer().unwrap();
-        assert_eq!(up, Ipv6UpperLayer { protocol: 6, offset: 40, carries_l4_header: true });
+        let up = Ipv6Packet::new_checked(&b[..])
+            .unwrap()
+            .upper_layer()
+            .unwrap();
+        assert_eq!(
+            up,
+            Ipv6UpperLayer {
+                protocol: 6,
+                offset: 40,
+                carries_l4_header: true
+            }
+        );
     }
 
     #[test]
     fn later_fragment_has_no_l4_header() {
         let b = ipv6(EXT_FRAGMENT, &[17, 0, 0x05, 0x01, 0, 0, 0, 9, 0xbb, 0xbb]);
-        let up = Ipv6Packet::new_checked(&b[..]).unwrap().upper_layer().unwrap();
-        assert_eq!(up, Ipv6UpperLayer { protocol: 17, offset: 8, carries_l4_header: false });
+        let up = Ipv6Packet::new_checked(&b[..])
+            .unwrap()
+            .upper_layer()
+            .unwrap();
+        assert_eq!(
+            up,
+            Ipv6UpperLayer {
+                protocol: 17,
+                offset: 8,
+                carries_l4_header: false
+            }
+        );
     }
 
     #[test]
     fn chain_errors_by_reason() {
         // destination options pointing at destination options, forever
-        let looped: Vec<u8> = (0..20).flat_map(|_| [EXT_DESTINATION, 0, 0, 0, 0, 0, 0, 0]).collect();
+        let looped: Vec<u8> = (0..20)
+            .flat_map(|_| [EXT_DESTINATION, 0, 0, 0, 0, 0, 0, 0])
+            .collect();
         let b = ipv6(EXT_DESTINATION, &looped);
         let p = Ipv6Packet::new_checked(&b[..]).unwrap();
-        assert_eq!(p.upper_layer().unwrap_err(), ParseError::Ipv6ExtChainTooLong);
+        assert_eq!(
+            p.upper_layer().unwrap_err(),
+            ParseError::Ipv6ExtChainTooLong
+        );
 
-        let b = ipv6(EXT_ROUTING, &[EXT_HOP_BY_HOP, 0, 0, 0, 0, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0]);
+        let b = ipv6(
+            EXT_ROUTING,
+            &[EXT_HOP_BY_HOP, 0, 0, 0, 0, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0],
+        );
         let p = Ipv6Packet::new_checked(&b[..]).unwrap();
-        assert_eq!(p.upper_layer().unwrap_err(), ParseError::Ipv6HopByHopNotFirst);
+        assert_eq!(
+            p.upper_layer().unwrap_err(),
+            ParseError::Ipv6HopByHopNotFirst
+        );
 
         let b = ipv6(EXT_ROUTING, &[6, 4, 0, 0, 0, 0, 0, 0]); // claims 40 bytes
         let p = Ipv6Packet::new_checked(&b[..]).unwrap();
@@ -245,10 +293,19 @@ mod tests {
     #[test]
     fn rejects_bad_fixed_headers() {
         let b = ipv6(17, &[1, 2, 3]);
-        assert_eq!(Ipv6Packet::new_checked(&b[..39]).unwrap_err(), ParseError::TruncatedIpv6);
-        assert_eq!(Ipv6Packet::new_checked(&b[..42]).unwrap_err(), ParseError::BadIpv6Length);
+        assert_eq!(
+            Ipv6Packet::new_checked(&b[..39]).unwrap_err(),
+            ParseError::TruncatedIpv6
+        );
+        assert_eq!(
+            Ipv6Packet::new_checked(&b[..42]).unwrap_err(),
+            ParseError::BadIpv6Length
+        );
         let mut v4 = b.clone();
         v4[0] = 0x40;
-        assert_eq!(Ipv6Packet::new_checked(&v4[..]).unwrap_err(), ParseError::BadIpv6Version);
+        assert_eq!(
+            Ipv6Packet::new_checked(&v4[..]).unwrap_err(),
+            ParseError::BadIpv6Version
+        );
     }
 }

@@ -21,14 +21,17 @@ pub use arp::ArpPacket;
 pub use emit::emit_frame;
 pub use error::ParseError;
 pub use ethernet::{
-    EthernetFrame, MacAddr, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_QINQ, ETHERTYPE_VLAN,
+    EthernetFrame, MacAddr, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_QINQ,
+    ETHERTYPE_VLAN,
 };
-pub use flow::{parse_flow, Flow, IpFlow, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP, MAX_VLAN_TAGS};
+pub use flow::{
+    parse_flow, Flow, IpFlow, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP, MAX_VLAN_TAGS,
+};
 pub use icmp::IcmpPacket;
 pub use ipv4::Ipv4Packet;
 pub use ipv6::{
-    Ipv6ExtHeader, Ipv6Packet, Ipv6UpperLayer, EXT_DESTINATION, EXT_FRAGMENT, EXT_HOP_BY_HOP, EXT_ROUTING,
-    MAX_EXT_HEADERS,
+    Ipv6ExtHeader, Ipv6Packet, Ipv6UpperLayer, EXT_DESTINATION, EXT_FRAGMENT, EXT_HOP_BY_HOP,
+    EXT_ROUTING, MAX_EXT_HEADERS,
 };
 pub use tcp::{TcpPacket, TCP_ACK, TCP_CWR, TCP_ECE, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_URG};
 pub use udp::UdpPacket;

@@ -111,11 +111,38 @@ mod tests {
 
     #[test]
     fn reads_header_options_and_payload() {
-        let mut b = vec![0x1f, 0x90, 0, 80, 0, 0, 0, 1, 0, 0, 0, 2, 0x60, TCP_SYN | TCP_ACK, 1, 0, 0, 0, 0, 0];
+        let mut b = vec![
+            0x1f,
+            0x90,
+            0,
+            80,
+            0,
+            0,
+            0,
+            1,
+            0,
+            0,
+            0,
+            2,
+            0x60,
+            TCP_SYN | TCP_ACK,
+            1,
+            0,
+            0,
+            0,
+            0,
+            0,
+        ];
         b.extend_from_slice(&[2, 4, 5, 0xb4, 7, 7]);
         let t = TcpPacket::new_checked(&b[..]).unwrap();
-        assert_eq!((t.src_port(), t.dst_port(), t.seq_number(), t.ack_number()), (8080, 80, 1, 2));
-        assert_eq!((t.header_len(), t.flags(), t.window()), (24, TCP_SYN | TCP_ACK, 256));
+        assert_eq!(
+            (t.src_port(), t.dst_port(), t.seq_number(), t.ack_number()),
+            (8080, 80, 1, 2)
+        );
+        assert_eq!(
+            (t.header_len(), t.flags(), t.window()),
+            (24, TCP_SYN | TCP_ACK, 256)
+        );
         assert_eq!(t.options(), &[2, 4, 5, 0xb4]);
         assert_eq!(t.payload(), &[7, 7]);
     }
@@ -124,9 +151,18 @@ mod tests {
     fn rejects_bad_offsets() {
         let mut b = [0u8; 20];
         b[12] = 0x40;
-        assert_eq!(TcpPacket::new_checked(&b[..]).unwrap_err(), ParseError::BadTcpDataOffset);
+        assert_eq!(
+            TcpPacket::new_checked(&b[..]).unwrap_err(),
+            ParseError::BadTcpDataOffset
+        );
         b[12] = 0xf0;
-        assert_eq!(TcpPacket::new_checked(&b[..]).unwrap_err(), ParseError::TruncatedTcp);
-        assert_eq!(TcpPacket::new_checked(&b[..19]).unwrap_err(), ParseError::TruncatedTcp);
+        assert_eq!(
+            TcpPacket::new_checked(&b[..]).unwrap_err(),
+            ParseError::TruncatedTcp
+        );
+        assert_eq!(
+            TcpPacket::new_checked(&b[..19]).unwrap_err(),
+            ParseError::TruncatedTcp
+        );
     }
 }

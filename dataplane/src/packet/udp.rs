@@ -60,16 +60,28 @@ mod tests {
     fn reads_header_and_payload() {
         let b = [0xc3, 0x50, 0, 53, 0, 10, 0xab, 0xcd, 1, 2, 0, 0];
         let u = UdpPacket::new_checked(&b[..]).unwrap();
-        assert_eq!((u.src_port(), u.dst_port(), u.len(), u.checksum()), (50000, 53, 10, 0xabcd));
+        assert_eq!(
+            (u.src_port(), u.dst_port(), u.len(), u.checksum()),
+            (50000, 53, 10, 0xabcd)
+        );
         assert_eq!(u.payload(), &[1, 2]);
     }
 
     #[test]
     fn rejects_bad_lengths() {
-        assert_eq!(UdpPacket::new_checked(&[0u8; 7][..]).unwrap_err(), ParseError::TruncatedUdp);
+        assert_eq!(
+            UdpPacket::new_checked(&[0u8; 7][..]).unwrap_err(),
+            ParseError::TruncatedUdp
+        );
         let b = [0, 1, 0, 2, 0, 9, 0, 0];
-        assert_eq!(UdpPacket::new_checked(&b[..]).unwrap_err(), ParseError::TruncatedUdp);
+        assert_eq!(
+            UdpPacket::new_checked(&b[..]).unwrap_err(),
+            ParseError::TruncatedUdp
+        );
         let b = [0, 1, 0, 2, 0, 7, 0, 0];
-        assert_eq!(UdpPacket::new_checked(&b[..]).unwrap_err(), ParseError::TruncatedUdp);
+        assert_eq!(
+            UdpPacket::new_checked(&b[..]).unwrap_err(),
+            ParseError::TruncatedUdp
+        );
     }
 }

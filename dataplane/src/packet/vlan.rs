@@ -64,9 +64,12 @@ mod tests {
 
     #[test]
     fn reads_tci_and_rewrites_vid_only() {
-        let mut bytes = [0b1011_0000 | 0x0, 210, 0x08, 0x00, 0xde, 0xad];
+        let mut bytes = [0b1011_0000, 210, 0x08, 0x00, 0xde, 0xad];
         let mut tag = VlanTag::new_checked(&mut bytes[..]).unwrap();
-        assert_eq!((tag.pcp(), tag.dei(), tag.vid(), tag.ethertype()), (5, true, 210, 0x0800));
+        assert_eq!(
+            (tag.pcp(), tag.dei(), tag.vid(), tag.ethertype()),
+            (5, true, 210, 0x0800)
+        );
         assert_eq!(tag.payload(), &[0xde, 0xad]);
         tag.set_vid(0x0abc);
         assert_eq!((tag.pcp(), tag.dei(), tag.vid()), (5, true, 0x0abc));
@@ -74,6 +77,9 @@ mod tests {
 
     #[test]
     fn short_tag_is_an_error() {
-        assert_eq!(VlanTag::new_checked(&[0u8; 3][..]).unwrap_err(), ParseError::TruncatedVlan);
+        assert_eq!(
+            VlanTag::new_checked(&[0u8; 3][..]).unwrap_err(),
+            ParseError::TruncatedVlan
+        );
     }
 }
