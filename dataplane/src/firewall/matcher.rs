@@ -150,25 +150,9 @@ impl RuleBox {
         }
         for (dim, prefix) in [(DIM_SRC, rule.src), (DIM_DST, rule.dst)] {
             let Some(prefix) = prefix else { continue };
-            let (class, bits) = if prefix.addr.is_ipv4() {
-                (0, 32)
-            } else {
-                (1, 128)
-            };
-            narrow(DIM_ETHER, point(class))?;
-            let host_mask = if prefix.len == 0 {
-                u128::MAX >> (128 - bits)
-            } else {
-                (1u128 << (bits - prefix.len as u32)) - 1
-            };
-            let lo = addr_value(prefix.addr) & !host_mask;
-            narrow(
-                dim,
-                Range {
-                    lo,
-                    hi: lo | host_mask,
-                },
-            )?;
+            narrow(DIM_ETHER, point(if prefix.addr.is_ipv4() { 0 } else { 1 }))?;
+            let (lo, hi) = prefix.bounds();
+            narrow(dim, Range { lo, hi })?;
         }
         for (dim, ports) in [(DIM_SPORT, rule.sport), (DIM_DPORT, rule.dport)] {
             if let Some(p) = ports {

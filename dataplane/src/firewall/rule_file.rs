@@ -383,12 +383,8 @@ fn prefix(value: &Value, path: &str) -> Result<Prefix> {
             _ => return error(path, format!("prefix length /{l} is out of range 0-{max}")),
         },
     };
-    let prefix = Prefix { addr, len };
-    let host_bits = match addr {
-        IpAddr::V4(a) => u32::from(a).checked_shl(len as u32).unwrap_or(0) != 0,
-        IpAddr::V6(a) => u128::from(a).checked_shl(len as u32).unwrap_or(0) != 0,
-    };
-    if host_bits {
+    let prefix = Prefix::covering(addr, len);
+    if prefix.addr != addr {
         return error(path, format!("{text} has host bits set after /{len}"));
     }
     Ok(prefix)

@@ -3,7 +3,7 @@
 use crate::packet::MacAddr;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// What happens to a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -43,17 +43,41 @@ pub struct Prefix {
 }
 
 impl Prefix {
+    /// The prefix of length `len` (at most the family's width) that contains `addr`: host bits cleared.
+    pub fn covering(addr: IpAddr, len: u8) -> Prefix {
+        let (value, bits) = Self::as_int(addr);
+        let host_mask = Self::host_mask(bits, len);
+        let addr = match addr {
+            IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::from((value & !host_mask) as u32)),
+            IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::from(value & !host_mask)),
+        };
+        Prefix { addr, len }
+    }
+
+    /// The first and last address of the prefix as integers (IPv4 addresses in the low 32 bits).
+    pub fn bounds(&self) -> (u128, u128) {
+        let (value, bits) = Self::as_int(self.addr);
+        let host_mask = Self::host_mask(bits, self.len);
+        (value & !host_mask, value | host_mask)
+    }
+
     /// True if `ip` is of the same family and inside the prefix.
     pub fn contains(&self, ip: IpAddr) -> bool {
-        match (self.addr, ip) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                self.len == 0 || (u32::from(net) ^ u32::from(ip)) >> (32 - self.len as u32) == 0
-            }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                self.len == 0 || (u128::from(net) ^ u128::from(ip)) >> (128 - self.len as u32) == 0
-            }
-            _ => false,
+        let (first, last) = self.bounds();
+        let (value, _) = Self::as_int(ip);
+        self.addr.is_ipv4() == ip.is_ipv4() && first <= value && value <= last
+    }
+
+    fn as_int(addr: IpAddr) -> (u128, u32) {
+        match addr {
+            IpAddr::V4(a) => (u32::from(a) as u128, 32),
+            IpAddr::V6(a) => (u128::from(a), 128),
         }
+    }
+
+    fn host_mask(bits: u32, len: u8) -> u128 {
+        let width_mask = u128::MAX >> (128 - bits);
+        width_mask.checked_shr(len as u32).unwrap_or(0)
     }
 }
 
@@ -213,5 +237,34 @@ impl RuleSet {
     /// Position of the table for `key` in key order, if there is one.
     pub fn table_index(&self, key: TableKey) -> Option<usize> {
         self.tables.keys().position(|k| *k == key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prefix(text: &str, len: u8) -> Prefix {
+        Prefix::covering(text.parse().unwrap(), len)
+    }
+
+    #[test]
+    fn prefixes_cover_their_range_and_family_only() {
+        let p = prefix("10.56.217.77", 24);
+        assert_eq!(p.to_string(), "10.56.217.0/24");
+        assert_eq!(p.bounds(), (0x0a38_d900, 0x0a38_d9ff));
+        assert!(p.contains("10.56.217.255".parse().unwrap()));
+        assert!(!p.contains("10.56.218.0".parse().unwrap()));
+        assert!(
+            !p.contains("::a38:d901".parse().unwrap()),
+            "an IPv6 address is never in an IPv4 prefix"
+        );
+        assert_eq!(prefix("1.2.3.4", 0).bounds(), (0, u32::MAX as u128));
+        assert_eq!(prefix("1.2.3.4", 32).bounds(), (0x0102_0304, 0x0102_0304));
+        assert_eq!(prefix("2001:db8::1", 0).bounds(), (0, u128::MAX));
+        let v6 = prefix("2001:db8:ffff::1", 32);
+        assert_eq!(v6.to_string(), "2001:db8::/32");
+        assert!(v6.contains("2001:db8:1::".parse().unwrap()));
+        assert!(!v6.contains("2001:db9::".parse().unwrap()));
     }
 }

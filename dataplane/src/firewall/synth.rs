@@ -83,34 +83,14 @@ fn v6_in_pool(rng: &mut Rng) -> Ipv6Addr {
     )
 }
 
-fn masked(addr: IpAddr, len: u8) -> Prefix {
-    let addr = match addr {
-        IpAddr::V4(a) => IpAddr::V4(Ipv4Addr::from(
-            u32::from(a)
-                .checked_shr(32 - len as u32)
-                .unwrap_or(0)
-                .checked_shl(32 - len as u32)
-                .unwrap_or(0),
-        )),
-        IpAddr::V6(a) => IpAddr::V6(Ipv6Addr::from(
-            u128::from(a)
-                .checked_shr(128 - len as u32)
-                .unwrap_or(0)
-                .checked_shl(128 - len as u32)
-                .unwrap_or(0),
-        )),
-    };
-    Prefix { addr, len }
-}
-
 fn pool_prefix(rng: &mut Rng, v6: bool) -> Prefix {
     if v6 {
-        masked(
+        Prefix::covering(
             IpAddr::V6(v6_in_pool(rng)),
             rng.pick(&[0, 64, 112, 120, 127, 128]),
         )
     } else {
-        masked(
+        Prefix::covering(
             IpAddr::V4(v4_in_pool(rng)),
             rng.pick(&[0, 8, 16, 23, 24, 25, 31, 32]),
         )
@@ -223,10 +203,16 @@ pub fn acl_rule_set(rng: &mut Rng, n: usize) -> RuleSet {
                 Action::Drop
             });
             let dst = Ipv4Addr::from(0x0a00_0000 | (rng.next_u64() as u32 & 0x00ff_ffff));
-            rule.dst = Some(masked(IpAddr::V4(dst), rng.pick(&[24, 28, 32, 32, 32])));
+            rule.dst = Some(Prefix::covering(
+                IpAddr::V4(dst),
+                rng.pick(&[24, 28, 32, 32, 32]),
+            ));
             if rng.percent(50) {
                 let src = Ipv4Addr::from(0xac10_0000 | (rng.next_u64() as u32 & 0x000f_ffff));
-                rule.src = Some(masked(IpAddr::V4(src), rng.pick(&[12, 16, 20, 24])));
+                rule.src = Some(Prefix::covering(
+                    IpAddr::V4(src),
+                    rng.pick(&[12, 16, 20, 24]),
+                ));
             }
             if rng.percent(90) {
                 rule.protocol = Some(if rng.percent(70) {

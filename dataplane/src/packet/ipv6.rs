@@ -201,6 +201,13 @@ mod tests {
         b
     }
 
+    fn upper(packet: &[u8]) -> Ipv6UpperLayer {
+        Ipv6Packet::new_checked(packet)
+            .unwrap()
+            .upper_layer()
+            .unwrap()
+    }
+
     #[test]
     fn reads_fixed_header() {
         let b = ipv6(17, &[1, 2, 3]);
@@ -231,10 +238,7 @@ mod tests {
         chain.extend_from_slice(&[6, 0, 0, 0, 0, 0, 0, 0]);
         chain.extend_from_slice(&[0xaa; 20]);
         let b = ipv6(EXT_HOP_BY_HOP, &chain);
-        let up = Ipv6Packet::new_checked(&b[..])
-            .unwrap()
-            .upper_layer()
-            .unwrap();
+        let up = upper(&b);
         assert_eq!(
             up,
             Ipv6UpperLayer {
@@ -248,10 +252,7 @@ mod tests {
     #[test]
     fn later_fragment_has_no_l4_header() {
         let b = ipv6(EXT_FRAGMENT, &[17, 0, 0x05, 0x01, 0, 0, 0, 9, 0xbb, 0xbb]);
-        let up = Ipv6Packet::new_checked(&b[..])
-            .unwrap()
-            .upper_layer()
-            .unwrap();
+        let up = upper(&b);
         assert_eq!(
             up,
             Ipv6UpperLayer {
