@@ -12,14 +12,39 @@ use support::*;
 const BATCHES: usize = 5;
 
 /// Runs one batch of `rounds` ADD+DEL pairs and returns the median microseconds.
-fn batch(conf_file: &std::path::Path, netns: &Netns, id: &str, rounds: usize, scratch: &Scratch) -> u64 {
+fn batch(
+    conf_file: &std::path::Path,
+    netns: &Netns,
+    id: &str,
+    rounds: usize,
+    scratch: &Scratch,
+) -> u64 {
     let out = std::process::Command::new(libcni_driver())
-        .args(["bench", "-conf", conf_file.to_str().unwrap(), "-path", &cni_path(), "-n", &rounds.to_string()])
-        .args(["-netns", netns.path().to_str().unwrap(), "-id", id, "-ifname", "eth0"])
+        .args([
+            "bench",
+            "-conf",
+            conf_file.to_str().unwrap(),
+            "-path",
+            &cni_path(),
+            "-n",
+            &rounds.to_string(),
+        ])
+        .args([
+            "-netns",
+            netns.path().to_str().unwrap(),
+            "-id",
+            id,
+            "-ifname",
+            "eth0",
+        ])
         .args(["-cachedir", scratch.join("libcni-cache").to_str().unwrap()])
         .output()
         .unwrap();
-    assert!(out.status.success(), "bench: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "bench: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stats: Value = serde_json::from_slice(&out.stdout).unwrap();
     stats["median_us"].as_u64().unwrap()
 }
@@ -30,11 +55,19 @@ fn median(mut v: Vec<u64>) -> u64 {
 }
 
 fn main() {
-    let rounds: usize = std::env::var("ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(20);
+    let rounds: usize = std::env::var("ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(20);
     let (netns, scratch, bridge) = (Netns::new(), Scratch::new(), HostLink::expect("mtb"));
     let delegate = bridge_delegate(&bridge, "10.250.0.0/24", &scratch.join("ipam"));
     let mut alone = delegate.clone();
-    alone.as_object_mut().unwrap().extend(json!({"cniVersion": "1.0.0", "name": "bench-bridge"}).as_object().unwrap().clone());
+    alone.as_object_mut().unwrap().extend(
+        json!({"cniVersion": "1.0.0", "name": "bench-bridge"})
+            .as_object()
+            .unwrap()
+            .clone(),
+    );
     let multus = json!({"cniVersion": "1.0.0", "name": "bench-multus", "type": "multus", "binDir": REFERENCE_PLUGINS,
         "cniDir": scratch.join("cache"), "delegates": [delegate]});
     let (alone_file, multus_file) = (scratch.join("bridge.conf"), scratch.join("multus.conf"));
@@ -43,13 +76,37 @@ fn main() {
 
     let (mut bridge_us, mut multus_us) = (Vec::new(), Vec::new());
     for b in 0..BATCHES {
-        bridge_us.push(batch(&alone_file, &netns, &format!("br{b}"), rounds, &scratch));
-        multus_us.push(batch(&multus_file, &netns, &format!("mu{b}"), rounds, &scratch));
+        bridge_us.push(batch(
+            &alone_file,
+            &netns,
+            &format!("br{b}"),
+            rounds,
+            &scratch,
+        ));
+        multus_us.push(batch(
+            &multus_file,
+            &netns,
+            &format!("mu{b}"),
+            rounds,
+            &scratch,
+        ));
     }
-    assert!(netns.links().is_empty() && scratch.leases("ipam").is_empty(), "the benchmark left state behind");
+    assert!(
+        netns.links().is_empty() && scratch.leases("ipam").is_empty(),
+        "the benchmark left state behind"
+    );
     let (b, m) = (median(bridge_us.clone()), median(multus_us.clone()));
     println!("ADD+DEL through libcni, {BATCHES} alternating batches of {rounds} rounds (median of batch medians):");
-    println!("  bridge alone            {:>8.2} ms   batches {bridge_us:?} us", b as f64 / 1000.0);
-    println!("  multus + bridge         {:>8.2} ms   batches {multus_us:?} us", m as f64 / 1000.0);
-    println!("  ratio multus/bridge     {:>8.3}x   (target <= 1.2x)", m as f64 / b as f64);
+    println!(
+        "  bridge alone            {:>8.2} ms   batches {bridge_us:?} us",
+        b as f64 / 1000.0
+    );
+    println!(
+        "  multus + bridge         {:>8.2} ms   batches {multus_us:?} us",
+        m as f64 / 1000.0
+    );
+    println!(
+        "  ratio multus/bridge     {:>8.3}x   (target <= 1.2x)",
+        m as f64 / b as f64
+    );
 }

@@ -10,7 +10,9 @@ use sriov_fixture::*;
 fn bad_input_is_refused_with_a_named_field_and_no_side_effects() {
     let mut tree = FakeTree::new();
     tree.add_pf(2);
+    tree.add_pf(1);
     let pf = tree.pfs[0].clone();
+    let other_pf = tree.pfs[1].clone();
     let ns = Netns::new();
     let busy_ns = Netns::new();
     // VF 1 is taken by another pod.
@@ -67,6 +69,24 @@ fn bad_input_is_refused_with_a_named_field_and_no_side_effects() {
             base(json!({"deviceID": "0000:7f:00.1"})),
             7,
             "deviceID: no PCI device 0000:7f:00.1".into(),
+        ),
+        (
+            "vf disagreeing with deviceID",
+            base(json!({"deviceID": pf.vfs[0].addr, "if0": pf_name, "vf": 1})),
+            7,
+            format!(
+                "vf: 1 does not match deviceID {}, which is VF 0",
+                pf.vfs[0].addr
+            ),
+        ),
+        (
+            "if0 disagreeing with deviceID",
+            base(json!({"deviceID": pf.vfs[0].addr, "if0": other_pf.name})),
+            7,
+            format!(
+                "deviceID: VF {} belongs to PF {}, not to if0 {}",
+                pf.vfs[0].addr, pf.addr, other_pf.name
+            ),
         ),
         (
             "no device at all",

@@ -290,3 +290,58 @@ fn results_come_in_every_supported_version() {
         json!(["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"])
     );
 }
+
+#[test]
+fn a_route_the_pod_already_has_is_kept() {
+    let mut tree = FakeTree::new();
+    tree.add_pf(1);
+    let ns = Netns::new();
+    // The primary network came first and owns the default route.
+    sh(
+        "ip",
+        &[
+            "-netns", &ns.name, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0p",
+        ],
+    );
+    sh(
+        "ip",
+        &[
+            "-netns",
+            &ns.name,
+            "addr",
+            "add",
+            "192.168.50.2/24",
+            "dev",
+            "eth0",
+        ],
+    );
+    sh("ip", &["-netns", &ns.name, "link", "set", "eth0", "up"]);
+    sh(
+        "ip",
+        &[
+            "-netns",
+            &ns.name,
+            "route",
+            "add",
+            "default",
+            "via",
+            "192.168.50.1",
+        ],
+    );
+    let ipam = json!({"type": "host-local", "subnet": "10.86.0.0/24", "dataDir": tree.scratch.join("ipam"),
+        "routes": [{"dst": "0.0.0.0/0"}, {"dst": "203.0.113.0/24"}]});
+    let conf = conf("1.0.0", json!({"if0": tree.pfs[0].name, "ipam": ipam}));
+    let pod = Runtime::new(&tree, &ns);
+    pod.call("ADD", &conf).expect_ok("ADD");
+    let routes = sh("ip", &["-netns", &ns.name, "-4", "route"]);
+    assert!(
+        routes.contains("default via 192.168.50.1 dev eth0"),
+        "{routes}"
+    );
+    assert!(!routes.contains("default via 10.86.0.1"), "{routes}");
+    assert!(
+        routes.contains("203.0.113.0/24 via 10.86.0.1 dev net1"),
+        "{routes}"
+    );
+    pod.call("DEL", &conf).expect_ok("DEL");
+}

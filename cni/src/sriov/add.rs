@@ -144,7 +144,12 @@ fn attach(host: &Host, call: &Call, conf: &SriovConf, log: &Log) -> Result<CniRe
             ipam::del(call).map_err(|e| e.to_string())
         });
         if matches!(mode, Mode::Kernel { .. }) {
-            kernel::configure_ip(&pod, pod_name, &result)?;
+            for route in kernel::configure_ip(&pod, pod_name, &result)? {
+                log.warn(format!(
+                    "route to {} kept as the pod already had it (ours via {:?} skipped)",
+                    route.dst, route.gateway
+                ));
+            }
         }
         Some(result)
     } else {

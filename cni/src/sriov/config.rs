@@ -20,8 +20,16 @@ use super::log::Level;
 /// How the VF is chosen.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeviceSel {
-    /// A VF by PCI address (`deviceID`, injected by Multus from the device plugin).
-    Pci(PciAddr),
+    /// A VF by PCI address (`deviceID`, injected by Multus from the device plugin). A
+    /// seed-form configuration may also carry `if0`/`vf`; they must then agree with it.
+    Pci {
+        /// The VF's PCI address.
+        addr: PciAddr,
+        /// The PF netdev it must belong to (`if0`).
+        pf: Option<String>,
+        /// The index it must have (`vf`).
+        vf: Option<u32>,
+    },
     /// A VF of the PF netdev `pf` (`if0`): index `vf`, or the first free one.
     Pf {
         /// PF network interface name.
@@ -278,31 +286,21 @@ impl SriovConf {
 fn device_of(raw: &Raw) -> Result<DeviceSel, CniError> {
     let device_id = non_empty("deviceID", raw.device_id.clone())?;
     let if0 = non_empty("if0", raw.if0.clone())?;
+    if let Some(pf) = &if0 {
+        validate_ifname(pf).map_err(|e| CniError::invalid_config("if0", e))?;
+    }
+    let vf = raw
+        .vf
+        .map(|v| in_range("vf", v, u32::MAX.into()).map(|v| v as u32))
+        .transpose()?;
     match (device_id, if0) {
-        (Some(_), Some(_)) => Err(CniError::invalid_config(
-            "if0",
-            "cannot be combined with deviceID",
-        )),
-        (Some(id), None) => {
-            if raw.vf.is_some() {
-                return Err(CniError::invalid_config(
-                    "vf",
-                    "needs if0 (the PF); deviceID already names the VF",
-                ));
-            }
-            Ok(DeviceSel::Pci(
-                id.parse()
-                    .map_err(|e| CniError::invalid_config("deviceID", e))?,
-            ))
+        (Some(id), pf) => {
+            let addr = id
+                .parse()
+                .map_err(|e| CniError::invalid_config("deviceID", e))?;
+            Ok(DeviceSel::Pci { addr, pf, vf })
         }
-        (None, Some(pf)) => {
-            validate_ifname(&pf).map_err(|e| CniError::invalid_config("if0", e))?;
-            let vf = raw
-                .vf
-                .map(|v| in_range("vf", v, u32::MAX.into()).map(|v| v as u32))
-                .transpose()?;
-            Ok(DeviceSel::Pf { pf, vf })
-        }
+        (None, Some(pf)) => Ok(DeviceSel::Pf { pf, vf }),
         (None, None) => Err(CniError::invalid_config(
             "deviceID",
             "missing (or name the PF with if0)",
@@ -426,7 +424,14 @@ mod tests {
             "min_tx_rate": 10, "max_tx_rate": 100, "ipam": {"type": "host-local"}, "logLevel": "debug"
         }))
         .unwrap();
-        assert_eq!(conf.device, DeviceSel::Pci("0000:03:10.1".parse().unwrap()));
+        assert_eq!(
+            conf.device,
+            DeviceSel::Pci {
+                addr: "0000:03:10.1".parse().unwrap(),
+                pf: None,
+                vf: None
+            }
+        );
         assert!(conf.ipam);
         assert_eq!(conf.log_level, Level::Debug);
         assert_eq!(
@@ -487,6 +492,19 @@ mod tests {
     }
 
     #[test]
+    fn device_id_may_come_with_the_seed_selectors() {
+        let conf = parse(json!({"deviceID": "0000:03:10.2", "if0": "enp3s0", "vf": 2})).unwrap();
+        assert_eq!(
+            conf.device,
+            DeviceSel::Pci {
+                addr: "0000:03:10.2".parse().unwrap(),
+                pf: Some("enp3s0".into()),
+                vf: Some(2)
+            }
+        );
+    }
+
+    #[test]
     fn runtime_mac_then_cni_args_mac_win() {
         let conf = json!({"deviceID": "0000:03:10.1", "mac": "02:00:00:00:00:01",
             "runtimeConfig": {"mac": "02:00:00:00:00:02", "CNIDeviceInfoFile": "/run/devinfo/a.json"}});
@@ -507,14 +525,6 @@ mod tests {
             (
                 json!({"deviceID": "03:10.1"}),
                 "deviceID: \"03:10.1\" is not a PCI address",
-            ),
-            (
-                json!({"deviceID": "0000:03:10.1", "if0": "eth1"}),
-                "if0: cannot be combined",
-            ),
-            (
-                json!({"deviceID": "0000:03:10.1", "vf": 1}),
-                "vf: needs if0",
             ),
             (json!({"if0": "eth1", "vf": -1}), "vf: -1 is out of range"),
             (json!({"if0": "a/b"}), "if0: "),

@@ -11,6 +11,8 @@ use crate::sysfs::{PciAddr, Sysfs};
 use super::record::Mode;
 use super::{host_error, mismatch};
 
+const EEXIST: i32 = 17;
+
 /// A name no other interface has: `sriov` + a hash of the VF address (13 bytes).
 pub fn temp_name(vf: &PciAddr) -> String {
     // FNV-1a: stable across runs, so DEL finds a VF an interrupted ADD left under it.
@@ -173,8 +175,14 @@ pub fn detach(
 }
 
 /// Adds the addresses and routes of `ipam` (for interface `pod_name`) inside `pod`.
-pub fn configure_ip(pod: &NetNs, pod_name: &str, ipam: &CniResult) -> Result<(), CniError> {
-    pod.run(|| -> Result<(), netlink::Error> {
+/// A route the pod already has for the same destination (typically the primary network's
+/// default route) is kept: ours is skipped and returned, for the log.
+pub fn configure_ip(
+    pod: &NetNs,
+    pod_name: &str,
+    ipam: &CniResult,
+) -> Result<Vec<netlink::Route>, CniError> {
+    pod.run(|| -> Result<Vec<netlink::Route>, netlink::Error> {
         let mut nl = Netlink::open()?;
         let link = nl
             .link_by_name(pod_name)?
@@ -182,6 +190,7 @@ pub fn configure_ip(pod: &NetNs, pod_name: &str, ipam: &CniResult) -> Result<(),
         for ip in &ipam.ips {
             nl.add_address(link.index, ip.address)?;
         }
+        let mut skipped = Vec::new();
         for route in &ipam.routes {
             let gateway = route.gw.or_else(|| {
                 ipam.ips
@@ -189,15 +198,16 @@ pub fn configure_ip(pod: &NetNs, pod_name: &str, ipam: &CniResult) -> Result<(),
                     .find(|ip| ip.address.is_ipv4() == route.dst.is_ipv4())
                     .and_then(|ip| ip.gateway)
             });
-            nl.add_route(
-                link.index,
-                &netlink::Route {
-                    dst: route.dst,
-                    gateway,
-                },
-            )?;
+            let route = netlink::Route {
+                dst: route.dst,
+                gateway,
+            };
+            match nl.add_route(link.index, &route) {
+                Err(e) if e.errno() == Some(EEXIST) => skipped.push(route),
+                other => other?,
+            }
         }
-        Ok(())
+        Ok(skipped)
     })
     .map_err(host_error)?
     .map_err(host_error)

@@ -23,103 +23,132 @@ pub struct VfRef {
 /// The configuration field that chose the VF, for error messages.
 fn field(sel: &DeviceSel) -> &'static str {
     match sel {
-        DeviceSel::Pci(_) => "deviceID",
+        DeviceSel::Pci { .. } => "deviceID",
         DeviceSel::Pf { vf: Some(_), .. } => "vf",
         DeviceSel::Pf { vf: None, .. } => "if0",
     }
 }
 
-/// The VFs `sel` may use, in preference order (one, or all of a PF's for "first free").
-pub fn candidates(sysfs: &Sysfs, sel: &DeviceSel) -> Result<Vec<VfRef>, CniError> {
-    match sel {
-        DeviceSel::Pci(addr) => {
-            if !sysfs.has_pci_device(addr) {
-                let dir = sysfs.root().join("bus/pci/devices");
-                return Err(CniError::invalid_config(
-                    "deviceID",
-                    format!("no PCI device {addr} (looked in {})", dir.display()),
-                ));
-            }
-            let pf = sysfs.physfn(addr).map_err(host_error)?.ok_or_else(|| {
-                CniError::invalid_config(
-                    "deviceID",
-                    format!("{addr} is not an SR-IOV VF (it has no physfn link)"),
-                )
-            })?;
-            let index = sysfs
-                .vf_index(&pf, addr)
-                .map_err(host_error)?
-                .ok_or_else(|| {
-                    CniError::invalid_config(
-                        "deviceID",
-                        format!("{addr} is not listed among the VFs of its PF {pf}"),
-                    )
-                })?;
-            let pf_netdev = sysfs
-                .netdev_names(&pf)
-                .map_err(host_error)?
-                .into_iter()
-                .next();
-            Ok(vec![VfRef {
-                pf,
-                pf_netdev,
-                index,
-                addr: addr.clone(),
-            }])
-        }
-        DeviceSel::Pf { pf: name, vf } => {
-            if !sysfs.netdev(name).exists() {
-                let dir = sysfs.root().join("class/net");
-                return Err(CniError::invalid_config(
-                    "if0",
-                    format!(
-                        "no network interface {name:?} (looked in {})",
-                        dir.display()
-                    ),
-                ));
-            }
-            let pf = sysfs
-                .netdev_pci_addr(name)
-                .map_err(|e| CniError::invalid_config("if0", e))?;
-            if !sysfs.is_sriov_pf(&pf) {
-                return Err(CniError::invalid_config(
-                    "if0",
-                    format!("{name} ({pf}) is not an SR-IOV PF"),
-                ));
-            }
-            let vfs = sysfs.vfs(&pf).map_err(host_error)?;
-            if vfs.is_empty() {
-                return Err(CniError::invalid_config(
-                    "if0",
-                    format!("{name} has no VFs enabled (sriov_numvfs is 0)"),
-                ));
-            }
-            let pf_netdev = Some(name.clone());
-            let refs = vfs.into_iter().map(|v| VfRef {
-                pf: pf.clone(),
-                pf_netdev: pf_netdev.clone(),
-                index: v.index,
-                addr: v.addr,
-            });
-            match vf {
-                None => Ok(refs.collect()),
-                Some(i) => {
-                    let count = sysfs.num_vfs(&pf).map_err(host_error)?;
-                    let chosen: Vec<VfRef> = refs.filter(|r| r.index == *i).collect();
-                    if chosen.is_empty() {
-                        return Err(CniError::invalid_config(
-                            "vf",
-                            format!(
-                                "{i} is out of range: {name} has {count} VFs (0-{})",
-                                count.saturating_sub(1)
-                            ),
-                        ));
-                    }
-                    Ok(chosen)
-                }
-            }
+/// The PCI address of the SR-IOV PF netdev `name` (`if0`).
+fn pf_by_name(sysfs: &Sysfs, name: &str) -> Result<PciAddr, CniError> {
+    if !sysfs.netdev(name).exists() {
+        let dir = sysfs.root().join("class/net");
+        return Err(CniError::invalid_config(
+            "if0",
+            format!(
+                "no network interface {name:?} (looked in {})",
+                dir.display()
+            ),
+        ));
+    }
+    let pf = sysfs
+        .netdev_pci_addr(name)
+        .map_err(|e| CniError::invalid_config("if0", e))?;
+    if !sysfs.is_sriov_pf(&pf) {
+        return Err(CniError::invalid_config(
+            "if0",
+            format!("{name} ({pf}) is not an SR-IOV PF"),
+        ));
+    }
+    Ok(pf)
+}
+
+/// The VF at `addr` (`deviceID`), checked against `if0`/`vf` when the configuration has them.
+fn by_address(
+    sysfs: &Sysfs,
+    addr: &PciAddr,
+    if0: Option<&str>,
+    vf: Option<u32>,
+) -> Result<VfRef, CniError> {
+    if !sysfs.has_pci_device(addr) {
+        let dir = sysfs.root().join("bus/pci/devices");
+        return Err(CniError::invalid_config(
+            "deviceID",
+            format!("no PCI device {addr} (looked in {})", dir.display()),
+        ));
+    }
+    let pf = sysfs.physfn(addr).map_err(host_error)?.ok_or_else(|| {
+        CniError::invalid_config(
+            "deviceID",
+            format!("{addr} is not an SR-IOV VF (it has no physfn link)"),
+        )
+    })?;
+    let index = sysfs
+        .vf_index(&pf, addr)
+        .map_err(host_error)?
+        .ok_or_else(|| {
+            CniError::invalid_config(
+                "deviceID",
+                format!("{addr} is not listed among the VFs of its PF {pf}"),
+            )
+        })?;
+    if let Some(name) = if0 {
+        if pf_by_name(sysfs, name)? != pf {
+            return Err(CniError::invalid_config(
+                "deviceID",
+                format!("VF {addr} belongs to PF {pf}, not to if0 {name}"),
+            ));
         }
     }
+    if let Some(wanted) = vf.filter(|w| *w != index) {
+        return Err(CniError::invalid_config(
+            "vf",
+            format!("{wanted} does not match deviceID {addr}, which is VF {index}"),
+        ));
+    }
+    let pf_netdev = match if0 {
+        Some(name) => Some(name.to_string()),
+        None => sysfs
+            .netdev_names(&pf)
+            .map_err(host_error)?
+            .into_iter()
+            .next(),
+    };
+    Ok(VfRef {
+        pf,
+        pf_netdev,
+        index,
+        addr: addr.clone(),
+    })
+}
+
+/// The VFs `sel` may use, in preference order (one, or all of a PF's for "first free").
+pub fn candidates(sysfs: &Sysfs, sel: &DeviceSel) -> Result<Vec<VfRef>, CniError> {
+    let (name, wanted) = match sel {
+        DeviceSel::Pci { addr, pf, vf } => {
+            return Ok(vec![by_address(sysfs, addr, pf.as_deref(), *vf)?])
+        }
+        DeviceSel::Pf { pf, vf } => (pf, *vf),
+    };
+    let pf = pf_by_name(sysfs, name)?;
+    let vfs = sysfs.vfs(&pf).map_err(host_error)?;
+    if vfs.is_empty() {
+        return Err(CniError::invalid_config(
+            "if0",
+            format!("{name} has no VFs enabled (sriov_numvfs is 0)"),
+        ));
+    }
+    let count = vfs.len();
+    let refs = vfs.into_iter().map(|v| VfRef {
+        pf: pf.clone(),
+        pf_netdev: Some(name.clone()),
+        index: v.index,
+        addr: v.addr,
+    });
+    let Some(i) = wanted else {
+        return Ok(refs.collect());
+    };
+    let chosen: Vec<VfRef> = refs.filter(|r| r.index == i).collect();
+    if chosen.is_empty() {
+        return Err(CniError::invalid_config(
+            "vf",
+            format!(
+                "{i} is out of range: {name} has {count} VFs (0-{})",
+                count.saturating_sub(1)
+            ),
+        ));
+    }
+    Ok(chosen)
 }
 
 /// Claims the first of `candidates` that is free (or whose owner is stale, after `reclaim`)
