@@ -20,7 +20,7 @@ fn bad_input_is_refused_with_a_named_field_and_no_side_effects() {
     holder
         .call("ADD", &conf("1.0.0", json!({"if0": pf.name, "vf": 1})))
         .expect_ok("holder ADD");
-    let journal_before = tree.journal().entries().unwrap();
+    let sent_before = tree.sent();
 
     let base = |extra: Value| conf("1.0.0", extra);
     let pf_name = pf.name.as_str();
@@ -148,12 +148,7 @@ fn bad_input_is_refused_with_a_named_field_and_no_side_effects() {
     );
 
     // The interface name is taken in the pod: code 4 naming CNI_IFNAME, VF left in the host.
-    sh(
-        "ip",
-        &[
-            "-netns", &ns.name, "link", "add", "net1", "type", "veth", "peer", "name", "net1p",
-        ],
-    );
+    ip_in(&ns, "link add net1 type veth peer name net1p");
     let (code, msg) = pod.call("ADD", &good).expect_err("name taken");
     assert_eq!(code, 4);
     assert!(
@@ -164,7 +159,7 @@ fn bad_input_is_refused_with_a_named_field_and_no_side_effects() {
     // Nothing happened: only the holder's allocation, no new PF requests, VF 0 in the host.
     assert_eq!(tree.state_files("alloc"), vec![pf.vfs[1].addr.clone()]);
     assert_eq!(tree.state_files("attachments").len(), 1);
-    assert_eq!(tree.journal().entries().unwrap(), journal_before);
+    assert_eq!(tree.sent(), sent_before);
     assert!(FakeTree::host_links().contains(&pf.vfs[0].netdev));
     holder
         .call("DEL", &conf("1.0.0", json!({"if0": pf.name, "vf": 1})))

@@ -39,15 +39,12 @@ fn modern_form_add_check_del_restores_everything() {
     // The real veth end is in the pod, renamed, re-MACed, addressed, routed.
     assert_eq!(pod_ns.links(), vec!["net1".to_string()]);
     assert_eq!(pod_ns.ipv4_of("net1"), vec!["10.77.0.2/24".to_string()]);
-    let link = sh(
-        "ip",
-        &["-netns", &pod_ns.name, "-o", "link", "show", "net1"],
-    );
+    let link = ip_in(&pod_ns, "-o link show net1");
     assert!(
         link.contains("02:00:00:aa:bb:cc") && link.contains(",UP"),
         "{link}"
     );
-    let routes = sh("ip", &["-netns", &pod_ns.name, "route"]);
+    let routes = ip_in(&pod_ns, "route");
     assert!(
         routes.contains("198.51.100.0/24 via 10.77.0.1 dev net1"),
         "{routes}"
@@ -55,13 +52,7 @@ fn modern_form_add_check_del_restores_everything() {
     assert!(!FakeTree::host_links().contains(&vf.netdev));
 
     // The PF received exactly the requested settings, each once, in order.
-    let sent: Vec<VfSetting> = tree
-        .journal()
-        .entries()
-        .unwrap()
-        .into_iter()
-        .map(|e| e.setting)
-        .collect();
+    let sent: Vec<VfSetting> = tree.sent();
     assert_eq!(
         sent,
         vec![
@@ -201,11 +192,9 @@ fn a_dead_pods_allocation_is_reclaimed_and_its_settings_undone() {
         "{msg}"
     );
     let vlans: Vec<u16> = tree
-        .journal()
-        .entries()
-        .unwrap()
+        .sent()
         .into_iter()
-        .map(|e| match e.setting {
+        .map(|setting| match setting {
             VfSetting::Vlan { vlan, .. } => vlan,
             other => panic!("unexpected {other:?}"),
         })

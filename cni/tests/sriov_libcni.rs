@@ -75,8 +75,18 @@ fn libcni_kernel_mode_modern_form() {
     assert_eq!(result["interfaces"][0]["mac"], "02:00:00:00:10:01");
     assert_eq!(result["ips"][0]["address"], "10.80.0.2/24");
     assert_clean(&tree);
-    let sent = tree.journal().entries().unwrap();
-    assert_eq!(sent.len(), 6, "3 settings applied, 3 restored: {sent:?}");
+    assert_eq!(
+        tree.sent_text(),
+        [
+            "mac 02:00:00:00:10:01",
+            "vlan 42 qos 0 proto Dot1Q",
+            "trust on",
+            "trust off",
+            "vlan 0 qos 0 proto Dot1Q",
+            "mac 00:00:00:00:00:00",
+        ],
+        "applied in order, restored in reverse"
+    );
 }
 
 #[test]
@@ -106,13 +116,7 @@ fn libcni_kernel_mode_seed_form_vlan_l2enable() {
     assert_eq!(result["interfaces"][0]["name"], "north");
     assert!(result.get("ips").is_none());
     assert_clean(&tree);
-    let vlans: Vec<String> = tree
-        .journal()
-        .entries()
-        .unwrap()
-        .iter()
-        .map(|e| e.setting.to_string())
-        .collect();
+    let vlans: Vec<String> = tree.sent_text();
     assert_eq!(
         vlans,
         ["vlan 210 qos 0 proto Dot1Q", "vlan 0 qos 0 proto Dot1Q"]

@@ -22,54 +22,21 @@ fn check_names_what_drifted() {
     pod.call("CHECK", &conf).expect_ok("CHECK");
     let where_ = format!("interface net1 in netns {}", ns.path().display());
 
-    sh(
-        "ip",
-        &[
-            "-netns",
-            &ns.name,
-            "addr",
-            "del",
-            "10.81.0.2/24",
-            "dev",
-            "net1",
-        ],
-    );
+    ip_in(&ns, "addr del 10.81.0.2/24 dev net1");
     assert_eq!(
         pod.call("CHECK", &conf).expect_err("address"),
         (100, format!("{where_}: address 10.81.0.2/24 is missing"))
     );
-    sh(
-        "ip",
-        &[
-            "-netns",
-            &ns.name,
-            "addr",
-            "add",
-            "10.81.0.2/24",
-            "dev",
-            "net1",
-        ],
-    );
+    ip_in(&ns, "addr add 10.81.0.2/24 dev net1");
 
-    sh("ip", &["-netns", &ns.name, "link", "set", "net1", "down"]);
+    ip_in(&ns, "link set net1 down");
     assert_eq!(
         pod.call("CHECK", &conf).expect_err("down"),
         (100, format!("{where_}: is down"))
     );
-    sh("ip", &["-netns", &ns.name, "link", "set", "net1", "up"]);
+    ip_in(&ns, "link set net1 up");
 
-    sh(
-        "ip",
-        &[
-            "-netns",
-            &ns.name,
-            "link",
-            "set",
-            "net1",
-            "address",
-            "02:00:00:00:0c:99",
-        ],
-    );
+    ip_in(&ns, "link set net1 address 02:00:00:00:0c:99");
     let (code, msg) = pod.call("CHECK", &conf).expect_err("MAC");
     assert_eq!(
         (code, msg),
@@ -78,18 +45,7 @@ fn check_names_what_drifted() {
             format!("{where_}: MAC is 02:00:00:00:0c:99, expected 02:00:00:00:0c:01")
         )
     );
-    sh(
-        "ip",
-        &[
-            "-netns",
-            &ns.name,
-            "link",
-            "set",
-            "net1",
-            "address",
-            "02:00:00:00:0c:01",
-        ],
-    );
+    ip_in(&ns, "link set net1 address 02:00:00:00:0c:01");
 
     let pf = &tree.pfs[0].name;
     tree.journal()
@@ -236,13 +192,7 @@ fn a_failing_ipam_rolls_everything_back() {
     );
     assert!(tree.state_files("alloc").is_empty());
     assert!(tree.state_files("attachments").is_empty());
-    let journal: Vec<String> = tree
-        .journal()
-        .entries()
-        .unwrap()
-        .iter()
-        .map(|e| e.setting.to_string())
-        .collect();
+    let journal: Vec<String> = tree.sent_text();
     assert_eq!(
         journal,
         [
@@ -297,43 +247,16 @@ fn a_route_the_pod_already_has_is_kept() {
     tree.add_pf(1);
     let ns = Netns::new();
     // The primary network came first and owns the default route.
-    sh(
-        "ip",
-        &[
-            "-netns", &ns.name, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0p",
-        ],
-    );
-    sh(
-        "ip",
-        &[
-            "-netns",
-            &ns.name,
-            "addr",
-            "add",
-            "192.168.50.2/24",
-            "dev",
-            "eth0",
-        ],
-    );
-    sh("ip", &["-netns", &ns.name, "link", "set", "eth0", "up"]);
-    sh(
-        "ip",
-        &[
-            "-netns",
-            &ns.name,
-            "route",
-            "add",
-            "default",
-            "via",
-            "192.168.50.1",
-        ],
-    );
+    ip_in(&ns, "link add eth0 type veth peer name eth0p");
+    ip_in(&ns, "addr add 192.168.50.2/24 dev eth0");
+    ip_in(&ns, "link set eth0 up");
+    ip_in(&ns, "route add default via 192.168.50.1");
     let ipam = json!({"type": "host-local", "subnet": "10.86.0.0/24", "dataDir": tree.scratch.join("ipam"),
         "routes": [{"dst": "0.0.0.0/0"}, {"dst": "203.0.113.0/24"}]});
     let conf = conf("1.0.0", json!({"if0": tree.pfs[0].name, "ipam": ipam}));
     let pod = Runtime::new(&tree, &ns);
     pod.call("ADD", &conf).expect_ok("ADD");
-    let routes = sh("ip", &["-netns", &ns.name, "-4", "route"]);
+    let routes = ip_in(&ns, "-4 route");
     assert!(
         routes.contains("default via 192.168.50.1 dev eth0"),
         "{routes}"

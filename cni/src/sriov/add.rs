@@ -1,9 +1,11 @@
 //! ADD: claim a VF, configure it, hand it to the pod, record how to undo it.
 
-use super::ipam;
+use std::path::Path;
+
 use crate::netlink;
 use crate::netns::NetNs;
 use crate::spec::{Call, CniError, CniResult, Interface};
+use crate::sysfs::PciAddr;
 
 use super::alloc::{Allocations, Owner};
 use super::config::{DeviceSel, SriovConf};
@@ -12,7 +14,7 @@ use super::log::{Level, Log};
 use super::record::{Attachment, Attachments, Mode};
 use super::rollback::Rollback;
 use super::select::{self, VfRef};
-use super::{device_info, dpdk, kernel, settings, state_error, Host};
+use super::{device_info, dpdk, host_error, ipam, kernel, settings, state_error, Host};
 
 /// Runs ADD for `call`.
 pub fn add(host: &Host, call: &Call) -> Result<CniResult, CniError> {
@@ -48,48 +50,7 @@ fn attach(host: &Host, call: &Call, conf: &SriovConf, log: &Log) -> Result<CniRe
     }
 
     let pod_name = conf.if0name.as_deref().unwrap_or(ifname);
-    let candidates = select::candidates(&host.sysfs, &conf.device)?;
-    let first_free_scan = matches!(conf.device, DeviceSel::Pf { vf: None, .. });
-    let usable = |vf: &VfRef| -> Result<bool, CniError> {
-        if !first_free_scan || conf.dpdk.is_some() {
-            return Ok(true);
-        }
-        // Kernel mode needs a VF with a netdev that no userspace driver holds.
-        let netdev = !host
-            .sysfs
-            .netdev_names(&vf.addr)
-            .map_err(super::host_error)?
-            .is_empty();
-        Ok(netdev && dpdk::already_bound(&host.sysfs, &vf.addr)?.is_none())
-    };
-    let reclaim = |owner: &Owner, vf: &crate::sysfs::PciAddr| -> Result<(), CniError> {
-        log.write(
-            Level::Warning,
-            format!(
-                "reclaiming VF {vf} from container {} whose netns is gone",
-                owner.container_id
-            ),
-        );
-        if let Some(stale) = atts
-            .get(&owner.container_id, &owner.ifname)
-            .map_err(state_error)?
-        {
-            let ipam_call = (stale.network == call.conf.name).then(|| ipam_call_for(&stale, call));
-            for problem in teardown(host, &stale, ipam_call.as_ref()) {
-                log.warn(problem);
-            }
-            atts.remove(&owner.container_id, &owner.ifname)
-                .map_err(state_error)?;
-        }
-        Ok(())
-    };
-    let me = Owner {
-        container_id: container.to_string(),
-        ifname: ifname.to_string(),
-        netns: netns_path.to_path_buf(),
-        network: call.conf.name.clone(),
-    };
-    let vf = &select::claim_first(&allocs, &conf.device, candidates, &me, usable, reclaim)?;
+    let vf = &claim_vf(host, call, conf, log, &atts, &allocs)?;
     log.debug(format!(
         "claimed VF {} (vf {} of PF {})",
         vf.addr, vf.index, vf.pf
@@ -118,17 +79,7 @@ fn attach(host: &Host, call: &Call, conf: &SriovConf, log: &Log) -> Result<CniRe
             mode
         }
         None => {
-            let taken = netlink::link_names_in(netns_path).map_err(super::host_error)?;
-            if taken.iter().any(|n| n == pod_name) {
-                let problem = format!(
-                    "interface {pod_name} already exists in netns {}",
-                    netns_path.display()
-                );
-                return Err(match conf.if0name {
-                    Some(_) => CniError::invalid_config("if0name", problem),
-                    None => CniError::invalid_env("CNI_IFNAME", problem),
-                });
-            }
+            ensure_name_free(conf, netns_path, pod_name)?;
             let mode = kernel::attach(&host.sysfs, &vf.addr, &pod, pod_name, conf.mac)?;
             let undo = mode.clone();
             rollback.push(format!("move of VF {} into the pod", vf.addr), move || {
@@ -185,6 +136,86 @@ fn attach(host: &Host, call: &Call, conf: &SriovConf, log: &Log) -> Result<CniRe
     .map_err(state_error)?;
     rollback.commit();
     Ok(result)
+}
+
+/// Claims the VF the configuration names, or the first free one, reclaiming VFs whose
+/// owners died without a DEL.
+fn claim_vf(
+    host: &Host,
+    call: &Call,
+    conf: &SriovConf,
+    log: &Log,
+    atts: &Attachments,
+    allocs: &Allocations,
+) -> Result<VfRef, CniError> {
+    let candidates = select::candidates(&host.sysfs, &conf.device)?;
+    let first_free_scan = matches!(conf.device, DeviceSel::Pf { vf: None, .. });
+    let usable = |vf: &VfRef| -> Result<bool, CniError> {
+        if !first_free_scan || conf.dpdk.is_some() {
+            return Ok(true);
+        }
+        // Kernel mode needs a VF with a netdev that no userspace driver holds.
+        let names = host.sysfs.netdev_names(&vf.addr).map_err(host_error)?;
+        Ok(!names.is_empty() && dpdk::already_bound(&host.sysfs, &vf.addr)?.is_none())
+    };
+    let me = Owner {
+        container_id: call.env.container_id()?.to_string(),
+        ifname: call.env.ifname()?.to_string(),
+        netns: call.env.netns()?.to_path_buf(),
+        network: call.conf.name.clone(),
+    };
+    select::claim_first(
+        allocs,
+        &conf.device,
+        candidates,
+        &me,
+        usable,
+        |owner, vf| reclaim(host, call, log, atts, owner, vf),
+    )
+}
+
+/// Undoes the attachment of `owner`, whose netns is gone, so that `vf` can be reused.
+fn reclaim(
+    host: &Host,
+    call: &Call,
+    log: &Log,
+    atts: &Attachments,
+    owner: &Owner,
+    vf: &PciAddr,
+) -> Result<(), CniError> {
+    log.warn(format!(
+        "reclaiming VF {vf} from container {} whose netns is gone",
+        owner.container_id
+    ));
+    let Some(stale) = atts
+        .get(&owner.container_id, &owner.ifname)
+        .map_err(state_error)?
+    else {
+        return Ok(());
+    };
+    // Its IPAM allocation can only be released with its own network's configuration.
+    let ipam_call = (stale.network == call.conf.name).then(|| ipam_call_for(&stale, call));
+    for problem in teardown(host, &stale, ipam_call.as_ref()) {
+        log.warn(problem);
+    }
+    atts.remove(&owner.container_id, &owner.ifname)
+        .map_err(state_error)
+}
+
+/// Fails, naming the field that chose it, if the pod already has an interface `pod_name`.
+fn ensure_name_free(conf: &SriovConf, netns: &Path, pod_name: &str) -> Result<(), CniError> {
+    let taken = netlink::link_names_in(netns).map_err(host_error)?;
+    if !taken.iter().any(|n| n == pod_name) {
+        return Ok(());
+    }
+    let problem = format!(
+        "interface {pod_name} already exists in netns {}",
+        netns.display()
+    );
+    Err(match conf.if0name {
+        Some(_) => CniError::invalid_config("if0name", problem),
+        None => CniError::invalid_env("CNI_IFNAME", problem),
+    })
 }
 
 /// The ADD result: `prevResult` (when chained) plus this interface and its IPAM addresses.

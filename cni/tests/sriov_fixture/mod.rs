@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use cni::netlink::{JournalPf, PfControl, VfConfig};
+use cni::netlink::{JournalPf, PfControl, VfConfig, VfSetting};
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, WatchDescriptor};
 use serde_json::Value;
 
@@ -263,6 +263,21 @@ impl FakeTree {
         wait_until(|| self.driver_of(addr).as_deref() == Some(driver));
     }
 
+    /// Every VF setting sent to a PF, oldest first.
+    pub fn sent(&self) -> Vec<VfSetting> {
+        self.journal()
+            .entries()
+            .unwrap()
+            .into_iter()
+            .map(|e| e.setting)
+            .collect()
+    }
+
+    /// [`FakeTree::sent`] as text (`vlan 210 qos 0 proto Dot1Q`).
+    pub fn sent_text(&self) -> Vec<String> {
+        self.sent().iter().map(ToString::to_string).collect()
+    }
+
     /// The VF settings the PF journal reports for `vf` of PF `pf`.
     pub fn vf_config(&self, pf: usize, vf: u32) -> VfConfig {
         self.journal().vf_config(&self.pfs[pf].name, vf).unwrap()
@@ -302,6 +317,13 @@ impl Drop for FakeTree {
             let _ = Command::new("ip").args(["link", "del", &vf.peer]).output();
         }
     }
+}
+
+/// Runs `ip -netns <ns> <args>` (args split on whitespace) and returns its stdout.
+pub fn ip_in(ns: &Netns, args: &str) -> String {
+    let mut argv = vec!["-netns", ns.name.as_str()];
+    argv.extend(args.split_whitespace());
+    sh("ip", &argv)
 }
 
 /// Polls `cond` for up to 3 s.
