@@ -97,10 +97,11 @@ set_numvfs() {
   done
 }
 
-# Returns the lab to its boot state: no VFs, no extra network namespaces, PFs up.
+# Returns the lab to its boot state: no VFs, no extra network namespaces, no bridges, PFs up.
 lab_reset() {
-  local pf ns
+  local pf ns br
   for ns in $(ip netns list | cut -d' ' -f1); do ip netns delete "$ns"; done
+  for br in $(ip -o link show type bridge | awk -F': ' '{print $2}'); do ip link delete "$br"; done
   for pf in $(lab_pfs); do
     echo 0 >"$(pf_device "$pf")/sriov_numvfs"
     ip link set "$pf" up
@@ -122,6 +123,9 @@ netns_links() { ip -n "$1" -o link show | awk -F': ' '{sub(/@.*/, "", $2); print
 
 # netns_pci NS IFNAME: PCI address behind an interface inside a namespace.
 netns_pci() { ip netns exec "$1" sh -c "basename \$(readlink /sys/class/net/$2/device)"; }
+
+# has_carrier NS IFNAME
+has_carrier() { ip -n "$1" link show "$2" | grep -q 'LOWER_UP'; }
 
 # pf_vf_line PF INDEX: the PF's `ip link show` line for one VF.
 pf_vf_line() { ip link show "$1" | grep -E "^ +vf $2 "; }

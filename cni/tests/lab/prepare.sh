@@ -13,7 +13,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 cache=${LAB_CACHE:-/var/cache/multiplane-lab}
 # Everything the guest needs from the kernel beyond what Debian builds in (dependencies are added).
 modules=(igb igbvf vfio vfio_iommu_type1 vfio-pci 9p 9pnet_virtio virtio_pci bridge veth 8021q macvlan)
-packages=(busybox-static kmod cpio xz-utils iproute2 jq dpdk containernetworking-plugins)
+packages=(busybox-static kmod cpio xz-utils iproute2 iputils-ping jq dpdk containernetworking-plugins)
 
 die() { echo "lab prepare: FAILED: $*" >&2; exit 1; }
 log() { echo "lab prepare: $*" >&2; }
@@ -118,8 +118,8 @@ ensure_boot_artefacts() {
     cp "$unpacked/boot/vmlinuz-$kver" "$dir/vmlinuz"
     build_initramfs "$unpacked" "$kver" "$dir/initramfs.gz"
     rm -rf "$dl"
-    # Artefacts of older inputs are never used again.
-    find "$cache/boot" -mindepth 1 -maxdepth 1 -type d ! -name "$(basename "$dir")" -exec rm -rf {} +
+    # Artefacts of older inputs (other checkouts may still be using them for a while).
+    find "$cache/boot" -mindepth 1 -maxdepth 1 -type d -mtime +1 ! -name "$(basename "$dir")" -exec rm -rf {} +
   fi
   cat >"$cache/boot/current.env" <<EOF
 LAB_KERNEL=$dir/vmlinuz

@@ -1,6 +1,7 @@
 # Hardware smoke: the kernel and DPDK paths the plugins rely on work on the emulated igb NICs, without
 # any of our code. SR-IOV sysfs, igbvf netdevs, PF netlink VF settings, IOMMU groups, the vfio-pci
-# rebind dance, DPDK's igbvf PMD probing a VF by PCI address, and the way back to igbvf.
+# rebind dance, DPDK's igbvf PMD probing a VF by PCI address, the way back to igbvf, and VF traffic
+# between the two PFs (kernel and DPDK).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 
@@ -62,6 +63,35 @@ check "bind $vf back to igbvf" bind_pci "$vf" igbvf
 wait_until 30 "VF 0 netdev returns" vf_has_netdev "$pf" 0
 expect_eq "$(cat "/sys/class/net/$(vf_netdev "$pf" 0)/address")" 02:00:00:00:02:10 "VF 0 netdev took the admin MAC on reload"
 check_not "/dev/vfio/$group is gone" test -e "/dev/vfio/$group"
+
+# Traffic: with the PFs up before their VFs exist (lab_reset does that), VF frames cross the hub from
+# one PF to the other, both through igbvf and through DPDK's PMD.
+a=$(vf_netdev "$pf" 3) b=$(vf_netdev "${pfs[1]}" 3)
+ip netns add ta
+ip netns add tb
+ip link set "$a" netns ta
+ip link set "$b" netns tb
+ip -n ta addr add 10.99.0.1/24 dev "$a"
+ip -n tb addr add 10.99.0.2/24 dev "$b"
+ip -n ta link set "$a" up
+ip -n tb link set "$b" up
+wait_until 10 "$a has carrier" has_carrier ta "$a"
+wait_until 10 "$b has carrier" has_carrier tb "$b"
+check "ping from $pf VF 3 to ${pfs[1]} VF 3 (kernel igbvf, across the hub)" \
+  ip netns exec ta ping -c 3 -i 0.2 -W 2 10.99.0.2
+
+ip link set "$pf" vf 2 mac 02:00:00:00:00:a2
+ip link set "${pfs[1]}" vf 2 mac 02:00:00:00:00:b2
+va=$(vf_bdf "$pf" 2) vb=$(vf_bdf "${pfs[1]}" 2)
+check "bind $va to vfio-pci" bind_pci "$va" vfio-pci
+check "bind $vb to vfio-pci" bind_pci "$vb" vfio-pci
+out=$( (echo 'start tx_first'; sleep 4; echo stop; sleep 1; echo quit) |
+  timeout 120 dpdk-testpmd -l 0-1 -n 1 --in-memory -a "$va" -a "$vb" -- -i --total-num-mbufs=4096 \
+    --eth-peer=0,02:00:00:00:00:b2 --eth-peer=1,02:00:00:00:00:a2 2>&1) || fail "dpdk-testpmd failed: $out"
+stats=$(grep -E '^ +RX-packets: [0-9]+ +RX-dropped' <<<"$out" | head -2 | awk '{print $2}' | xargs)
+echo "testpmd io forwarding between $va and $vb: RX-packets per port: $stats"
+[[ "$stats" =~ ^[1-9][0-9]*\ [1-9][0-9]*$ ]] || fail "DPDK VF traffic did not flow both ways: $out"
+ok "DPDK VFs on the two PFs exchange packets"
 
 set_numvfs "$pf" 0
 check_not "VFs removed with sriov_numvfs=0" test -e "$(pf_device "$pf")/virtfn0"

@@ -7,10 +7,10 @@ set -euo pipefail
 mapfile -t pfs < <(lab_pfs)
 pf=${pfs[0]}
 
-# sriov_conf NAME VLAN SELECTOR IPAM: an sriov network on $pf. SELECTOR is extra JSON members.
+# sriov_conf NAME VLAN SELECTOR IPAM: an sriov network; SELECTOR picks the VF (JSON members).
 sriov_conf() {
   cat <<EOF
-{ "cniVersion": "1.0.0", "name": "$1", "type": "sriov", "if0": "$pf", "vlan": $2 $3,
+{ "cniVersion": "1.0.0", "name": "$1", "type": "sriov", $3, "vlan": $2,
   "ipam": $4 }
 EOF
 }
@@ -27,7 +27,7 @@ expect_cni_error() { # OUTPUT DESCRIPTION: a CNI error object on stdout
 echo "--- netns deleted before DEL, then DEL twice"
 set_numvfs "$pf" 2
 name=$(vf_netdev "$pf" 0) mac=$(cat "/sys/class/net/$(vf_netdev "$pf" 0)/address")
-conf=$(sriov_conf fault-netns 100 "" "$(ipam 10.56.220.0/24)")
+conf=$(sriov_conf fault-netns 100 "\"if0\": \"$pf\"" "$(ipam 10.56.220.0/24)")
 ip netns add fa
 result=$(cni sriov ADD fa /run/netns/fa net1 <<<"$conf") || fail "sriov ADD failed: $result"
 expect_eq "$(netns_links fa)" "lo net1" "pod interfaces"
@@ -46,15 +46,15 @@ echo "--- two pods racing for one VF"
 set_numvfs "$pf" 1
 vf=$(vf_bdf "$pf" 0)
 name=$(vf_netdev "$pf" 0) mac=$(cat "/sys/class/net/$name/address")
-selectors=("" ", \"vf\": 0" ", \"deviceID\": \"$vf\"")
+selectors=("\"if0\": \"$pf\"" "\"if0\": \"$pf\", \"vf\": 0" "\"deviceID\": \"$vf\"")
 for round in 0 1 2; do
   conf=$(sriov_conf fault-race 0 "${selectors[$round]}" "$(ipam 10.56.222.0/24)")
   echo "round $round: selector '${selectors[$round]}'"
   ip netns add r1
   ip netns add r2
   out=/tmp/race.$round
-  cni sriov ADD r1 /run/netns/r1 net1 <<<"$conf" >"$out.r1" 2>&1 & p1=$!
-  cni sriov ADD r2 /run/netns/r2 net1 <<<"$conf" >"$out.r2" 2>&1 & p2=$!
+  cni sriov ADD r1 /run/netns/r1 net1 <<<"$conf" >"$out.r1" 2>"$out.r1.log" & p1=$!
+  cni sriov ADD r2 /run/netns/r2 net1 <<<"$conf" >"$out.r2" 2>"$out.r2.log" & p2=$!
   rc1=0 rc2=0
   wait $p1 || rc1=$?
   wait $p2 || rc2=$?
@@ -85,13 +85,15 @@ name=$(vf_netdev "$pf" 0) mac=$(cat "/sys/class/net/$name/address")
 # A one-address range whose address another container already holds.
 mkdir -p /var/lib/cni/networks/fault-ipam
 printf 'someone-else\r\neth0' >/var/lib/cni/networks/fault-ipam/10.56.221.10
-conf=$(sriov_conf fault-ipam 300 ", \"mac\": \"02:00:00:00:03:00\"" \
+conf=$(sriov_conf fault-ipam 300 "\"if0\": \"$pf\", \"spoofchk\": \"off\"" \
   '{ "type": "host-local", "ranges": [[{ "subnet": "10.56.221.0/24", "rangeStart": "10.56.221.10", "rangeEnd": "10.56.221.10" }]] }')
 ip netns add fi
 if out=$(cni sriov ADD fi /run/netns/fi net1 <<<"$conf"); then fail "ADD succeeded with no address left: $out"; fi
 expect_cni_error "$out" "ADD with an exhausted range"
 expect_eq "$(netns_links fi)" "lo" "nothing left in the pod"
+expect_match "$(jq -r .msg <<<"$out")" '10\.56\.221' "it failed at IPAM (which runs after the VF moved into the pod)"
 expect_vf_home "$pf" 0 "$name" "$mac"
+expect_match "$(pf_vf_line "$pf" 0)" 'spoof checking on' "spoofchk restored"
 expect_eq "$(addresses_held fault-ipam)" "10.56.221.10" "the other container's address is untouched"
 check "DEL after the failed ADD" cni sriov DEL fi /run/netns/fi net1 <<<"$conf"
 expect_vf_home "$pf" 0 "$name" "$mac"
@@ -101,7 +103,7 @@ echo "--- multus ADD failing at a later delegate after the VF moved"
 conf=$(cat <<EOF
 { "cniVersion": "1.0.0", "name": "fault-multus", "type": "multus",
   "delegates": [
-    { "name": "fault-bridge", "type": "bridge", "bridge": "cni1", "masterplugin": true,
+    { "name": "fault-bridge", "type": "bridge", "bridge": "cni-fault", "masterplugin": true,
       "ipam": { "type": "host-local", "subnet": "192.168.44.0/24" } },
     { "name": "fault-sriov", "type": "sriov", "if0": "$pf", "vlan": 310,
       "ipam": { "type": "host-local", "subnet": "10.56.223.0/24" } },
