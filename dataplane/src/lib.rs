@@ -14,6 +14,7 @@ pub mod mbuf;
 pub mod mempool;
 pub mod packet;
 pub mod pcap;
+pub mod pipeline;
 pub mod port;
 pub mod queue;
 

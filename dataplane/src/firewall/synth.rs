@@ -49,6 +49,9 @@ impl Rng {
     }
 }
 
+/// Length of the jumbo frames in generated traffic.
+pub const JUMBO_FRAME: usize = 9000;
+
 const VLAN_POOL: [u16; 5] = [10, 210, 310, 1000, 4094];
 const PROTO_POOL: [u8; 6] = [
     IPPROTO_TCP,
@@ -377,18 +380,13 @@ pub fn frame_for(rng: &mut Rng, rules: &RuleSet) -> (Side, Vec<u8>) {
     };
     let flow = flow_for(rng, &target, vlan);
     let inner = (vlan.is_some() && rng.percent(10)).then(|| rng.pick(&VLAN_POOL));
-    let payload = if rng.percent(3) {
-        8900
-    } else {
-        rng.below(64) as usize
-    };
-    let mut frame = emit_frame(
-        &flow,
-        inner,
-        MacAddr([2, 0, 0, 0, 0, 1]),
-        MacAddr([2, 0, 0, 0, 0, 2]),
-        payload,
-    );
+    let (dst, src) = (MacAddr([2, 0, 0, 0, 0, 1]), MacAddr([2, 0, 0, 0, 0, 2]));
+    let mut frame = emit_frame(&flow, inner, dst, src, rng.below(64) as usize);
+    if rng.percent(3) {
+        // A 9000-byte jumbo frame: the same headers, a longer payload.
+        let headers = emit_frame(&flow, inner, dst, src, 0).len();
+        frame = emit_frame(&flow, inner, dst, src, JUMBO_FRAME - headers.min(JUMBO_FRAME));
+    }
     if rng.percent(5) {
         make_hostile(rng, &mut frame);
     }

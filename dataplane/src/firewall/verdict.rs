@@ -133,12 +133,13 @@ impl Counter {
     /// Counts one frame. Only the owning thread may call this: it is a load and a store, not an atomic
     /// read-modify-write, so that the fast path never takes a locked instruction.
     pub fn add(&self, bytes: usize) {
-        self.packets
-            .store(self.packets.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-        self.bytes.store(
-            self.bytes.load(Ordering::Relaxed) + bytes as u64,
-            Ordering::Relaxed,
-        );
+        self.add_count(PacketCount { packets: 1, bytes: bytes as u64 });
+    }
+
+    /// Counts several frames at once (owning thread only, as [`Counter::add`]).
+    pub fn add_count(&self, count: PacketCount) {
+        self.packets.store(self.packets.load(Ordering::Relaxed) + count.packets, Ordering::Relaxed);
+        self.bytes.store(self.bytes.load(Ordering::Relaxed) + count.bytes, Ordering::Relaxed);
     }
 
     /// The current values.

@@ -1,0 +1,161 @@
+//! Counters of the running pipeline: per-core I/O counters and, per rule-set generation, per-core rule
+//! counters; and the [`Stats`] snapshot the control side assembles from them.
+
+use crate::firewall::{Counter, Counters, CountersSnapshot, Firewall, PacketCount, RuleSet, TableKey};
+use std::fmt::{self, Write as _};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// One compiled rule set and the counters each core keeps for it.
+pub struct Generation {
+    /// Increases by one with every update; the first rule set is generation 1.
+    pub id: u64,
+    /// The compiled rules.
+    pub firewall: Firewall,
+    /// One set of rule counters per core, written only by that core.
+    pub counters: Vec<Counters>,
+}
+
+impl Generation {
+    /// Compiles `rules` as generation `id` with zeroed counters for `cores` cores.
+    pub fn new(id: u64, rules: RuleSet, cores: usize) -> Generation {
+        let counters = (0..cores).map(|_| Counters::new(&rules)).collect();
+        Generation { id, firewall: Firewall::compile(rules), counters }
+    }
+
+    /// The rule counters of every core, summed.
+    pub fn totals(&self) -> CountersSnapshot {
+        let mut sum = CountersSnapshot::zero(self.firewall.rules());
+        for c in &self.counters {
+            sum.merge(&c.snapshot());
+        }
+        sum
+    }
+}
+
+/// The I/O counters of one worker core, written by that core alone.
+#[derive(Debug, Default)]
+pub(crate) struct CoreCounters {
+    pub(crate) rx: Counter,
+    pub(crate) tx: Counter,
+    /// Allowed frames the device would not take (tx queue full after retries), then freed.
+    pub(crate) tx_failed: Counter,
+    /// The generation this core judges with (0 before it started).
+    pub(crate) generation: AtomicU64,
+}
+
+/// What one core has done so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CoreStats {
+    /// The lcore's index among the workers.
+    pub core: usize,
+    /// Frames received on either port.
+    pub rx: PacketCount,
+    /// Frames sent on either port.
+    pub tx: PacketCount,
+    /// Allowed frames dropped because the tx queue stayed full.
+    pub tx_failed: PacketCount,
+    /// The rule-set generation the core is using.
+    pub generation: u64,
+}
+
+impl CoreStats {
+    pub(crate) fn read(core: usize, c: &CoreCounters) -> CoreStats {
+        CoreStats {
+            core,
+            rx: c.rx.get(),
+            tx: c.tx.get(),
+            tx_failed: c.tx_failed.get(),
+            generation: c.generation.load(Ordering::Acquire),
+        }
+    }
+}
+
+/// A snapshot of the running firewall.
+#[derive(Debug, Clone)]
+pub struct Stats {
+    /// Time since the workers started.
+    pub elapsed: Duration,
+    /// The newest generation (the one the control side last published).
+    pub generation: u64,
+    /// Per-core I/O.
+    pub cores: Vec<CoreStats>,
+    /// The rules of the newest generation, to name tables and rules.
+    pub rules: RuleSet,
+    /// Rule counters of the newest generation, summed over cores.
+    pub current: CountersSnapshot,
+    /// Rule counters of every generation so far (oldest first), summed over cores.
+    pub by_generation: Vec<(u64, CountersSnapshot)>,
+}
+
+impl Stats {
+    /// Frames received, all cores.
+    pub fn rx(&self) -> PacketCount {
+        self.cores.iter().fold(PacketCount::default(), |mut s, c| {
+            s += c.rx;
+            s
+        })
+    }
+
+    /// Frames sent, all cores.
+    pub fn tx(&self) -> PacketCount {
+        self.cores.iter().fold(PacketCount::default(), |mut s, c| {
+            s += c.tx;
+            s
+        })
+    }
+
+    /// Frames judged by any generation: every received frame once it has been classified.
+    pub fn judged(&self) -> u64 {
+        self.by_generation.iter().map(|(_, c)| c.total().packets).sum()
+    }
+}
+
+fn line(out: &mut String, label: &str, c: PacketCount) {
+    if c.packets > 0 {
+        let _ = writeln!(out, "    {label:<40} {:>12} pkts {:>14} bytes", c.packets, c.bytes);
+    }
+}
+
+impl fmt::Display for Stats {
+    /// Per-core rates, then per-VLAN and per-rule counters of the current generation (non-zero lines).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secs = self.elapsed.as_secs_f64().max(1e-9);
+        let (rx, tx) = (self.rx(), self.tx());
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "[{:>8.1}s] rules gen {}: rx {} ({:.3} Mpps), tx {} ({:.3} Mpps)",
+            secs,
+            self.generation,
+            rx.packets,
+            rx.packets as f64 / secs / 1e6,
+            tx.packets,
+            tx.packets as f64 / secs / 1e6
+        );
+        for c in &self.cores {
+            let _ = writeln!(
+                out,
+                "  core {}: rx {} tx {} tx_failed {} (gen {})",
+                c.core, c.rx.packets, c.tx.packets, c.tx_failed.packets, c.generation
+            );
+        }
+        for ((key, table), counts) in self.rules.tables.iter().zip(&self.current.tables) {
+            let name = match key {
+                TableKey::Untagged => "untagged".to_string(),
+                TableKey::Vlan(id) => format!("vlan {id}"),
+            };
+            let _ = writeln!(out, "  {name}:");
+            for (i, (rule, c)) in table.rules.iter().zip(counts).enumerate() {
+                let label = format!("rule {i} {} {:?}", rule.name.as_deref().unwrap_or(""), rule.action);
+                line(&mut out, &label, *c);
+            }
+            line(&mut out, &format!("default {:?}", table.default), counts[counts.len() - 1]);
+        }
+        line(&mut out, &format!("  no table (default {:?})", self.rules.default), self.current.no_table);
+        for (reason, c) in crate::packet::ParseError::ALL.iter().zip(&self.current.malformed) {
+            line(&mut out, &format!("  malformed {reason}"), *c);
+        }
+        f.write_str(&out)
+    }
+}
