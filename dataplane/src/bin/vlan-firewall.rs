@@ -34,18 +34,28 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
     let (mut cores, mut stats_interval) = (1usize, 5u64);
     let mut it = args.iter();
     while let Some(flag) = it.next() {
-        let mut value = || it.next().cloned().ok_or_else(|| format!("{flag} needs a value\n{USAGE}"));
+        let mut value = || {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))
+        };
         match flag.as_str() {
             "--rules" => rules = Some(value()?),
             "--port-a" => port_a = Some(value()?),
             "--port-b" => port_b = Some(value()?),
             "--cores" => {
                 let v = value()?;
-                cores = v.parse().ok().filter(|&n| n > 0).ok_or(format!("--cores: {v:?} is not a positive number"))?;
+                cores = v
+                    .parse()
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or(format!("--cores: {v:?} is not a positive number"))?;
             }
             "--stats-interval" => {
                 let v = value()?;
-                stats_interval = v.parse().map_err(|_| format!("--stats-interval: {v:?} is not a number of seconds"))?;
+                stats_interval = v
+                    .parse()
+                    .map_err(|_| format!("--stats-interval: {v:?} is not a number of seconds"))?;
             }
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
@@ -88,16 +98,26 @@ fn handle_signals(mut signals: Signals, path: String, commands: Sender<Command>)
 }
 
 /// Prints stats every `interval`, with the receive rate over the last interval, until `done` closes.
-fn print_stats(interval: Duration, commands: Sender<Command>, done: crossbeam_channel::Receiver<()>) {
+fn print_stats(
+    interval: Duration,
+    commands: Sender<Command>,
+    done: crossbeam_channel::Receiver<()>,
+) {
     let mut last_rx = 0;
     while let Err(crossbeam_channel::RecvTimeoutError::Timeout) = done.recv_timeout(interval) {
         let (reply, stats) = bounded(1);
         if commands.send(Command::Stats { reply }).is_err() {
             return;
         }
-        let Ok(stats): Result<Stats, _> = stats.recv() else { return };
+        let Ok(stats): Result<Stats, _> = stats.recv() else {
+            return;
+        };
         let rx = stats.rx().packets;
-        println!("{stats}  last {}s: {:.3} Mpps", interval.as_secs(), (rx - last_rx) as f64 / interval.as_secs_f64() / 1e6);
+        println!(
+            "{stats}  last {}s: {:.3} Mpps",
+            interval.as_secs(),
+            (rx - last_rx) as f64 / interval.as_secs_f64() / 1e6
+        );
         last_rx = rx;
     }
 }
@@ -110,12 +130,19 @@ fn main_result() -> Result<(), String> {
     let eal = Eal::init(&argv[..split]).map_err(|e| e.to_string())?;
     let workers = eal.worker_lcores().len();
     if workers < options.cores {
-        return Err(format!("--cores {} needs {} worker lcores; the EAL has {workers} (add lcores with -l)", options.cores, options.cores));
+        return Err(format!(
+            "--cores {} needs {} worker lcores; the EAL has {workers} (add lcores with -l)",
+            options.cores, options.cores
+        ));
     }
     let capacity = (2 * options.cores as u32 * (2048 + 64) + 1024).next_power_of_two() - 1;
-    let pool = Mempool::with_data_room(&eal, "vlan-firewall", capacity, 256, DATA_ROOM).map_err(|e| e.to_string())?;
+    let pool = Mempool::with_data_room(&eal, "vlan-firewall", capacity, 256, DATA_ROOM)
+        .map_err(|e| e.to_string())?;
     let open = |name: &str| Port::open(&eal, name).map_err(|e| format!("{name}: {e}"));
-    let ports = FirewallPorts { a: open(&options.port_a)?, b: open(&options.port_b)? };
+    let ports = FirewallPorts {
+        a: open(&options.port_a)?,
+        b: open(&options.port_b)?,
+    };
 
     let (commands, command_rx) = crossbeam_channel::unbounded();
     let signals = Signals::new([SIGINT, SIGTERM, SIGHUP]).map_err(|e| format!("signals: {e}"))?;
@@ -146,7 +173,11 @@ fn main_result() -> Result<(), String> {
     });
     let stats = final_stats.map_err(|e| e.to_string())?;
     println!("final:\n{stats}");
-    println!("mbufs in use after shutdown: {} of {}", pool.in_use(), pool.capacity());
+    println!(
+        "mbufs in use after shutdown: {} of {}",
+        pool.in_use(),
+        pool.capacity()
+    );
     if !pool.is_full() {
         return Err(format!("{} mbufs leaked", pool.in_use()));
     }

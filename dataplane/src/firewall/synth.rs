@@ -385,7 +385,13 @@ pub fn frame_for(rng: &mut Rng, rules: &RuleSet) -> (Side, Vec<u8>) {
     if rng.percent(3) {
         // A 9000-byte jumbo frame: the same headers, a longer payload.
         let headers = emit_frame(&flow, inner, dst, src, 0).len();
-        frame = emit_frame(&flow, inner, dst, src, JUMBO_FRAME - headers.min(JUMBO_FRAME));
+        frame = emit_frame(
+            &flow,
+            inner,
+            dst,
+            src,
+            JUMBO_FRAME - headers.min(JUMBO_FRAME),
+        );
     }
     if rng.percent(5) {
         make_hostile(rng, &mut frame);

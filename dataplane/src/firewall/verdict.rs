@@ -133,13 +133,22 @@ impl Counter {
     /// Counts one frame. Only the owning thread may call this: it is a load and a store, not an atomic
     /// read-modify-write, so that the fast path never takes a locked instruction.
     pub fn add(&self, bytes: usize) {
-        self.add_count(PacketCount { packets: 1, bytes: bytes as u64 });
+        self.add_count(PacketCount {
+            packets: 1,
+            bytes: bytes as u64,
+        });
     }
 
     /// Counts several frames at once (owning thread only, as [`Counter::add`]).
     pub fn add_count(&self, count: PacketCount) {
-        self.packets.store(self.packets.load(Ordering::Relaxed) + count.packets, Ordering::Relaxed);
-        self.bytes.store(self.bytes.load(Ordering::Relaxed) + count.bytes, Ordering::Relaxed);
+        self.packets.store(
+            self.packets.load(Ordering::Relaxed) + count.packets,
+            Ordering::Relaxed,
+        );
+        self.bytes.store(
+            self.bytes.load(Ordering::Relaxed) + count.bytes,
+            Ordering::Relaxed,
+        );
     }
 
     /// The current values.

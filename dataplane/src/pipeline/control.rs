@@ -78,7 +78,11 @@ impl Control {
 
     /// Publishes `rules` as the next generation and waits until every core uses it (or the workers stop).
     fn update(&mut self, rules: RuleSet) -> u64 {
-        let next = Arc::new(Generation::new(self.current.id + 1, rules, self.cores.len()));
+        let next = Arc::new(Generation::new(
+            self.current.id + 1,
+            rules,
+            self.cores.len(),
+        ));
         for worker in &self.updates {
             let _ = worker.send(next.clone());
         }
@@ -100,7 +104,12 @@ impl Control {
         Stats {
             elapsed: self.started.elapsed(),
             generation: self.current.id,
-            cores: self.cores.iter().enumerate().map(|(i, c)| CoreStats::read(i, c)).collect(),
+            cores: self
+                .cores
+                .iter()
+                .enumerate()
+                .map(|(i, c)| CoreStats::read(i, c))
+                .collect(),
             rules: self.current.firewall.rules().clone(),
             current,
             by_generation,
@@ -126,7 +135,9 @@ pub fn run(
     let queues = u16::try_from(cores)
         .ok()
         .filter(|&q| q > 0)
-        .ok_or_else(|| Error::InvalidArgument { what: format!("cores must be 1-65535, not {cores}") })?;
+        .ok_or_else(|| Error::InvalidArgument {
+            what: format!("cores must be 1-65535, not {cores}"),
+        })?;
     let config = PortConfig::with_queues(queues);
     let (rx_a, tx_a) = a.configure(&config, pool)?;
     let (rx_b, tx_b) = b.configure(&config, pool)?;
@@ -154,7 +165,18 @@ pub fn run(
         control.updates.push(update_tx);
         workers.push(Worker {
             core,
-            lanes: [Lane { ingress: Side::A, rx: rx_a, tx: tx_b }, Lane { ingress: Side::B, rx: rx_b, tx: tx_a }],
+            lanes: [
+                Lane {
+                    ingress: Side::A,
+                    rx: rx_a,
+                    tx: tx_b,
+                },
+                Lane {
+                    ingress: Side::B,
+                    rx: rx_b,
+                    tx: tx_a,
+                },
+            ],
             generation: first.clone(),
             updates: update_rx,
             counters,

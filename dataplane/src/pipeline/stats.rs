@@ -1,7 +1,9 @@
 //! Counters of the running pipeline: per-core I/O counters and, per rule-set generation, per-core rule
 //! counters; and the [`Stats`] snapshot the control side assembles from them.
 
-use crate::firewall::{Counter, Counters, CountersSnapshot, Firewall, PacketCount, RuleSet, TableKey};
+use crate::firewall::{
+    Counter, Counters, CountersSnapshot, Firewall, PacketCount, RuleSet, TableKey,
+};
 use std::fmt::{self, Write as _};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -20,7 +22,11 @@ impl Generation {
     /// Compiles `rules` as generation `id` with zeroed counters for `cores` cores.
     pub fn new(id: u64, rules: RuleSet, cores: usize) -> Generation {
         let counters = (0..cores).map(|_| Counters::new(&rules)).collect();
-        Generation { id, firewall: Firewall::compile(rules), counters }
+        Generation {
+            id,
+            firewall: Firewall::compile(rules),
+            counters,
+        }
     }
 
     /// The rule counters of every core, summed.
@@ -107,13 +113,20 @@ impl Stats {
 
     /// Frames judged by any generation: every received frame once it has been classified.
     pub fn judged(&self) -> u64 {
-        self.by_generation.iter().map(|(_, c)| c.total().packets).sum()
+        self.by_generation
+            .iter()
+            .map(|(_, c)| c.total().packets)
+            .sum()
     }
 }
 
 fn line(out: &mut String, label: &str, c: PacketCount) {
     if c.packets > 0 {
-        let _ = writeln!(out, "    {label:<40} {:>12} pkts {:>14} bytes", c.packets, c.bytes);
+        let _ = writeln!(
+            out,
+            "    {label:<40} {:>12} pkts {:>14} bytes",
+            c.packets, c.bytes
+        );
     }
 }
 
@@ -147,13 +160,28 @@ impl fmt::Display for Stats {
             };
             let _ = writeln!(out, "  {name}:");
             for (i, (rule, c)) in table.rules.iter().zip(counts).enumerate() {
-                let label = format!("rule {i} {} {:?}", rule.name.as_deref().unwrap_or(""), rule.action);
+                let label = format!(
+                    "rule {i} {} {:?}",
+                    rule.name.as_deref().unwrap_or(""),
+                    rule.action
+                );
                 line(&mut out, &label, *c);
             }
-            line(&mut out, &format!("default {:?}", table.default), counts[counts.len() - 1]);
+            line(
+                &mut out,
+                &format!("default {:?}", table.default),
+                counts[counts.len() - 1],
+            );
         }
-        line(&mut out, &format!("  no table (default {:?})", self.rules.default), self.current.no_table);
-        for (reason, c) in crate::packet::ParseError::ALL.iter().zip(&self.current.malformed) {
+        line(
+            &mut out,
+            &format!("  no table (default {:?})", self.rules.default),
+            self.current.no_table,
+        );
+        for (reason, c) in crate::packet::ParseError::ALL
+            .iter()
+            .zip(&self.current.malformed)
+        {
             line(&mut out, &format!("  malformed {reason}"), *c);
         }
         f.write_str(&out)

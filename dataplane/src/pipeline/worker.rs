@@ -32,17 +32,27 @@ impl Worker {
     /// no mbuf held: every received frame has been sent or freed.
     pub(crate) fn run(mut self) {
         let mut batch = MbufBatch::new();
-        self.counters.generation.store(self.generation.id, Ordering::Release);
+        self.counters
+            .generation
+            .store(self.generation.id, Ordering::Release);
         while !self.stop.load(Ordering::Relaxed) {
             if let Ok(next) = self.updates.try_recv() {
                 self.generation = next;
-                self.counters.generation.store(self.generation.id, Ordering::Release);
+                self.counters
+                    .generation
+                    .store(self.generation.id, Ordering::Release);
             }
             let mut idle = true;
             for lane in &mut self.lanes {
                 if lane.rx.rx_burst(&mut batch) > 0 {
                     idle = false;
-                    forward(&self.generation, self.core, &self.counters, lane, &mut batch);
+                    forward(
+                        &self.generation,
+                        self.core,
+                        &self.counters,
+                        lane,
+                        &mut batch,
+                    );
                 }
             }
             if idle {
@@ -53,20 +63,34 @@ impl Worker {
 }
 
 /// Classifies the burst in `batch`, frees what is dropped, rewrites and sends what is allowed.
-fn forward(generation: &Generation, core: usize, counters: &CoreCounters, lane: &mut Lane, batch: &mut MbufBatch) {
+fn forward(
+    generation: &Generation,
+    core: usize,
+    counters: &CoreCounters,
+    lane: &mut Lane,
+    batch: &mut MbufBatch,
+) {
     let rule_counters = &generation.counters[core];
     batch.retain(
         |m| {
             counters.rx.add(m.pkt_len());
-            let verdict = generation.firewall.process(rule_counters, lane.ingress, m.data_mut());
+            let verdict = generation
+                .firewall
+                .process(rule_counters, lane.ingress, m.data_mut());
             verdict.action == Action::Allow
         },
         drop,
     );
-    let allowed = batch.as_slice().iter().fold(PacketCount::default(), |mut sum, m| {
-        sum += PacketCount { packets: 1, bytes: m.pkt_len() as u64 };
-        sum
-    });
+    let allowed = batch
+        .as_slice()
+        .iter()
+        .fold(PacketCount::default(), |mut sum, m| {
+            sum += PacketCount {
+                packets: 1,
+                bytes: m.pkt_len() as u64,
+            };
+            sum
+        });
     for _ in 0..TX_RETRIES {
         if batch.is_empty() {
             break;
@@ -75,8 +99,14 @@ fn forward(generation: &Generation, core: usize, counters: &CoreCounters, lane: 
     }
     let mut failed = PacketCount::default();
     for m in batch.drain() {
-        failed += PacketCount { packets: 1, bytes: m.pkt_len() as u64 };
+        failed += PacketCount {
+            packets: 1,
+            bytes: m.pkt_len() as u64,
+        };
     }
-    counters.tx.add_count(PacketCount { packets: allowed.packets - failed.packets, bytes: allowed.bytes - failed.bytes });
+    counters.tx.add_count(PacketCount {
+        packets: allowed.packets - failed.packets,
+        bytes: allowed.bytes - failed.bytes,
+    });
     counters.tx_failed.add_count(failed);
 }

@@ -40,7 +40,9 @@ pub fn frame(seq: u32, len: usize) -> Vec<u8> {
 
 /// Frames 0..n with lengths cycling through 60..=1514.
 pub fn frames(n: u32) -> Vec<Vec<u8>> {
-    (0..n).map(|i| frame(i, 60 + (i as usize * 97) % 1455)).collect()
+    (0..n)
+        .map(|i| frame(i, 60 + (i as usize * 97) % 1455))
+        .collect()
 }
 
 /// Fills a batch with copies of `frames`, which must fit.
