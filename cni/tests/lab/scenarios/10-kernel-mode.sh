@@ -2,10 +2,6 @@
 # (flannel-conf, with `bridge` standing in for flannel; sriov-conf; sriov-vlanid-l2enable-conf) gives the
 # pod eth0, net0 (10.56.217.171) and north (VLAN 210 set on the PF, no IP). DEL returns both VFs to the
 # host under their original names and MACs, with VLAN 0, and releases the addresses.
-# PENDING (measured 2026-11-28): multus ADD fails with "add route 0.0.0.0/0 via 10.56.217.1 ...: File
-# exists": the seed's sriov-conf asks for a default route the master delegate already installed. The
-# reference ipam.ConfigureIface skips routes that exist ("the first one wins"); the sriov plugin's
-# configure_ip must do the same. With that route removed, everything below passes.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 
