@@ -8,13 +8,22 @@ use crate::spec::{Call, CniError, CniResult, Interface};
 use crate::sysfs::PciAddr;
 
 use super::alloc::{Allocations, Owner};
-use super::config::{DeviceSel, SriovConf};
+use super::config::{DeviceSel, DpdkConf, SriovConf};
 use super::del::{ipam_call_for, teardown};
 use super::log::{Level, Log};
+use super::netdev::HostNetdev;
 use super::record::{Attachment, Attachments, Mode};
 use super::rollback::Rollback;
 use super::select::{self, VfRef};
-use super::{device_info, dpdk, host_error, ipam, kernel, settings, state_error, Host};
+use super::{device_info, dpdk, host_error, ipam, kernel, netdev, settings, state_error, Host};
+
+/// How the VF reaches the pod, decided before anything is changed.
+enum Handover<'a> {
+    /// Bind it to a userspace driver.
+    Dpdk(DpdkConf),
+    /// Move this host netdev into the pod.
+    Kernel(&'a HostNetdev),
+}
 
 /// Runs ADD for `call`.
 pub fn add(host: &Host, call: &Call) -> Result<CniResult, CniError> {
@@ -66,26 +75,46 @@ fn attach(host: &Host, call: &Call, conf: &SriovConf, log: &Log) -> Result<CniRe
         Some(d) => Some(d.clone()),
         None => dpdk::already_bound(&host.sysfs, &vf.addr)?,
     };
+    // Undone last: whatever the PF and the drivers did, the host netdev ends as it was.
+    let host_netdev = netdev::current(&host.sysfs, &vf.addr)?;
+    if let Some(was) = host_netdev.clone() {
+        let rebinds = dpdk_conf.is_some();
+        rollback.push(
+            format!("host netdev {} of VF {}", was.name, vf.addr),
+            move || netdev::restore(&host.sysfs, &vf.addr, &was, rebinds),
+        );
+    }
+    let handover = match (dpdk_conf, &host_netdev) {
+        (Some(dpdk), _) => Handover::Dpdk(dpdk),
+        (None, Some(was)) => {
+            ensure_name_free(conf, netns_path, pod_name)?;
+            Handover::Kernel(was)
+        }
+        (None, None) => {
+            return Err(CniError::io(
+                format!("VF {} has no network interface in the host", vf.addr),
+                "kernel mode needs the VF on its kernel driver",
+            ))
+        }
+    };
     let (vf_original, vf_applied) =
         settings::apply(&*host.pf, vf, &conf.vf_settings(), &mut rollback)?;
 
-    let mode = match &dpdk_conf {
-        Some(d) => {
-            let mode = dpdk::bind(&host.sysfs, &host.dev, &vf.addr, d)?;
+    let mode = match handover {
+        Handover::Dpdk(dpdk) => {
+            let mode = dpdk::bind(&host.sysfs, &host.dev, &vf.addr, &dpdk)?;
             let undo = mode.clone();
             rollback.push(format!("driver binding of VF {}", vf.addr), move || {
                 dpdk::restore(&host.sysfs, &vf.addr, &undo)
             });
             mode
         }
-        None => {
-            ensure_name_free(conf, netns_path, pod_name)?;
-            let mode = kernel::attach(&host.sysfs, &vf.addr, &pod, pod_name, conf.mac)?;
-            let undo = mode.clone();
+        Handover::Kernel(was) => {
+            let pod_mac = kernel::attach(&vf.addr, was, &pod, pod_name, conf.mac)?;
             rollback.push(format!("move of VF {} into the pod", vf.addr), move || {
-                kernel::detach(&host.sysfs, &vf.addr, netns_path, pod_name, &undo)
+                kernel::return_to_host(&vf.addr, netns_path, pod_name)
             });
-            mode
+            Mode::Kernel { pod_mac }
         }
     };
 
@@ -129,6 +158,7 @@ fn attach(host: &Host, call: &Call, conf: &SriovConf, log: &Log) -> Result<CniRe
         vf_original,
         vf_applied,
         mode,
+        host_netdev,
         ipam: conf.ipam,
         device_info_file,
         result: result.clone(),

@@ -1,14 +1,13 @@
 //! DEL: undo an ADD from its record. Idempotent: a second DEL, a missing record, a netns
 //! already gone or a VF already back all succeed, and nothing of another attachment is touched.
 
-use super::ipam;
 use crate::spec::{Call, CniError, Command, Env};
 
 use super::alloc::Allocations;
 use super::config::SriovConf;
 use super::log::{Level, Log};
-use super::record::{Attachment, Attachments};
-use super::{device_info, dpdk, kernel, settings, state_error, Host};
+use super::record::{Attachment, Attachments, Mode};
+use super::{device_info, dpdk, ipam, kernel, netdev, settings, state_error, Host};
 
 /// Runs DEL for `call`.
 pub fn del(host: &Host, call: &Call) -> Result<(), CniError> {
@@ -57,11 +56,15 @@ pub fn del(host: &Host, call: &Call) -> Result<(), CniError> {
 
 /// Undoes everything `att` records, trying every step; returns what could not be undone.
 /// `ipam_call` (when given) is used to release the IPAM allocation.
+///
+/// The order matters on real VFs: the PF's settings (an administrative MAC above all) are
+/// restored before the host netdev gets its own MAC back, which igbvf-style VFs refuse while
+/// the PF still imposes one.
 pub fn teardown(host: &Host, att: &Attachment, ipam_call: Option<&Call>) -> Vec<String> {
     let mut problems = Vec::new();
-    problems
-        .extend(kernel::detach(&host.sysfs, &att.vf, &att.netns, &att.pod_name, &att.mode).err());
-    problems.extend(dpdk::restore(&host.sysfs, &att.vf, &att.mode).err());
+    if let Mode::Kernel { .. } = att.mode {
+        problems.extend(kernel::return_to_host(&att.vf, &att.netns, &att.pod_name).err());
+    }
     if let Some(pf) = &att.pf_netdev {
         problems.extend(settings::restore(
             &*host.pf,
@@ -70,6 +73,11 @@ pub fn teardown(host: &Host, att: &Attachment, ipam_call: Option<&Call>) -> Vec<
             &att.vf_original,
             &att.vf_applied,
         ));
+    }
+    problems.extend(dpdk::restore(&host.sysfs, &att.vf, &att.mode).err());
+    if let Some(was) = &att.host_netdev {
+        let rebound = matches!(att.mode, Mode::Dpdk { .. });
+        problems.extend(netdev::restore(&host.sysfs, &att.vf, was, rebound).err());
     }
     if let Some(call) = ipam_call.filter(|_| att.ipam) {
         problems.extend(ipam::del(call).err().map(|e| format!("IPAM: {e}")));

@@ -19,6 +19,7 @@ pub mod host;
 mod ipam;
 mod kernel;
 pub mod log;
+mod netdev;
 mod record;
 mod rollback;
 mod select;
@@ -29,7 +30,7 @@ use std::fmt;
 use crate::spec::{Call, CniError, CniResult, Plugin};
 
 pub use host::Host;
-pub use kernel::temp_name;
+pub use netdev::{temp_name, HostNetdev};
 pub use record::{Attachment, Mode};
 
 /// Error code (plugin range) for CHECK finding the live state differs from the record.

@@ -10,18 +10,14 @@ use crate::netlink::{MacAddr, VfConfig, VfSetting};
 use crate::spec::CniResult;
 use crate::sysfs::{DriverBinding, PciAddr};
 
+use super::netdev::HostNetdev;
+
 /// How the VF was handed to the pod.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "mode", rename_all = "lowercase")]
 pub enum Mode {
     /// The VF netdev was moved into the pod.
     Kernel {
-        /// Its name in the host before ADD.
-        host_name: String,
-        /// Its MAC before ADD.
-        host_mac: Option<MacAddr>,
-        /// Whether it was up before ADD.
-        host_up: bool,
         /// Its MAC in the pod.
         pod_mac: Option<MacAddr>,
     },
@@ -64,6 +60,8 @@ pub struct Attachment {
     pub vf_applied: Vec<VfSetting>,
     /// Kernel or DPDK mode details.
     pub mode: Mode,
+    /// The VF's netdev in the host before ADD, if it had one.
+    pub host_netdev: Option<HostNetdev>,
     /// Whether IPAM allocated addresses.
     pub ipam: bool,
     /// The NPWG device-info file ADD wrote (not one it found).

@@ -1,0 +1,105 @@
+//! The VF's kernel netdev on the host side: what it was before ADD, and putting it back
+//! (name, MAC, up state) after the pod or a userspace driver had it.
+
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::netlink::{self, Link, MacAddr, Netlink};
+use crate::spec::CniError;
+use crate::sysfs::{PciAddr, Sysfs};
+
+use super::host_error;
+
+/// How long DEL waits for a rebound kernel driver's netdev to show up.
+const APPEAR_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// A VF netdev as it was in the host namespace before ADD.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostNetdev {
+    /// Its name.
+    pub name: String,
+    /// Its MAC.
+    pub mac: Option<MacAddr>,
+    /// Whether it was administratively up.
+    pub up: bool,
+}
+
+/// A name no other interface has: `sriov` + a hash of the VF address (13 bytes).
+pub fn temp_name(vf: &PciAddr) -> String {
+    // FNV-1a: stable across runs, so DEL finds a VF an interrupted ADD left under it.
+    let hash = vf.as_str().bytes().fold(0x811c9dc5u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x01000193)
+    });
+    format!("sriov{hash:08x}")
+}
+
+/// Whether `link` is (or may be) the netdev of `vf`: its parent device is the VF, or the
+/// kernel does not report one (virtual stand-ins in test trees).
+pub fn belongs_to(link: &Link, vf: &PciAddr) -> bool {
+    link.parent_device
+        .as_deref()
+        .is_none_or(|p| p == vf.as_str())
+}
+
+/// The host link of `vf`, looked up under each name it may have: the temporary name, the
+/// names sysfs lists for the VF, and `recorded`.
+fn host_link(
+    nl: &mut Netlink,
+    sysfs: &Sysfs,
+    vf: &PciAddr,
+    recorded: Option<&str>,
+) -> Result<Option<Link>, netlink::Error> {
+    let mut names = vec![temp_name(vf)];
+    names.extend(sysfs.netdev_names(vf).unwrap_or_default());
+    names.extend(recorded.map(str::to_string));
+    for name in names {
+        if let Some(link) = nl.link_by_name(&name)?.filter(|l| belongs_to(l, vf)) {
+            return Ok(Some(link));
+        }
+    }
+    Ok(None)
+}
+
+/// The VF's netdev in the host namespace now, if it has one.
+pub fn current(sysfs: &Sysfs, vf: &PciAddr) -> Result<Option<HostNetdev>, CniError> {
+    if sysfs.netdev_names(vf).map_err(host_error)?.is_empty() {
+        return Ok(None);
+    }
+    let mut nl = Netlink::open().map_err(host_error)?;
+    Ok(host_link(&mut nl, sysfs, vf, None)
+        .map_err(host_error)?
+        .map(|link| HostNetdev {
+            name: link.name,
+            mac: link.mac,
+            up: link.up,
+        }))
+}
+
+/// Puts the VF's host netdev back as `was` records it. With `wait` (a kernel driver was just
+/// rebound), waits for the netdev to appear first. A netdev that is gone is not an error.
+pub fn restore(sysfs: &Sysfs, vf: &PciAddr, was: &HostNetdev, wait: bool) -> Result<(), String> {
+    let fail = |e: netlink::Error| format!("cannot restore VF {vf} as {}: {e}", was.name);
+    let mut nl = Netlink::open().map_err(fail)?;
+    let start = Instant::now();
+    let link = loop {
+        match host_link(&mut nl, sysfs, vf, Some(&was.name)).map_err(fail)? {
+            Some(link) => break link,
+            None if wait && start.elapsed() < APPEAR_TIMEOUT => {
+                std::thread::sleep(Duration::from_millis(10))
+            }
+            None => return Ok(()),
+        }
+    };
+    (|| -> Result<(), netlink::Error> {
+        if link.name != was.name {
+            nl.set_up(link.index, false)?;
+            nl.rename(link.index, &was.name)?;
+        }
+        if let Some(mac) = was.mac.filter(|m| link.mac != Some(*m)) {
+            nl.set_mac(link.index, mac)?;
+        }
+        nl.set_up(link.index, was.up)
+    })()
+    .map_err(fail)
+}
