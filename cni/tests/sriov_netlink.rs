@@ -134,7 +134,7 @@ fn moves_renames_and_configures_a_link_in_a_pod_namespace() {
     .unwrap();
     assert!(nl.link_by_name(&host_end).unwrap().is_some());
     ip(&["link", "del", &host_end]);
-    let _ = netns::check(ns.path()).unwrap();
+    netns::check(ns.path()).unwrap();
 }
 
 #[test]

@@ -188,7 +188,10 @@ mod tests {
         allocs.claim(&vf, &dead, |_| Err::<(), ()>(())).unwrap();
         let mut reclaimed = None;
         allocs
-            .claim(&vf, &live, |o| Ok::<(), ()>(reclaimed = Some(o.clone())))
+            .claim(&vf, &live, |o| {
+                reclaimed = Some(o.clone());
+                Ok::<(), ()>(())
+            })
             .unwrap();
         assert_eq!(reclaimed, Some(dead));
         assert_eq!(allocs.all().unwrap(), vec![(vf, live)]);

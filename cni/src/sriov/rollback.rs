@@ -57,13 +57,22 @@ mod tests {
         let order = RefCell::new(Vec::new());
         {
             let mut rb = Rollback::new(&log);
-            rb.push("one", || Ok(order.borrow_mut().push(1)));
+            rb.push("one", || {
+                order.borrow_mut().push(1);
+                Ok(())
+            });
             rb.push("two", || Err("failed".into()));
-            rb.push("three", || Ok(order.borrow_mut().push(3)));
+            rb.push("three", || {
+                order.borrow_mut().push(3);
+                Ok(())
+            });
         }
         assert_eq!(*order.borrow(), vec![3, 1]);
         let mut rb = Rollback::new(&log);
-        rb.push("four", || Ok(order.borrow_mut().push(4)));
+        rb.push("four", || {
+            order.borrow_mut().push(4);
+            Ok(())
+        });
         rb.commit();
         assert_eq!(*order.borrow(), vec![3, 1]);
     }

@@ -400,7 +400,7 @@ impl PciCore {
                     over
                 };
                 if self.sys.join("bus/pci/drivers").join(driver).is_dir() {
-                    self.bind(addr, &driver.to_string());
+                    self.bind(addr, driver);
                 }
             }
             _ => {}
