@@ -12,13 +12,14 @@ fn seed_dpdk_block_binds_vfio_pci_writes_device_info_and_restores() {
     tree.add_pf(3);
     let pf = tree.pfs[0].clone();
     let vf = pf.vfs[1].clone();
+    let host_mac = FakeTree::host_mac(&vf.netdev);
     let ns = Netns::new();
     let mut pod = Runtime::new(&tree, &ns);
     let devinfo = tree.scratch.join("devinfo/net1.json");
     pod.args = format!("IgnoreUnknown=1;CNIDeviceInfoFile={}", devinfo.display());
     let conf = conf(
         "1.1.0",
-        json!({"if0": pf.name, "vf": 1, "if0name": "north0", "vlan": 300, "dpdk": {
+        json!({"if0": pf.name, "vf": 1, "if0name": "north0", "vlan": 300, "mac": "02:00:00:00:05:13", "dpdk": {
             "kernel_driver": "igbvf", "dpdk_driver": "vfio-pci", "dpdk_tool": "/root/dpdk/tools/dpdk-devbind.py"}}),
     );
 
@@ -77,6 +78,11 @@ fn seed_dpdk_block_binds_vfio_pci_writes_device_info_and_restores() {
         .exists());
     assert!(!devinfo.exists(), "our device-info file is removed");
     assert_eq!(tree.vf_config(0, 1).vlan, 0);
+    assert_eq!(
+        FakeTree::host_mac(&vf.netdev),
+        host_mac,
+        "the netdev is back with its own MAC (a rebound igbvf comes up with the PF-imposed or a random one)"
+    );
     pod.call("DEL", &chained).expect_ok("second DEL");
     assert_eq!(tree.driver_of(&vf.addr).as_deref(), Some(VF_DRIVER));
 }

@@ -18,7 +18,8 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use cni::netlink::{JournalPf, PfControl, VfConfig, VfSetting};
+use cni::netlink::{JournalPf, MacAddr, PfControl, VfConfig, VfSetting};
+use cni::sysfs::{PciAddr, Sysfs};
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, WatchDescriptor};
 use serde_json::Value;
 
@@ -97,7 +98,12 @@ impl FakeTree {
         fs::write(sys.join("bus/pci/drivers_probe"), "").unwrap();
         fs::create_dir_all(scratch.join("dev/vfio")).unwrap();
         let stop = Arc::new(AtomicBool::new(false));
-        let kernel = Some(spawn_kernel(sys, scratch.join("dev"), stop.clone()));
+        let kernel = Some(spawn_kernel(
+            sys,
+            scratch.join("dev"),
+            scratch.join("journal"),
+            stop.clone(),
+        ));
         FakeTree {
             scratch,
             pfs: Vec::new(),
@@ -345,10 +351,14 @@ enum Knob {
     Probe,
 }
 
-/// The emulated PCI core: reacts to writes to `bind`, `unbind` and `drivers_probe`.
+/// The emulated PCI core: reacts to writes to `bind`, `unbind` and `drivers_probe`. Like
+/// igbvf, a VF netdev that (re)appears takes the MAC its PF imposes, or else a fresh random
+/// one: its old MAC is not kept across a rebind.
 struct PciCore {
     sys: PathBuf,
     dev: PathBuf,
+    /// The PF journal, for the administrative MAC of a VF.
+    journal: PathBuf,
     /// Netdev names of VFs whose kernel driver was unbound (the netdev is "destroyed").
     parked: HashMap<String, Vec<String>>,
 }
@@ -427,6 +437,20 @@ impl PciCore {
         }
     }
 
+    /// The MAC the PF imposes on VF `addr`, read through the plugin's own sysfs view.
+    fn admin_mac(&self, addr: &str) -> Option<MacAddr> {
+        let sysfs = Sysfs::new(&self.sys);
+        let vf: PciAddr = addr.parse().ok()?;
+        let pf = sysfs.physfn(&vf).ok()??;
+        let index = sysfs.vf_index(&pf, &vf).ok()??;
+        let pf_name = sysfs.netdev_names(&pf).ok()?.into_iter().next()?;
+        let mac = JournalPf::new(&self.journal)
+            .vf_config(&pf_name, index)
+            .ok()?
+            .mac;
+        mac.is_unicast().then_some(mac)
+    }
+
     fn bind(&mut self, addr: &str, driver: &str) {
         let dev = self.device(addr);
         symlink(
@@ -435,8 +459,10 @@ impl PciCore {
         )
         .unwrap();
         if driver == VF_DRIVER {
+            let mac = self.admin_mac(addr).unwrap_or_else(random_mac);
             for name in self.parked.remove(addr).unwrap_or_default() {
-                fs::create_dir_all(dev.join("net").join(name)).unwrap();
+                fs::create_dir_all(dev.join("net").join(&name)).unwrap();
+                sh("ip", &["link", "set", &name, "address", &mac.to_string()]);
             }
         }
         if driver == "vfio-pci" {
@@ -447,7 +473,22 @@ impl PciCore {
     }
 }
 
-fn spawn_kernel(sys: PathBuf, dev: PathBuf, stop: Arc<AtomicBool>) -> JoinHandle<()> {
+/// A locally administered unicast MAC that differs from call to call.
+fn random_mac() -> MacAddr {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    let b = (nanos ^ u64::from(std::process::id()) << 32).to_le_bytes();
+    MacAddr([0x0a, b[0], b[1], b[2], b[3], b[4]])
+}
+
+fn spawn_kernel(
+    sys: PathBuf,
+    dev: PathBuf,
+    journal: PathBuf,
+    stop: Arc<AtomicBool>,
+) -> JoinHandle<()> {
     let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC).unwrap();
     let mut knobs: HashMap<WatchDescriptor, (PathBuf, Knob)> = HashMap::new();
     let mut watch = |path: PathBuf, knob: Knob| {
@@ -465,6 +506,7 @@ fn spawn_kernel(sys: PathBuf, dev: PathBuf, stop: Arc<AtomicBool>) -> JoinHandle
     let mut core = PciCore {
         sys,
         dev,
+        journal,
         parked: HashMap::new(),
     };
     std::thread::spawn(move || {
