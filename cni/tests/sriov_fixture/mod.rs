@@ -528,10 +528,13 @@ fn spawn_kernel(
     })
 }
 
-/// Calls the `sriov` binary as a runtime would, with the tree's seams.
+/// Calls a plugin (the `sriov` binary unless told otherwise) as a runtime would, with the
+/// tree's seams in its environment.
 pub struct Runtime<'a> {
     /// The tree.
     pub tree: &'a FakeTree,
+    /// The plugin binary.
+    pub binary: PathBuf,
     /// CNI_CONTAINERID.
     pub id: String,
     /// CNI_NETNS (`None` to leave it unset).
@@ -560,6 +563,7 @@ impl<'a> Runtime<'a> {
     pub fn new(tree: &'a FakeTree, netns: &Netns) -> Runtime<'a> {
         Runtime {
             tree,
+            binary: sriov_bin(),
             id: unique("ctr"),
             netns: Some(netns.path()),
             ifname: "net1".into(),
@@ -574,7 +578,7 @@ impl<'a> Runtime<'a> {
 
     /// Starts `command` with `conf` on stdin; [`collect`] waits for it.
     pub fn spawn(&self, command: &str, conf: &Value) -> Child {
-        let mut cmd = Command::new(sriov_bin());
+        let mut cmd = Command::new(&self.binary);
         cmd.env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("CNI_COMMAND", command)
