@@ -164,4 +164,5 @@ fn bad_input_is_refused_with_a_named_field_and_no_side_effects() {
     holder
         .call("DEL", &conf("1.0.0", json!({"if0": pf.name, "vf": 1})))
         .expect_ok("holder DEL");
+    tree.assert_restored();
 }

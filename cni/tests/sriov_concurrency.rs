@@ -64,12 +64,5 @@ fn fifty_concurrent_adds_for_four_vfs() {
     for (i, reply) in children.into_iter().map(collect).enumerate() {
         assert!(reply.ok, "DEL {i}: {} {}", reply.json, reply.stderr);
     }
-    assert!(tree.state_files("alloc").is_empty());
-    assert!(tree.state_files("attachments").is_empty());
-    assert!(tree.scratch.leases("ipam").is_empty());
-    let host = FakeTree::host_links();
-    for (index, vf) in pf.vfs.iter().enumerate() {
-        assert!(host.contains(&vf.netdev), "{} back in the host", vf.netdev);
-        assert_eq!(tree.vf_config(0, index as u32).vlan, 0);
-    }
+    tree.assert_restored();
 }

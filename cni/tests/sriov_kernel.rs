@@ -7,7 +7,7 @@ mod sriov_fixture;
 use serde_json::json;
 use sriov_fixture::*;
 
-use cni::netlink::{LinkState, VfConfig, VfSetting, VlanProto};
+use cni::netlink::{LinkState, VfSetting, VlanProto};
 
 #[test]
 fn modern_form_add_check_del_restores_everything() {
@@ -16,7 +16,6 @@ fn modern_form_add_check_del_restores_everything() {
     let vf = tree.pfs[0].vfs[2].clone();
     let pod_ns = Netns::new();
     let rt = Runtime::new(&tree, &pod_ns);
-    let host_mac = FakeTree::host_mac(&vf.netdev);
     let conf = conf(
         "1.1.0",
         json!({"deviceID": vf.addr, "vlan": 210, "vlanQoS": 2, "mac": "02:00:00:aa:bb:cc", "spoofchk": "off",
@@ -86,25 +85,11 @@ fn modern_form_add_check_del_restores_everything() {
 
     rt.call("DEL", &check_conf).expect_ok("DEL");
     assert!(pod_ns.links().is_empty());
-    assert!(
-        FakeTree::host_links().contains(&vf.netdev),
-        "VF back under its name"
-    );
-    assert_eq!(FakeTree::host_mac(&vf.netdev), host_mac);
-    assert_eq!(
-        tree.vf_config(0, 2),
-        VfConfig::default(),
-        "every VF setting restored"
-    );
-    assert!(tree.state_files("alloc").is_empty());
-    assert!(tree.state_files("attachments").is_empty());
-    assert!(
-        tree.scratch.leases("ipam").is_empty(),
-        "host-local released the address"
-    );
+    tree.assert_restored();
 
     // DEL is idempotent.
     rt.call("DEL", &check_conf).expect_ok("second DEL");
+    tree.assert_restored();
 }
 
 #[test]
@@ -155,9 +140,7 @@ fn seed_form_picks_the_first_free_vf_and_keeps_l2_only() {
     );
     b.call("DEL", &seed).expect_ok("DEL b");
     c.call("DEL", &seed).expect_ok("DEL c");
-    for vf in &pf.vfs {
-        assert!(FakeTree::host_links().contains(&vf.netdev));
-    }
+    tree.assert_restored();
 }
 
 #[test]

@@ -39,19 +39,6 @@ fn lifecycle(tree: &FakeTree, network: &Value, ns: &Netns) -> Reply {
     run_with_stdin(cmd, b"")
 }
 
-/// After a full lifecycle the tree is as it started.
-fn assert_clean(tree: &FakeTree) {
-    assert!(tree.state_files("alloc").is_empty());
-    assert!(tree.state_files("attachments").is_empty());
-    assert!(tree.scratch.leases("ipam").is_empty());
-    let host = FakeTree::host_links();
-    for (i, vf) in tree.pfs[0].vfs.iter().enumerate() {
-        assert_eq!(tree.driver_of(&vf.addr).as_deref(), Some(VF_DRIVER));
-        assert!(host.contains(&vf.netdev), "{} back in the host", vf.netdev);
-        assert_eq!(tree.vf_config(0, i as u32), Default::default());
-    }
-}
-
 fn setup(vfs: u32) -> (FakeTree, Netns) {
     let mut tree = FakeTree::new();
     tree.add_pf(vfs);
@@ -74,7 +61,7 @@ fn libcni_kernel_mode_modern_form() {
     assert_eq!(result["interfaces"][0]["name"], "net1");
     assert_eq!(result["interfaces"][0]["mac"], "02:00:00:00:10:01");
     assert_eq!(result["ips"][0]["address"], "10.80.0.2/24");
-    assert_clean(&tree);
+    tree.assert_restored();
     assert_eq!(
         tree.sent_text(),
         [
@@ -101,7 +88,7 @@ fn libcni_kernel_mode_seed_form_chained_with_tuning() {
     assert_eq!(result["cniVersion"], "0.4.0");
     assert_eq!(result["interfaces"][0]["name"], "net1");
     assert_eq!(result["ips"][0]["version"], "4");
-    assert_clean(&tree);
+    tree.assert_restored();
 }
 
 #[test]
@@ -115,7 +102,7 @@ fn libcni_kernel_mode_seed_form_vlan_l2enable() {
     let result = lifecycle(&tree, &network, &ns).expect_ok("libcni lifecycle");
     assert_eq!(result["interfaces"][0]["name"], "north");
     assert!(result.get("ips").is_none());
-    assert_clean(&tree);
+    tree.assert_restored();
     let vlans: Vec<String> = tree.sent_text();
     assert_eq!(
         vlans,
@@ -138,7 +125,7 @@ fn libcni_dpdk_mode_modern_form() {
         "IPAM reported for the DPDK app to use"
     );
     assert!(ns.links().is_empty());
-    assert_clean(&tree);
+    tree.assert_restored();
     assert!(!Path::new(&tree.scratch.join("dev/vfio").join(vf.group.to_string())).exists());
 }
 
@@ -152,5 +139,5 @@ fn libcni_dpdk_mode_seed_form() {
     );
     let result = lifecycle(&tree, &network, &ns).expect_ok("libcni lifecycle");
     assert_eq!(result["interfaces"][0]["name"], "north0");
-    assert_clean(&tree);
+    tree.assert_restored();
 }

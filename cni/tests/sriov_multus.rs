@@ -64,10 +64,6 @@ fn seed_multus_networks_with_sriov_delegates() {
     pod.call("CHECK", &with_prev).expect_ok("multus CHECK");
     pod.call("DEL", &with_prev).expect_ok("multus DEL");
     assert!(ns.links().is_empty());
-    assert_eq!(tree.vf_config(1, 0).vlan, 0);
-    assert!(tree.state_files("alloc").is_empty());
-    assert!(tree.scratch.leases("ipam").is_empty());
-    let host = FakeTree::host_links();
-    assert!(host.contains(&pf0.vfs[0].netdev) && host.contains(&pf1.vfs[0].netdev));
+    tree.assert_restored();
     pod.call("DEL", &conf).expect_ok("second multus DEL");
 }

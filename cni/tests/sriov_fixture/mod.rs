@@ -48,6 +48,8 @@ pub struct FakeVf {
     pub peer: String,
     /// IOMMU group number.
     pub group: u32,
+    /// The netdev's MAC when the tree was made.
+    pub mac: String,
 }
 
 /// One fake PF.
@@ -216,16 +218,58 @@ impl FakeTree {
                 sys.join("bus/pci/devices").join(&addr),
             )
             .unwrap();
+            let mac = FakeTree::host_mac(&netdev);
             pf.vfs.push(FakeVf {
                 index,
                 addr,
                 netdev,
                 peer,
                 group,
+                mac,
             });
         }
         self.pfs.push(pf);
         n
+    }
+
+    /// Asserts that every VF is as the tree made it (netdev in the host under its name and
+    /// MAC, on its kernel driver, no PF settings) and that no allocation, attachment record or
+    /// IPAM lease is left.
+    pub fn assert_restored(&self) {
+        assert_eq!(
+            self.state_files("alloc"),
+            Vec::<String>::new(),
+            "allocations left"
+        );
+        assert_eq!(
+            self.state_files("attachments"),
+            Vec::<String>::new(),
+            "records left"
+        );
+        assert_eq!(
+            self.scratch.leases("ipam"),
+            Vec::<String>::new(),
+            "IPAM leases left"
+        );
+        let host = FakeTree::host_links();
+        for (p, pf) in self.pfs.iter().enumerate() {
+            for vf in &pf.vfs {
+                assert_eq!(
+                    self.driver_of(&vf.addr).as_deref(),
+                    Some(VF_DRIVER),
+                    "{}",
+                    vf.addr
+                );
+                assert!(host.contains(&vf.netdev), "{} back in the host", vf.netdev);
+                assert_eq!(FakeTree::host_mac(&vf.netdev), vf.mac, "{} MAC", vf.netdev);
+                assert_eq!(
+                    self.vf_config(p, vf.index),
+                    VfConfig::default(),
+                    "{} settings",
+                    vf.addr
+                );
+            }
+        }
     }
 
     /// The driver `addr` is bound to, read from its `driver` link.
@@ -417,9 +461,9 @@ impl PciCore {
         }
     }
 
+    /// Removes `driver` from `addr`: its devices go first, the `driver` link last.
     fn unbind(&mut self, addr: &str, driver: &str) {
         let dev = self.device(addr);
-        fs::remove_file(dev.join("driver")).unwrap();
         if driver == VF_DRIVER {
             let names: Vec<String> = fs::read_dir(dev.join("net"))
                 .into_iter()
@@ -435,6 +479,7 @@ impl PciCore {
                 let _ = fs::remove_file(self.dev.join("vfio").join(g));
             }
         }
+        fs::remove_file(dev.join("driver")).unwrap();
     }
 
     /// The MAC the PF imposes on VF `addr`, read through the plugin's own sysfs view.
@@ -451,18 +496,15 @@ impl PciCore {
         mac.is_unicast().then_some(mac)
     }
 
+    /// Probes `driver` on `addr`. As in the kernel, the `driver` link appears last, once the
+    /// driver's devices (netdev with its MAC, vfio node) exist.
     fn bind(&mut self, addr: &str, driver: &str) {
         let dev = self.device(addr);
-        symlink(
-            format!("../../../bus/pci/drivers/{driver}"),
-            dev.join("driver"),
-        )
-        .unwrap();
         if driver == VF_DRIVER {
             let mac = self.admin_mac(addr).unwrap_or_else(random_mac);
             for name in self.parked.remove(addr).unwrap_or_default() {
-                fs::create_dir_all(dev.join("net").join(&name)).unwrap();
                 sh("ip", &["link", "set", &name, "address", &mac.to_string()]);
+                fs::create_dir_all(dev.join("net").join(&name)).unwrap();
             }
         }
         if driver == "vfio-pci" {
@@ -470,6 +512,11 @@ impl PciCore {
                 fs::write(self.dev.join("vfio").join(g), "").unwrap();
             }
         }
+        symlink(
+            format!("../../../bus/pci/drivers/{driver}"),
+            dev.join("driver"),
+        )
+        .unwrap();
     }
 }
 
