@@ -100,11 +100,6 @@ impl Range {
         hi: u128::MAX,
     };
 
-    /// True if `v` is in the range.
-    pub fn contains(&self, v: u128) -> bool {
-        self.lo <= v && v <= self.hi
-    }
-
     /// True if `other` lies entirely inside this range.
     pub fn covers(&self, other: &Range) -> bool {
         self.lo <= other.lo && other.hi <= self.hi
@@ -185,69 +180,138 @@ impl RuleBox {
     }
 }
 
-/// A rule box packed for the leaf scan: the five small dimensions as `u32` ranges, checked first, then the
-/// two address ranges. 112 bytes instead of [`RuleBox`]'s 240, so a leaf spans fewer cache lines.
+/// A rule box packed into one 64-byte cache line for the leaf scan.
+///
+/// Addresses are stored as a prefix (first address and number of host bits), ports as `u16` ranges with
+/// a flag saying whether the rule needs ports at all, the other dimensions as narrow ranges. This relies
+/// on the shapes [`RuleBox::of`] builds: address ranges are prefixes (or everything), port ranges are
+/// either everything or inside 0-65535.
 #[derive(Debug, Clone, Copy)]
+#[repr(C, align(64))]
 pub struct PackedRule {
-    src: Range,
-    dst: Range,
-    small: [(u32, u32); 5],
+    src: u128,
+    dst: u128,
+    ether: (u32, u32),
     /// Index of the rule in its table.
     pub rule: u32,
+    sport: (u16, u16),
+    dport: (u16, u16),
+    proto: (u16, u16),
+    src_host_bits: u8,
+    dst_host_bits: u8,
+    side: (u8, u8),
     flags_mask: u8,
     flags_value: u8,
-    flags_test: bool,
-    /// True for the last rule of a leaf.
-    pub last: bool,
+    bits: u8,
 }
 
-/// Dimensions whose key values always fit in a `u32`, in the order the packed check tests them.
-const SMALL_DIMS: [usize; 5] = [DIM_DPORT, DIM_PROTO, DIM_SPORT, DIM_ETHER, DIM_SIDE];
+const NEEDS_SPORT: u8 = 1;
+const NEEDS_DPORT: u8 = 2;
+const TESTS_FLAGS: u8 = 4;
+const LAST: u8 = 8;
+
+/// A prefix-aligned range as (first value, number of host bits).
+fn as_prefix(r: Range) -> (u128, u8) {
+    (r.lo, (128 - (r.hi - r.lo).leading_zeros()) as u8)
+}
+
+/// A port range as a `u16` range, and whether the rule needs a port at all.
+fn as_ports(r: Range) -> ((u16, u16), bool) {
+    let needs = r.hi < NO_PORT;
+    (
+        (
+            r.lo.min(u16::MAX as u128) as u16,
+            r.hi.min(u16::MAX as u128) as u16,
+        ),
+        needs,
+    )
+}
+
+/// A range of a dimension whose key values fit in `T`, clamped to `T` (`max` stands for anything above).
+fn narrow<T: TryFrom<u128> + Copy>(r: Range, max: T) -> (T, T) {
+    let clamp = |v: u128| T::try_from(v).unwrap_or(max);
+    (clamp(r.lo), clamp(r.hi))
+}
+
+fn prefix_contains(first: u128, host_bits: u8, v: u128) -> bool {
+    (first ^ v).checked_shr(host_bits as u32).unwrap_or(0) == 0
+}
+
+fn port_ok((lo, hi): (u16, u16), needed: bool, v: u128) -> bool {
+    !needed || (v < NO_PORT && lo as u128 <= v && v <= hi as u128)
+}
 
 impl PackedRule {
-    /// Packs `rule_box`, the box of rule `rule`.
+    /// Packs `rule_box`, the box of rule `rule`; `last` marks the end of a leaf.
     pub fn new(rule: u32, rule_box: &RuleBox, last: bool) -> PackedRule {
-        let clamp = |v: u128| v.min(u32::MAX as u128) as u32;
-        let small =
-            SMALL_DIMS.map(|d| (clamp(rule_box.ranges[d].lo), clamp(rule_box.ranges[d].hi)));
+        let r = &rule_box.ranges;
+        let (src, src_host_bits) = as_prefix(r[DIM_SRC]);
+        let (dst, dst_host_bits) = as_prefix(r[DIM_DST]);
+        let (sport, needs_sport) = as_ports(r[DIM_SPORT]);
+        let (dport, needs_dport) = as_ports(r[DIM_DPORT]);
         let (flags_mask, flags_value) = rule_box.tcp_flags.unwrap_or((0, 0));
+        let flag = |on: bool, bit: u8| if on { bit } else { 0 };
         PackedRule {
-            src: rule_box.ranges[DIM_SRC],
-            dst: rule_box.ranges[DIM_DST],
-            small,
+            src,
+            dst,
+            ether: narrow(r[DIM_ETHER], u32::MAX),
             rule,
+            sport,
+            dport,
+            proto: narrow(r[DIM_PROTO], u16::MAX),
+            src_host_bits,
+            dst_host_bits,
+            side: narrow(r[DIM_SIDE], u8::MAX),
             flags_mask,
             flags_value,
-            flags_test: rule_box.tcp_flags.is_some(),
-            last,
+            bits: flag(needs_sport, NEEDS_SPORT)
+                | flag(needs_dport, NEEDS_DPORT)
+                | flag(rule_box.tcp_flags.is_some(), TESTS_FLAGS)
+                | flag(last, LAST),
         }
     }
 
     /// A rule that matches nothing (its side range is empty): the whole content of an empty leaf.
-    pub fn never(last: bool) -> PackedRule {
-        let mut packed = PackedRule::new(
-            u32::MAX,
-            &RuleBox {
-                ranges: [Range::FULL; DIMS],
-                tcp_flags: None,
-            },
-            last,
-        );
-        packed.small[4] = (1, 0);
-        packed
+    pub fn never() -> PackedRule {
+        let everything = RuleBox {
+            ranges: [Range::FULL; DIMS],
+            tcp_flags: None,
+        };
+        PackedRule {
+            side: (1, 0),
+            ..PackedRule::new(u32::MAX, &everything, true)
+        }
+    }
+
+    /// True for the last rule of a leaf.
+    pub fn is_last(&self) -> bool {
+        self.bits & LAST != 0
     }
 
     /// True if the frame with `key` lies in the box this was packed from and passes its flags test.
     pub fn matches(&self, key: &Key) -> bool {
-        // Small-dimension key values are below 2^32 by construction (see the DIM_* docs).
-        self.small.iter().zip(SMALL_DIMS).all(|(&(lo, hi), d)| {
-            let v = key.values[d] as u32;
-            lo <= v && v <= hi
-        }) && self.dst.contains(key.values[DIM_DST])
-            && self.src.contains(key.values[DIM_SRC])
-            && (!self.flags_test
+        let v = &key.values;
+        let within = |(lo, hi): (u32, u32), x: u128| lo as u128 <= x && x <= hi as u128;
+        port_ok(self.dport, self.bits & NEEDS_DPORT != 0, v[DIM_DPORT])
+            && prefix_contains(self.dst, self.dst_host_bits, v[DIM_DST])
+            && within((self.proto.0 as u32, self.proto.1 as u32), v[DIM_PROTO])
+            && port_ok(self.sport, self.bits & NEEDS_SPORT != 0, v[DIM_SPORT])
+            && prefix_contains(self.src, self.src_host_bits, v[DIM_SRC])
+            && within(self.ether, v[DIM_ETHER])
+            && within((self.side.0 as u32, self.side.1 as u32), v[DIM_SIDE])
+            && (self.bits & TESTS_FLAGS == 0
                 || key
                     .tcp_flags
                     .is_some_and(|f| f & self.flags_mask == self.flags_value))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packed_rules_fill_one_cache_line() {
+        assert_eq!(std::mem::size_of::<PackedRule>(), 64);
     }
 }

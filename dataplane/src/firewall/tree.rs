@@ -74,7 +74,7 @@ impl Tree {
         let mut tree = Tree {
             cuts: Vec::new(),
             children: Vec::new(),
-            leaves: vec![PackedRule::never(true)],
+            leaves: vec![PackedRule::never()],
             root: EMPTY_LEAF,
             stats: TreeStats::default(),
         };
@@ -109,7 +109,7 @@ impl Tree {
             if rule.matches(key) {
                 return Some(rule.rule as usize);
             }
-            if rule.last {
+            if rule.is_last() {
                 return None;
             }
         }
