@@ -212,3 +212,13 @@ fn minimal_files() {
         .to_string()
         .contains("expected an object"));
 }
+
+/// The README's example rule file (for the seed's VLAN 210 scenario) is this file, and it parses.
+#[test]
+fn readme_example_parses_and_is_in_the_readme() {
+    let example = include_str!("firewall_rules_vlan210.json");
+    let rules = parse_rule_file(example).unwrap();
+    assert_eq!(rules.tables[&TableKey::Vlan(210)].rules.len(), 6);
+    let readme = include_str!("../../README.md");
+    assert!(readme.contains(example.trim()), "README.md must show tests/firewall_rules_vlan210.json verbatim");
+}
