@@ -9,30 +9,35 @@ use dataplane::pipeline::{Command, Stats};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-/// Ports A (`net_pcap0`) and B (`net_pcap1`) reading `a_in.pcap`/`b_in.pcap` and writing
-/// `a_out.pcap`/`b_out.pcap` in a temporary directory.
+/// Ports A (`net_pcap0`) and B (`net_pcap1`) over files in a temporary directory: queue `q` of side `s`
+/// reads `{s}{q}_in.pcap` and writes `{s}{q}_out.pcap`.
 pub struct PcapPorts {
     dir: tempfile::TempDir,
+    queues: usize,
     loop_a: bool,
 }
 
 impl PcapPorts {
-    /// Writes the input files; with `loop_a`, port A replays its file forever (`infinite_rx`).
+    /// One queue per port; with `loop_a`, port A replays its file forever (`infinite_rx`).
     pub fn new(a_in: &[Vec<u8>], b_in: &[Vec<u8>], loop_a: bool) -> PcapPorts {
+        Self::with_queues(&[a_in.to_vec()], &[b_in.to_vec()], loop_a)
+    }
+
+    /// One queue per input list (both sides need as many).
+    pub fn with_queues(a_in: &[Vec<Vec<u8>>], b_in: &[Vec<Vec<u8>>], loop_a: bool) -> PcapPorts {
+        assert_eq!(a_in.len(), b_in.len());
         let ports = PcapPorts {
             dir: tempfile::tempdir().unwrap(),
+            queues: a_in.len(),
             loop_a,
         };
-        pcap::write(
-            std::fs::File::create(ports.path("a_in.pcap")).unwrap(),
-            a_in,
-        )
-        .unwrap();
-        pcap::write(
-            std::fs::File::create(ports.path("b_in.pcap")).unwrap(),
-            b_in,
-        )
-        .unwrap();
+        for (side, inputs) in [("a", a_in), ("b", b_in)] {
+            for (q, frames) in inputs.iter().enumerate() {
+                let file =
+                    std::fs::File::create(ports.path(&format!("{side}{q}_in.pcap"))).unwrap();
+                pcap::write(file, frames).unwrap();
+            }
+        }
         ports
     }
 
@@ -44,15 +49,15 @@ impl PcapPorts {
     /// The `--vdev` specs of ports A and B.
     pub fn vdevs(&self) -> [String; 2] {
         let spec = |n: u32, side: &str, extra: &str| {
-            let (rx, tx) = (
-                self.path(&format!("{side}_in.pcap")),
-                self.path(&format!("{side}_out.pcap")),
-            );
-            format!(
-                "net_pcap{n},rx_pcap={},tx_pcap={}{extra}",
-                rx.display(),
-                tx.display()
-            )
+            let mut spec = format!("net_pcap{n}");
+            for q in 0..self.queues {
+                let (rx, tx) = (
+                    self.path(&format!("{side}{q}_in.pcap")),
+                    self.path(&format!("{side}{q}_out.pcap")),
+                );
+                spec += &format!(",rx_pcap={},tx_pcap={}", rx.display(), tx.display());
+            }
+            spec + extra
         };
         [
             spec(0, "a", if self.loop_a { ",infinite_rx=1" } else { "" }),
@@ -60,9 +65,14 @@ impl PcapPorts {
         ]
     }
 
-    /// Frames written by port `side` ("a" or "b"); complete once the port is closed.
+    /// Frames written by queue 0 of port `side` ("a" or "b"); complete once the port is closed.
     pub fn output(&self, side: &str) -> Vec<Vec<u8>> {
-        pcap::read(std::fs::File::open(self.path(&format!("{side}_out.pcap"))).unwrap()).unwrap()
+        self.queue_output(side, 0)
+    }
+
+    /// Frames written by queue `q` of port `side`.
+    pub fn queue_output(&self, side: &str, q: usize) -> Vec<Vec<u8>> {
+        pcap::read(std::fs::File::open(self.path(&format!("{side}{q}_out.pcap"))).unwrap()).unwrap()
     }
 }
 
