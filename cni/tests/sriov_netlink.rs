@@ -151,3 +151,68 @@ fn adding_the_same_address_twice_names_the_address() {
     assert_eq!(err.errno(), Some(17));
     assert!(err.to_string().contains("add address 10.1.1.1/32"), "{err}");
 }
+
+/// Every VF setting reaches the kernel well formed: a link without VFs (a veth) answers each
+/// one with EOPNOTSUPP from the driver hook, which the kernel only calls after the attribute
+/// passed its size and range checks (a bad layout or byte order would be EINVAL/EPROTONOSUPPORT).
+#[test]
+fn pf_requests_are_well_formed_for_the_kernel() {
+    use cni::netlink::{LinkState, NetlinkPf, PfControl, VfSetting, VlanProto};
+    let id = std::process::id() % 100000;
+    let (pf, peer) = (format!("nlf{id}"), format!("nlg{id}"));
+    ip(&["link", "add", &pf, "type", "veth", "peer", "name", &peer]);
+    let settings = [
+        VfSetting::Mac {
+            mac: "02:00:00:00:00:07".parse().unwrap(),
+        },
+        VfSetting::Vlan {
+            vlan: 210,
+            qos: 3,
+            proto: VlanProto::Dot1Q,
+        },
+        VfSetting::Vlan {
+            vlan: 210,
+            qos: 0,
+            proto: VlanProto::Dot1Ad,
+        },
+        VfSetting::SpoofCheck { on: false },
+        VfSetting::Trust { on: true },
+        VfSetting::LinkState {
+            state: LinkState::Disable,
+        },
+        VfSetting::Rate { min: 0, max: 1000 },
+    ];
+    for setting in &settings {
+        let err = NetlinkPf.set_vf(&pf, 0, setting).unwrap_err();
+        assert_eq!(err.errno(), Some(95), "{setting}: {err}");
+        assert!(
+            err.to_string()
+                .starts_with(&format!("set VF 0 {setting} on PF {pf}")),
+            "{err}"
+        );
+    }
+    // The check is real: the kernel rejects a VF index past INT_MAX before the driver hook,
+    // which it can only do if the index sits where the kernel reads it.
+    // (The 802.1ad VLAN list is only parsed once the driver has the hook.)
+    for setting in settings.iter().filter(|s| {
+        !matches!(
+            s,
+            VfSetting::Vlan {
+                proto: VlanProto::Dot1Ad,
+                ..
+            }
+        )
+    }) {
+        let err = NetlinkPf.set_vf(&pf, u32::MAX, setting).unwrap_err();
+        assert_eq!(err.errno(), Some(22), "{setting}: {err}");
+    }
+    let err = NetlinkPf.vf_config(&pf, 0).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains(&format!("read VF 0 settings of PF {pf}")),
+        "{err}"
+    );
+    let err = NetlinkPf.set_vf("nlnopf0", 0, &settings[0]).unwrap_err();
+    assert_eq!(err.errno(), Some(19), "{err}");
+    ip(&["link", "del", &pf]);
+}
