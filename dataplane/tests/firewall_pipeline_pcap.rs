@@ -75,3 +75,47 @@ fn pcap_through_the_pipeline_equals_the_model() {
         "frames leaving A equal the model's outputs for frames from B"
     );
 }
+
+/// A frame larger than an mbuf's data room arrives as a chain of segments; the pipeline drops it unjudged,
+/// counts it, and frees the whole chain.
+#[test]
+fn frames_spanning_several_mbufs_are_dropped_and_counted() {
+    let rules = dataplane::firewall::parse_rule_file(r#"{"default": "allow"}"#).unwrap();
+    let input = vec![
+        firewall_support::frame_210(
+            [10, 56, 217, 1],
+            dataplane::packet::IPPROTO_UDP,
+            1,
+            53,
+            1400,
+        ),
+        firewall_support::frame_210(
+            [10, 56, 217, 2],
+            dataplane::packet::IPPROTO_UDP,
+            1,
+            53,
+            4000,
+        ),
+    ];
+    let files = PcapPorts::new(&input, &[], false);
+    let [a, b] = files.vdevs();
+    let eal = eal_with_vdevs(&[&a, &b]);
+    let pool = Mempool::new(&eal, "fw", 2047, 32).unwrap(); // 2048-byte data room
+    let ports = FirewallPorts {
+        a: Port::open(&eal, "net_pcap0").unwrap(),
+        b: Port::open(&eal, "net_pcap1").unwrap(),
+    };
+    let (commands, command_rx) = crossbeam_channel::unbounded();
+    let stats = std::thread::scope(|scope| {
+        scope.spawn(move || {
+            wait_until(&commands, "both frames received", |s| s.rx().packets >= 2);
+            commands.send(Command::Shutdown).unwrap();
+        });
+        run(&eal, ports, &pool, 1, rules, command_rx).unwrap()
+    });
+    assert_no_leak(&pool);
+    assert_eq!(stats.cores[0].multi_segment.packets, 1);
+    assert_eq!(stats.cores[0].multi_segment.bytes, input[1].len() as u64);
+    assert_eq!(stats.judged(), 1);
+    assert_eq!(files.output("b"), vec![input[0].clone()]);
+}

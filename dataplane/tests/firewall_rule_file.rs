@@ -189,6 +189,11 @@ fn errors_name_the_json_path() {
             r#"default: unknown action "reject""#,
         ),
         (r#""rules": ["#, r#""rules": {"x": ["#, r#"invalid JSON"#),
+        (
+            r#""untagged": {"default": "allow"}"#,
+            r#""210": {"default": "allow"}"#,
+            r#"invalid JSON: duplicate key "210""#,
+        ),
     ];
     for (from, to, expected) in cases {
         let err = broken(from, to);

@@ -11,6 +11,7 @@ mod matcher;
 mod model;
 mod rule_file;
 mod rules;
+mod strict_json;
 pub mod synth;
 mod tree;
 mod verdict;

@@ -11,6 +11,7 @@
 use super::rules::{
     Action, PortRange, Prefix, Rewrite, Rule, RuleSet, Side, Table, TableKey, TcpFlagsMatch,
 };
+use super::strict_json;
 use crate::packet::{
     MacAddr, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_QINQ, ETHERTYPE_VLAN,
     IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP, MAX_VLAN_ID, TCP_ACK, TCP_CWR, TCP_ECE,
@@ -68,7 +69,7 @@ fn field_path(path: &str, field: &str) -> String {
 
 /// Parses and validates a rule file.
 pub fn parse_rule_file(text: &str) -> Result<RuleSet> {
-    let root: Value = serde_json::from_str(text).map_err(|e| RuleFileError {
+    let root = strict_json::parse(text).map_err(|e| RuleFileError {
         path: String::new(),
         message: format!("invalid JSON: {e}"),
     })?;

@@ -98,18 +98,20 @@ impl Control {
     }
 
     fn stats(&self) -> Stats {
-        let current = self.current.totals();
+        let cores: Vec<CoreStats> = self
+            .cores
+            .iter()
+            .enumerate()
+            .map(|(i, c)| CoreStats::read(i, c, &self.current))
+            .collect();
+        let mut current = CountersSnapshot::zero(self.current.firewall.rules());
+        cores.iter().for_each(|c| current.merge(&c.verdicts));
         let mut by_generation = self.retired.clone();
         by_generation.push((self.current.id, current.clone()));
         Stats {
             elapsed: self.started.elapsed(),
             generation: self.current.id,
-            cores: self
-                .cores
-                .iter()
-                .enumerate()
-                .map(|(i, c)| CoreStats::read(i, c))
-                .collect(),
+            cores,
             rules: self.current.firewall.rules().clone(),
             current,
             by_generation,

@@ -2,7 +2,7 @@
 //! counters; and the [`Stats`] snapshot the control side assembles from them.
 
 use crate::firewall::{
-    Counter, Counters, CountersSnapshot, Firewall, PacketCount, RuleSet, TableKey,
+    Action, Counter, Counters, CountersSnapshot, Firewall, PacketCount, RuleSet, TableKey,
 };
 use std::fmt::{self, Write as _};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -46,12 +46,14 @@ pub(crate) struct CoreCounters {
     pub(crate) tx: Counter,
     /// Allowed frames the device would not take (tx queue full after retries), then freed.
     pub(crate) tx_failed: Counter,
+    /// Frames spread over several mbufs (larger than the pool's data room), dropped unjudged.
+    pub(crate) multi_segment: Counter,
     /// The generation this core judges with (0 before it started).
     pub(crate) generation: AtomicU64,
 }
 
 /// What one core has done so far.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CoreStats {
     /// The lcore's index among the workers.
     pub core: usize,
@@ -61,18 +63,24 @@ pub struct CoreStats {
     pub tx: PacketCount,
     /// Allowed frames dropped because the tx queue stayed full.
     pub tx_failed: PacketCount,
+    /// Frames dropped unjudged because they did not fit one mbuf.
+    pub multi_segment: PacketCount,
     /// The rule-set generation the core is using.
     pub generation: u64,
+    /// This core's rule counters in the newest generation: its verdicts, and its drops by reason.
+    pub verdicts: CountersSnapshot,
 }
 
 impl CoreStats {
-    pub(crate) fn read(core: usize, c: &CoreCounters) -> CoreStats {
+    pub(crate) fn read(core: usize, c: &CoreCounters, newest: &Generation) -> CoreStats {
         CoreStats {
             core,
             rx: c.rx.get(),
             tx: c.tx.get(),
             tx_failed: c.tx_failed.get(),
+            multi_segment: c.multi_segment.get(),
             generation: c.generation.load(Ordering::Acquire),
+            verdicts: newest.counters[core].snapshot(),
         }
     }
 }
@@ -120,6 +128,26 @@ impl Stats {
     }
 }
 
+/// Frames dropped by a rule, by a table default, by the global default, and as malformed.
+fn drops(rules: &RuleSet, c: &CountersSnapshot) -> [PacketCount; 4] {
+    let mut out = [PacketCount::default(); 4];
+    for (table, counts) in rules.tables.values().zip(&c.tables) {
+        for (rule, count) in table.rules.iter().zip(counts) {
+            if rule.action == Action::Drop {
+                out[0] += *count;
+            }
+        }
+        if table.default == Action::Drop {
+            out[1] += counts[counts.len() - 1];
+        }
+    }
+    if rules.default == Action::Drop {
+        out[2] = c.no_table;
+    }
+    c.malformed.iter().for_each(|m| out[3] += *m);
+    out
+}
+
 fn line(out: &mut String, label: &str, c: PacketCount) {
     if c.packets > 0 {
         let _ = writeln!(
@@ -147,10 +175,21 @@ impl fmt::Display for Stats {
             tx.packets as f64 / secs / 1e6
         );
         for c in &self.cores {
+            let [by_rule, by_default, no_table, malformed] = drops(&self.rules, &c.verdicts);
             let _ = writeln!(
                 out,
-                "  core {}: rx {} tx {} tx_failed {} (gen {})",
-                c.core, c.rx.packets, c.tx.packets, c.tx_failed.packets, c.generation
+                "  core {}: rx {} tx {} dropped: by rule {} by default {} no table {} malformed {} \
+                 tx_failed {} multi_segment {} (gen {})",
+                c.core,
+                c.rx.packets,
+                c.tx.packets,
+                by_rule.packets,
+                by_default.packets,
+                no_table.packets,
+                malformed.packets,
+                c.tx_failed.packets,
+                c.multi_segment.packets,
+                c.generation
             );
         }
         for ((key, table), counts) in self.rules.tables.iter().zip(&self.current.tables) {

@@ -74,6 +74,11 @@ fn forward(
     batch.retain(
         |m| {
             counters.rx.add(m.pkt_len());
+            if m.segments() > 1 {
+                // Headers could straddle segments; the pool's data room is meant to prevent this.
+                counters.multi_segment.add(m.pkt_len());
+                return false;
+            }
             let verdict = generation
                 .firewall
                 .process(rule_counters, lane.ingress, m.data_mut());
