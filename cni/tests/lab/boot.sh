@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Boots the lab guest once (q35 + intel-iommu, two igb SR-IOV PFs on one hub, host root over virtfs),
+# Boots the lab guest once (q35 + intel-iommu, four igb SR-IOV PFs on two wires, host root over virtfs),
 # runs COMMAND inside it (chrooted into the host root, see guest-stage.sh) and exits with its status.
 # The guest console is shown live and kept in $LAB_LOG. Usage: boot.sh COMMAND [ARGS...]
 # Reads LAB_KERNEL/LAB_INITRD (default: the env file prepare.sh wrote); every LAB_* variable in the
 # environment is passed to COMMAND. LAB_TIMEOUT (s) bounds the whole boot; a hung guest is killed.
+# Wires (QEMU hubs): PF0 and PF2 share wire A, PF1 and PF3 share wire B, so a two-port VNF on VFs of
+# PF0 and PF1 sits between endpoints on PF2 and PF3 (scenario 40-firewall-traffic).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -29,9 +31,12 @@ timeout --kill-after=15 "$timeout_s" qemu-system-x86_64 \
   -kernel "$LAB_KERNEL" -initrd "$LAB_INITRD" \
   -append "console=ttyS0 intel_iommu=on iommu=pt panic=-1 loglevel=4 lab.init=$here/guest-stage.sh lab.env=$env_file" \
   -virtfs local,path=/,mount_tag=host,security_model=passthrough,readonly=on \
-  -netdev hubport,id=n0,hubid=0 -netdev hubport,id=n1,hubid=0 \
+  -netdev hubport,id=n0,hubid=0 -netdev hubport,id=n1,hubid=1 \
+  -netdev hubport,id=n2,hubid=0 -netdev hubport,id=n3,hubid=1 \
   -device pcie-root-port,id=rp0,slot=1 -device igb,bus=rp0,netdev=n0 \
   -device pcie-root-port,id=rp1,slot=2 -device igb,bus=rp1,netdev=n1 \
+  -device pcie-root-port,id=rp2,slot=3 -device igb,bus=rp2,netdev=n2 \
+  -device pcie-root-port,id=rp3,slot=4 -device igb,bus=rp3,netdev=n3 \
   </dev/null 2>&1 | tr -d '\r' | tee "$LAB_LOG"
 qemu_rc=${PIPESTATUS[0]}
 set -e

@@ -108,12 +108,16 @@ lab_reset() {
   done
 }
 
-# cni PLUGIN COMMAND CONTAINER NETNS IFNAME < CONFIG: runs one of our plugins ($LAB_CNI_BIN) as a
-# runtime would, delegates found in $LAB_CNI_BIN then /usr/lib/cni; prints the plugin's stdout.
+# cni PLUGIN COMMAND CONTAINER NETNS IFNAME < CONFIG: runs one of our plugins ($LAB_BIN) as a
+# runtime would, delegates found in $LAB_BIN then /usr/lib/cni; prints the plugin's stdout.
 cni() {
-  CNI_COMMAND=$2 CNI_CONTAINERID=$3 CNI_NETNS=$4 CNI_IFNAME=$5 CNI_PATH="$LAB_CNI_BIN:/usr/lib/cni" \
-    "$LAB_CNI_BIN/$1"
+  CNI_COMMAND=$2 CNI_CONTAINERID=$3 CNI_NETNS=$4 CNI_IFNAME=$5 CNI_PATH="$LAB_BIN:/usr/lib/cni" \
+    "$LAB_BIN/$1"
 }
+
+# port_info BDF: the dataplane's `port-info` opens a vfio-bound VF by PCI address, configures and
+# starts it; prints its JSON report (driver, mac, link_up, ...).
+port_info() { "$LAB_BIN/port-info" -l 0 --in-memory -a "$1" -- --start "$1" 2>/dev/null | tail -1; }
 
 # with_prev_result CONFIG RESULT: the config a runtime sends for CHECK/DEL after an ADD.
 with_prev_result() { jq -c --argjson prev "$2" '. + {prevResult: $prev}' <<<"$1"; }
@@ -126,6 +130,16 @@ netns_pci() { ip netns exec "$1" sh -c "basename \$(readlink /sys/class/net/$2/d
 
 # has_carrier NS IFNAME
 has_carrier() { ip -n "$1" link show "$2" | grep -q 'LOWER_UP'; }
+
+# host_in_netns NS LINK ADDRESS: moves a host link into a new namespace, addresses it, brings it up
+# and waits for carrier.
+host_in_netns() {
+  ip netns add "$1"
+  ip link set "$2" netns "$1"
+  ip -n "$1" addr add "$3" dev "$2"
+  ip -n "$1" link set "$2" up
+  wait_until 10 "$2 in $1 has carrier" has_carrier "$1" "$2"
+}
 
 # pf_vf_line PF INDEX: the PF's `ip link show` line for one VF.
 pf_vf_line() { ip link show "$1" | grep -E "^ +vf $2 "; }

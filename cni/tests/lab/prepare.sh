@@ -13,7 +13,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 cache=${LAB_CACHE:-/var/cache/multiplane-lab}
 # Everything the guest needs from the kernel beyond what Debian builds in (dependencies are added).
 modules=(igb igbvf vfio vfio_iommu_type1 vfio-pci 9p 9pnet_virtio virtio_pci bridge veth 8021q macvlan)
-packages=(busybox-static kmod cpio xz-utils iproute2 iputils-ping jq dpdk containernetworking-plugins)
+packages=(busybox-static kmod cpio xz-utils iproute2 iputils-ping netcat-openbsd jq dpdk containernetworking-plugins)
 
 die() { echo "lab prepare: FAILED: $*" >&2; exit 1; }
 log() { echo "lab prepare: $*" >&2; }

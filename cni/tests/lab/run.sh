@@ -16,9 +16,8 @@ fi
 . "$env_file"
 export LAB_KERNEL LAB_INITRD
 
-(cd "$repo" && cargo build -p cni --bins -p lab-probe)
-export LAB_CNI_BIN=$target/debug
-export LAB_PROBE=$target/debug/lab-probe
+(cd "$repo" && cargo build -p cni -p dataplane --bins)
+export LAB_BIN=$target/debug
 export LAB_REPO=$repo
 export LAB_KEEP="$repo $target"
 export LAB_LOG=${LAB_LOG:-$target/lab/lab.log}

@@ -1,6 +1,6 @@
 # DPDK mode, the seed's section 5.1.3 on a real VF: `multus` with an `sriov` delegate carrying a `dpdk`
 # block (igbvf -> vfio-pci) and a master delegate. The plugin binds the VF to vfio-pci, /dev/vfio/<group>
-# appears, and our dataplane crate (lab-probe) opens the VF by PCI address with DPDK's igbvf PMD: probe,
+# appears, and our dataplane crate (port-info) opens the VF by PCI address with DPDK's igbvf PMD: probe,
 # configure, start, and read the MAC the plugin set through the PF. DEL rebinds igbvf and the netdev comes
 # back under its original name and MAC.
 # PENDING (measured 2026-11-28): after DEL the VF netdev comes back with the pod's MAC
@@ -48,9 +48,9 @@ expect_match "$(pf_vf_line "$pf" 0)" "link/ether $mac " "ip link show $pf: VF 0 
 check "multus CHECK" cni multus CHECK "$pod" "$netns" eth0 <<<"$(with_prev_result "$conf" "$result")"
 
 start=$SECONDS
-out=$("$LAB_PROBE" "$vf" 2>&1) || fail "lab-probe $vf failed: $out"
-echo "lab-probe took $((SECONDS - start))s: $out"
-expect_match "$out" "^driver=net_e1000_igb_vf mac=$mac link=(up|down) mbufs_in_use_after_stop=0\$" \
+out=$(port_info "$vf") || fail "port-info $vf failed: $out"
+echo "port-info took $((SECONDS - start))s: $out"
+expect_eq "$(jq -r '"\(.driver) \(.mac) \(.started)"' <<<"$out")" "net_e1000_igb_vf $mac true" \
   "the dataplane opens the VF by PCI address with the igbvf PMD and reads the MAC set through the PF"
 
 start=$SECONDS

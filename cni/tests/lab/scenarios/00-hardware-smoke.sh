@@ -6,7 +6,7 @@ set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 
 mapfile -t pfs < <(lab_pfs)
-expect_eq "${#pfs[@]}" 2 "igb PFs found"
+expect_eq "${#pfs[@]}" 4 "igb PFs found"
 for pf in "${pfs[@]}"; do
   expect_eq "$(cat "$(pf_device "$pf")/sriov_totalvfs")" 7 "$pf sriov_totalvfs"
 done
@@ -55,34 +55,27 @@ expect_match "$out" 'MAC address: 02:00:00:00:02:10' "port 0 has the MAC set thr
 expect_match "$out" 'io packet forwarding - ports=1' "port 0 started forwarding"
 expect_match "$out" 'Port 0 is closed' "port 0 closed cleanly"
 
-out=$("$LAB_PROBE" "$vf" 2>&1) || fail "lab-probe $vf failed: $out"
-expect_match "$out" '^driver=net_e1000_igb_vf mac=02:00:00:00:02:10 link=(up|down) mbufs_in_use_after_stop=0$' \
-  "the dataplane crate opens, starts and stops $vf without leaking mbufs"
+out=$(port_info "$vf") || fail "port-info $vf failed: $out"
+expect_eq "$(jq -r '"\(.driver) \(.mac) \(.started)"' <<<"$out")" "net_e1000_igb_vf 02:00:00:00:02:10 true" \
+  "the dataplane crate (port-info) opens and starts $vf"
 
 check "bind $vf back to igbvf" bind_pci "$vf" igbvf
 wait_until 30 "VF 0 netdev returns" vf_has_netdev "$pf" 0
 expect_eq "$(cat "/sys/class/net/$(vf_netdev "$pf" 0)/address")" 02:00:00:00:02:10 "VF 0 netdev took the admin MAC on reload"
 check_not "/dev/vfio/$group is gone" test -e "/dev/vfio/$group"
 
-# Traffic: with the PFs up before their VFs exist (lab_reset does that), VF frames cross the hub from
-# one PF to the other, both through igbvf and through DPDK's PMD.
-a=$(vf_netdev "$pf" 3) b=$(vf_netdev "${pfs[1]}" 3)
-ip netns add ta
-ip netns add tb
-ip link set "$a" netns ta
-ip link set "$b" netns tb
-ip -n ta addr add 10.99.0.1/24 dev "$a"
-ip -n tb addr add 10.99.0.2/24 dev "$b"
-ip -n ta link set "$a" up
-ip -n tb link set "$b" up
-wait_until 10 "$a has carrier" has_carrier ta "$a"
-wait_until 10 "$b has carrier" has_carrier tb "$b"
-check "ping from $pf VF 3 to ${pfs[1]} VF 3 (kernel igbvf, across the hub)" \
-  ip netns exec ta ping -c 3 -i 0.2 -W 2 10.99.0.2
+# Traffic: with the PFs up before their VFs exist (lab_reset does that), VF frames cross a wire from
+# one PF to the other, both through igbvf and through DPDK's PMD. Wire A joins PF0 and PF2, wire B
+# joins PF1 and PF3, and nothing joins the two wires.
+host_in_netns ta "$(vf_netdev "$pf" 3)" 10.99.0.1/24
+host_in_netns tc "$(vf_netdev "${pfs[2]}" 3)" 10.99.0.3/24
+host_in_netns tb "$(vf_netdev "${pfs[1]}" 3)" 10.99.0.2/24
+check "ping from $pf VF 3 to ${pfs[2]} VF 3 (kernel igbvf, wire A)" ip netns exec ta ping -c 3 -i 0.2 -W 2 10.99.0.3
+check_not "no path from wire A to wire B" ip netns exec ta ping -c 1 -W 1 10.99.0.2
 
-ip link set "$pf" vf 2 mac 02:00:00:00:00:a2
-ip link set "${pfs[1]}" vf 2 mac 02:00:00:00:00:b2
-va=$(vf_bdf "$pf" 2) vb=$(vf_bdf "${pfs[1]}" 2)
+ip link set "${pfs[1]}" vf 2 mac 02:00:00:00:00:a2
+ip link set "${pfs[3]}" vf 2 mac 02:00:00:00:00:b2
+va=$(vf_bdf "${pfs[1]}" 2) vb=$(vf_bdf "${pfs[3]}" 2)
 check "bind $va to vfio-pci" bind_pci "$va" vfio-pci
 check "bind $vb to vfio-pci" bind_pci "$vb" vfio-pci
 out=$( (echo 'start tx_first'; sleep 4; echo stop; sleep 1; echo quit) |
@@ -91,7 +84,7 @@ out=$( (echo 'start tx_first'; sleep 4; echo stop; sleep 1; echo quit) |
 stats=$(grep -E '^ +RX-packets: [0-9]+ +RX-dropped' <<<"$out" | head -2 | awk '{print $2}' | xargs)
 echo "testpmd io forwarding between $va and $vb: RX-packets per port: $stats"
 [[ "$stats" =~ ^[1-9][0-9]*\ [1-9][0-9]*$ ]] || fail "DPDK VF traffic did not flow both ways: $out"
-ok "DPDK VFs on the two PFs exchange packets"
+ok "DPDK VFs on PF1 and PF3 exchange packets over wire B"
 
 set_numvfs "$pf" 0
 check_not "VFs removed with sriov_numvfs=0" test -e "$(pf_device "$pf")/virtfn0"
