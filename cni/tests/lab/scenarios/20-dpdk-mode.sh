@@ -3,10 +3,6 @@
 # appears, and our dataplane crate (port-info) opens the VF by PCI address with DPDK's igbvf PMD: probe,
 # configure, start, and read the MAC the plugin set through the PF. DEL rebinds igbvf and the netdev comes
 # back under its original name and MAC.
-# PENDING (measured 2026-11-28): after DEL the VF netdev comes back with the pod's MAC
-# (02:00:00:00:05:13) instead of its original one: igbvf takes the PF's administrative MAC when it
-# probes, so DPDK-mode DEL must restore the PF-side VF MAC before rebinding igbvf. Everything before
-# that check passes.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 
