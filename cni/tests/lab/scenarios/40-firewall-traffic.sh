@@ -78,7 +78,8 @@ for port in 5001 5002; do
   ip netns exec server timeout 60 nc -l "$port" >"/tmp/server.$port" &
   listeners+=($!)
 done
-sleep 1
+wait_until 10 "the server listens on 5001 and 5002" \
+  sh -c 'ip netns exec server ss -ltn | grep -q ":5001 " && ip netns exec server ss -ltn | grep -q ":5002 "'
 check "TCP to 5001 is allowed" sh -c 'echo through-the-firewall | ip netns exec client nc -N -w 5 10.77.0.2 5001'
 wait_until 10 "the server got the data on 5001" grep -q through-the-firewall /tmp/server.5001
 check_not "TCP to 5002 is dropped" ip netns exec client nc -z -w 3 10.77.0.2 5002
