@@ -18,7 +18,6 @@ export LAB_KERNEL LAB_INITRD
 
 (cd "$repo" && cargo build -p cni -p dataplane --bins)
 export LAB_BIN=$target/debug
-export LAB_REPO=$repo
 export LAB_KEEP="$repo $target"
 export LAB_LOG=${LAB_LOG:-$target/lab/lab.log}
 
