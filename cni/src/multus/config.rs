@@ -6,13 +6,15 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::delegate::Delegate;
-use super::log::{Level, Logger};
+use crate::log::{Level, Logger};
 use crate::spec::{optional_str, validate_ifname, CniError, NetConf};
 
 /// Default `binDir`: where delegate plugins are looked for before `CNI_PATH`.
 pub const DEFAULT_BIN_DIR: &str = "/opt/cni/bin";
 /// Default `cniDir`: where the per-attachment caches live.
 pub const DEFAULT_CNI_DIR: &str = "/var/lib/cni/multus";
+/// Default `logLevel`: Multus's own default, `panic`.
+pub const DEFAULT_LOG_LEVEL: Level = Level::Panic;
 /// Default bound on the wait for `readinessindicatorfile`.
 pub const DEFAULT_READINESS_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -71,12 +73,7 @@ impl MultusConf {
         let dir = |field: &str, default: &str| {
             optional_str(raw, "", field).map(|v| PathBuf::from(v.unwrap_or(default)))
         };
-        let level = match optional_str(raw, "", "logLevel")? {
-            None => Level::Error,
-            Some(s) => s
-                .parse()
-                .map_err(|e| CniError::invalid_config("logLevel", e))?,
-        };
+        let log = Logger::from_conf("multus", conf, DEFAULT_LOG_LEVEL)?;
         let readiness_timeout = match raw.get("readinessindicatortimeout") {
             None => DEFAULT_READINESS_TIMEOUT,
             Some(v) => v
@@ -94,7 +91,7 @@ impl MultusConf {
             delegates,
             bin_dir: dir("binDir", DEFAULT_BIN_DIR)?,
             cni_dir: dir("cniDir", DEFAULT_CNI_DIR)?,
-            log: Logger::new(optional_str(raw, "", "logFile")?.map(PathBuf::from), level),
+            log,
             readiness_file: optional_str(raw, "", "readinessindicatorfile")?.map(PathBuf::from),
             readiness_timeout,
             conf: conf.clone(),

@@ -10,7 +10,6 @@
 
 mod config;
 mod delegate;
-mod log;
 mod readiness;
 mod state;
 
@@ -22,6 +21,7 @@ pub use config::MultusConf;
 use delegate::Runner;
 use state::{Cache, DelegateRecord, Record};
 
+use crate::log::Logger;
 use crate::spec::{Attachment, Call, CniError, CniResult, Env};
 
 /// Multus's own error code: an interface name it would create already exists in the pod.
@@ -258,7 +258,7 @@ fn runner(m: &MultusConf, env: &Env) -> Runner {
 }
 
 /// Runs DEL for `entries` in reverse, past errors; returns every error, each naming its delegate.
-fn undo(runner: &Runner, entries: &[DelegateRecord], log: &log::Logger) -> Vec<CniError> {
+fn undo(runner: &Runner, entries: &[DelegateRecord], log: &Logger) -> Vec<CniError> {
     let mut errors = Vec::new();
     for entry in entries.iter().rev() {
         let outcome = entry.delegate().and_then(|d| {

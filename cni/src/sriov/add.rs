@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use crate::log::Logger;
 use crate::netlink;
 use crate::netns::NetNs;
 use crate::spec::{Call, CniError, CniResult, Interface};
@@ -10,7 +11,6 @@ use crate::sysfs::PciAddr;
 use super::alloc::{Allocations, Owner};
 use super::config::{DeviceSel, DpdkConf, SriovConf};
 use super::del::{ipam_call_for, teardown};
-use super::log::{Level, Log};
 use super::netdev::HostNetdev;
 use super::record::{Attachment, Attachments, Mode};
 use super::rollback::Rollback;
@@ -28,23 +28,23 @@ enum Handover<'a> {
 /// Runs ADD for `call`.
 pub fn add(host: &Host, call: &Call) -> Result<CniResult, CniError> {
     let conf = SriovConf::from_call(call)?;
-    let log = Log::new(
-        conf.log_level,
-        conf.log_file.clone(),
-        format!("ADD {}/{}", call.env.container_id()?, call.env.ifname()?),
-    );
+    let log = conf.log.with_context(format!(
+        "ADD {}/{}",
+        call.env.container_id()?,
+        call.env.ifname()?
+    ));
     let outcome = attach(host, call, &conf, &log);
     match &outcome {
-        Ok(result) => log.info(format!(
+        Ok(result) => log.verbose(format!(
             "attached {}",
             serde_json::to_string(&result.interfaces).unwrap_or_default()
         )),
-        Err(e) => log.write(Level::Error, e),
+        Err(e) => log.error(e),
     }
     outcome
 }
 
-fn attach(host: &Host, call: &Call, conf: &SriovConf, log: &Log) -> Result<CniResult, CniError> {
+fn attach(host: &Host, call: &Call, conf: &SriovConf, log: &Logger) -> Result<CniResult, CniError> {
     let container = call.env.container_id()?;
     let ifname = call.env.ifname()?;
     let netns_path = call.env.netns()?;
@@ -125,7 +125,7 @@ fn attach(host: &Host, call: &Call, conf: &SriovConf, log: &Log) -> Result<CniRe
         });
         if matches!(mode, Mode::Kernel { .. }) {
             for route in kernel::configure_ip(&pod, pod_name, &result)? {
-                log.warn(format!(
+                log.verbose(format!(
                     "route to {} kept as the pod already had it (ours via {:?} skipped)",
                     route.dst, route.gateway
                 ));
@@ -174,7 +174,7 @@ fn claim_vf(
     host: &Host,
     call: &Call,
     conf: &SriovConf,
-    log: &Log,
+    log: &Logger,
     atts: &Attachments,
     allocs: &Allocations,
 ) -> Result<VfRef, CniError> {
@@ -208,12 +208,12 @@ fn claim_vf(
 fn reclaim(
     host: &Host,
     call: &Call,
-    log: &Log,
+    log: &Logger,
     atts: &Attachments,
     owner: &Owner,
     vf: &PciAddr,
 ) -> Result<(), CniError> {
-    log.warn(format!(
+    log.verbose(format!(
         "reclaiming VF {vf} from container {} whose netns is gone",
         owner.container_id
     ));
@@ -226,7 +226,7 @@ fn reclaim(
     // Its IPAM allocation can only be released with its own network's configuration.
     let ipam_call = (stale.network == call.conf.name).then(|| ipam_call_for(&stale, call));
     for problem in teardown(host, &stale, ipam_call.as_ref()) {
-        log.warn(problem);
+        log.error(problem);
     }
     atts.remove(&owner.container_id, &owner.ifname)
         .map_err(state_error)

@@ -11,11 +11,13 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+use crate::log::{Level, Logger};
 use crate::netlink::{LinkState, MacAddr, VfSetting, VlanProto};
 use crate::spec::{validate_ifname, Call, CniError};
 use crate::sysfs::PciAddr;
 
-use super::log::Level;
+/// Default `logLevel`: sriov-cni's default, `info` (which is [`Level::Verbose`]).
+pub const DEFAULT_LOG_LEVEL: Level = Level::Verbose;
 
 /// How the VF is chosen.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,10 +73,8 @@ pub struct SriovConf {
     pub ipam: bool,
     /// DPDK mode settings, when asked for by configuration.
     pub dpdk: Option<DpdkConf>,
-    /// Log verbosity.
-    pub log_level: Level,
-    /// Log destination; stderr when `None`.
-    pub log_file: Option<PathBuf>,
+    /// Where `logLevel`/`logFile` send diagnostics.
+    pub log: Logger,
     /// NPWG device-info file to write.
     pub device_info_file: Option<PathBuf>,
 }
@@ -140,10 +140,6 @@ struct Raw {
     dpdk: Option<RawDpdk>,
     #[serde(rename = "dpdkDriver")]
     dpdk_driver: Option<String>,
-    #[serde(rename = "logLevel")]
-    log_level: Option<String>,
-    #[serde(rename = "logFile")]
-    log_file: Option<String>,
     #[serde(rename = "runtimeConfig")]
     runtime: Option<RawRuntime>,
 }
@@ -227,13 +223,7 @@ impl SriovConf {
         let ipam = !l2 && call.conf.ipam_type()?.is_some();
         let dpdk = dpdk_of(raw.dpdk, raw.dpdk_driver)?;
 
-        let log_level = match raw.log_level.as_deref() {
-            None => Level::Info,
-            Some(text) => text
-                .parse()
-                .map_err(|e| CniError::invalid_config("logLevel", e))?,
-        };
-        let log_file = non_empty("logFile", raw.log_file)?.map(PathBuf::from);
+        let log = Logger::from_conf(super::PLUGIN, &call.conf, DEFAULT_LOG_LEVEL)?;
         let device_info_file = call
             .env
             .arg("CNIDeviceInfoFile")
@@ -252,8 +242,7 @@ impl SriovConf {
             tx_rate,
             ipam,
             dpdk,
-            log_level,
-            log_file,
+            log,
             device_info_file,
         })
     }
@@ -433,7 +422,7 @@ mod tests {
             }
         );
         assert!(conf.ipam);
-        assert_eq!(conf.log_level, Level::Debug);
+        assert_eq!(conf.log.level(), Level::Debug);
         assert_eq!(
             conf.vf_settings(),
             vec![

@@ -1,11 +1,11 @@
 //! DEL: undo an ADD from its record. Idempotent: a second DEL, a missing record, a netns
 //! already gone or a VF already back all succeed, and nothing of another attachment is touched.
 
+use crate::log::Logger;
 use crate::spec::{Call, CniError, Command, Env};
 
 use super::alloc::Allocations;
-use super::config::SriovConf;
-use super::log::{Level, Log};
+use super::config::{SriovConf, DEFAULT_LOG_LEVEL};
 use super::record::{Attachment, Attachments, Mode};
 use super::{device_info, dpdk, ipam, kernel, netdev, settings, state_error, Host};
 
@@ -15,13 +15,10 @@ pub fn del(host: &Host, call: &Call) -> Result<(), CniError> {
     let ifname = call.env.ifname()?;
     // A broken configuration must not block cleanup: it only picks where to log.
     let log = match SriovConf::from_call(call) {
-        Ok(conf) => Log::new(
-            conf.log_level,
-            conf.log_file,
-            format!("DEL {container}/{ifname}"),
-        ),
-        Err(_) => Log::new(Level::Info, None, format!("DEL {container}/{ifname}")),
-    };
+        Ok(conf) => conf.log,
+        Err(_) => Logger::new(super::PLUGIN, DEFAULT_LOG_LEVEL, None),
+    }
+    .with_context(format!("DEL {container}/{ifname}"));
     let atts = Attachments::new(&host.state);
     let allocs = Allocations::new(&host.state);
     let Some(att) = atts.get(container, ifname).map_err(state_error)? else {
@@ -37,20 +34,20 @@ pub fn del(host: &Host, call: &Call) -> Result<(), CniError> {
         if call.conf.ipam_type()?.is_some() {
             ipam::del(call)?;
         }
-        log.info("nothing recorded; done");
+        log.verbose("nothing recorded; done");
         return Ok(());
     };
     let problems = teardown(host, &att, att.ipam.then_some(call));
     if !problems.is_empty() {
         let msg = format!("DEL of VF {} incomplete: {}", att.vf, problems.join("; "));
-        log.write(Level::Error, &msg);
+        log.error(&msg);
         return Err(CniError::io(msg, "the record is kept; DEL can be retried"));
     }
     atts.remove(container, ifname).map_err(state_error)?;
     allocs
         .release(&att.vf, container, ifname)
         .map_err(state_error)?;
-    log.info(format!("released VF {}", att.vf));
+    log.verbose(format!("released VF {}", att.vf));
     Ok(())
 }
 

@@ -1,10 +1,11 @@
 //! GC: tear down this network's attachments that `cni.dev/valid-attachments` no longer lists.
 
+use crate::log::Logger;
 use crate::spec::{Call, CniError};
 
 use super::alloc::Allocations;
+use super::config::DEFAULT_LOG_LEVEL;
 use super::del::{ipam_call_for, teardown};
-use super::log::{Level, Log};
 use super::record::Attachments;
 use super::{state_error, Host};
 
@@ -17,7 +18,8 @@ pub fn gc(host: &Host, call: &Call) -> Result<(), CniError> {
             .any(|a| a.container_id == container && a.ifname == ifname)
     };
     let network = &call.conf.name;
-    let log = Log::new(Level::Info, None, format!("GC {network}"));
+    let log =
+        Logger::new(super::PLUGIN, DEFAULT_LOG_LEVEL, None).with_context(format!("GC {network}"));
     let atts = Attachments::new(&host.state);
     let allocs = Allocations::new(&host.state);
     let mut problems = Vec::new();
@@ -33,7 +35,7 @@ pub fn gc(host: &Host, call: &Call) -> Result<(), CniError> {
             allocs
                 .release(&att.vf, &att.container_id, &att.ifname)
                 .map_err(state_error)?;
-            log.info(format!(
+            log.verbose(format!(
                 "collected {}/{} (VF {})",
                 att.container_id, att.ifname, att.vf
             ));

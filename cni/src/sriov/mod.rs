@@ -18,7 +18,6 @@ mod gc;
 pub mod host;
 mod ipam;
 mod kernel;
-pub mod log;
 mod netdev;
 mod record;
 mod rollback;
@@ -32,6 +31,9 @@ use crate::spec::{Call, CniError, CniResult, Plugin};
 pub use host::Host;
 pub use netdev::{temp_name, HostNetdev};
 pub use record::{Attachment, Mode};
+
+/// The plugin's name in log lines.
+const PLUGIN: &str = "sriov";
 
 /// Error code (plugin range) for CHECK finding the live state differs from the record.
 pub const CHECK_MISMATCH: u32 = 100;

@@ -1,18 +1,18 @@
 //! Undo steps collected while an ADD progresses, run newest first if it fails.
 
-use super::log::Log;
+use crate::log::Logger;
 
 type Step<'a> = Box<dyn FnOnce() -> Result<(), String> + 'a>;
 
 /// A stack of undo steps. Dropping it without [`Rollback::commit`] runs them.
 pub struct Rollback<'a> {
     steps: Vec<(String, Step<'a>)>,
-    log: &'a Log,
+    log: &'a Logger,
 }
 
 impl<'a> Rollback<'a> {
     /// An empty stack that reports undo failures to `log`.
-    pub fn new(log: &'a Log) -> Self {
+    pub fn new(log: &'a Logger) -> Self {
         Rollback {
             steps: Vec::new(),
             log,
@@ -39,7 +39,7 @@ impl Drop for Rollback<'_> {
         while let Some((what, undo)) = self.steps.pop() {
             match undo() {
                 Ok(()) => self.log.debug(format!("rolled back: {what}")),
-                Err(e) => self.log.warn(format!("rollback of {what} failed: {e}")),
+                Err(e) => self.log.error(format!("rollback of {what} failed: {e}")),
             }
         }
     }
@@ -48,12 +48,12 @@ impl Drop for Rollback<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sriov::log::Level;
+    use crate::log::Level;
     use std::cell::RefCell;
 
     #[test]
     fn runs_undos_newest_first_unless_committed() {
-        let log = Log::new(Level::Error, None, "test");
+        let log = Logger::new("sriov", Level::Error, None);
         let order = RefCell::new(Vec::new());
         {
             let mut rb = Rollback::new(&log);
