@@ -101,6 +101,14 @@ fn bench(c: &mut Criterion) {
         group.bench_function("parse+lookup", |b| b.iter(|| classify_pass(case)));
         group.finish();
     }
+    let mut group = c.benchmark_group("firewall/compile");
+    group.sample_size(10);
+    for case in [&small, &large] {
+        group.bench_function(&case.name, |b| {
+            b.iter(|| Firewall::compile(case.rules.clone()))
+        });
+    }
+    group.finish();
     let mut group = c.benchmark_group("firewall/10000 rules");
     group.throughput(Throughput::Elements(large.frames.len() as u64));
     group.sample_size(10);

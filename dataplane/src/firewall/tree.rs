@@ -1,15 +1,17 @@
 //! The compiled classifier: a HiCuts-style decision tree over the rule boxes of one table.
 //!
-//! Each inner node cuts one dimension of its region into 2^k equal cells, so descending is a subtraction
-//! and a shift, not a search. Each leaf holds at most [`LEAF_RULES`] rule indices in priority order and is
+//! Each inner node cuts one dimension of its region into 2^k equal cells (k <= 16, as large as HiCuts'
+//! space measure allows: the children's rule references plus the cells at most 8 times the node's rules),
+//! so descending is a subtraction and a shift, not a search. The dimension and k are chosen to make the
+//! largest child smallest. Each leaf holds at most [`LEAF_RULES`] rule indices in priority order and is
 //! scanned; the first box that matches is the first rule that matches. While building, a node's rule list
 //! is cut short after the first rule that covers the node's whole region (nothing after it can win there),
 //! and cells outside the span of the node's rules answer "no match" without a leaf. Lookup cost is the
 //! tree depth plus a short scan, which grows with the logarithm of the rule count at worst.
 //!
 //! Rule sets that defeat cutting (many rules overlapping on every dimension) are bounded by
-//! [`MAX_DEPTH`] and a budget of stored rule references: past it, nodes become plain leaves, so the worst
-//! case degrades towards a linear scan instead of exhausting memory.
+//! [`MAX_DEPTH`] and a budget of stored cells and rule references (64 per rule): past it, nodes become
+//! plain leaves, so the worst case degrades towards a linear scan instead of exhausting memory.
 
 use super::matcher::{Key, PackedRule, Range, RuleBox, DIMS};
 
@@ -18,10 +20,10 @@ pub const LEAF_RULES: usize = 4;
 /// Deepest node the builder creates.
 pub const MAX_DEPTH: usize = 24;
 /// Most cells one node cuts its dimension into (as a power of two).
-const MAX_CUT_BITS: u32 = 8;
-/// A cut may store at most this many times the node's rule references in its children.
-const SPACE_FACTOR: usize = 4;
-/// Rule references the whole tree may store, per rule, before nodes become plain leaves.
+const MAX_CUT_BITS: u32 = 16;
+/// A cut's children may hold at most this many times the node's rules, counting rule references and cells.
+const SPACE_FACTOR: usize = 8;
+/// Cells and rule references the whole tree may store, per rule, before nodes become plain leaves.
 const REFS_PER_RULE: usize = 64;
 
 /// What lies below one cell of a cut (or at the root), in 32 bits: a cut node's index with [`CUT_BIT`]
@@ -85,6 +87,7 @@ impl Tree {
         let mut builder = Builder {
             tree: &mut tree,
             boxes,
+            stored: 0,
             budget,
         };
         let root = builder.node(live, [Range::FULL; DIMS], 0);
@@ -134,9 +137,17 @@ struct Cut {
     total: usize,
 }
 
+/// Rules grouped by cell: cell `i` holds `rules[starts[i] .. starts[i + 1]]`.
+struct ByCell {
+    starts: Vec<usize>,
+    rules: Vec<u32>,
+}
+
 struct Builder<'a> {
     tree: &'a mut Tree,
     boxes: &'a [Option<RuleBox>],
+    /// Cells and leaf rule references stored so far.
+    stored: usize,
     budget: usize,
 }
 
@@ -149,10 +160,7 @@ impl Builder<'_> {
         if rules.is_empty() {
             return EMPTY_LEAF;
         }
-        let cut = if rules.len() <= LEAF_RULES
-            || depth >= MAX_DEPTH
-            || self.tree.leaves.len() >= self.budget
-        {
+        let cut = if rules.len() <= LEAF_RULES || depth >= MAX_DEPTH || self.stored >= self.budget {
             None
         } else {
             self.best_cut(&rules, &region)
@@ -160,6 +168,8 @@ impl Builder<'_> {
         let Some(cut) = cut else {
             return self.leaf(&rules);
         };
+        self.stored += cut.count;
+        let by_cell = self.distribute(&rules, &cut, &region);
         let mut child_nodes = Vec::with_capacity(cut.count);
         for cell in 0..cut.count {
             let cell_lo = cut.lo + ((cell as u128) << cut.shift);
@@ -169,19 +179,8 @@ impl Builder<'_> {
                 lo: cell_lo,
                 hi: cell_hi,
             };
-            let cell_range = Range {
-                lo: cell_lo,
-                hi: cell_hi,
-            };
-            let child_rules: Vec<u32> = rules
-                .iter()
-                .copied()
-                .filter(|&r| {
-                    self.rule_box(r).ranges[cut.dim]
-                        .intersect(&cell_range)
-                        .is_some()
-                })
-                .collect();
+            let child_rules =
+                by_cell.rules[by_cell.starts[cell]..by_cell.starts[cell + 1]].to_vec();
             child_nodes.push(self.node(child_rules, child_region, depth + 1));
         }
         let first = self.tree.children.len() as u32;
@@ -196,6 +195,44 @@ impl Builder<'_> {
         Child(CUT_BIT | (self.tree.cuts.len() - 1) as u32)
     }
 
+    /// The cells of `cut` that rule `r` overlaps, as a range of cell indices.
+    fn cells_of(&self, r: u32, cut: &Cut, region: &[Range; DIMS]) -> (usize, usize) {
+        let c = self.rule_box(r).ranges[cut.dim]
+            .intersect(&region[cut.dim])
+            .expect("rules overlap their node");
+        (
+            ((c.lo.max(cut.lo) - cut.lo) >> cut.shift) as usize,
+            ((c.hi.min(cut.hi) - cut.lo) >> cut.shift) as usize,
+        )
+    }
+
+    /// Each cell's rules, in priority order, by one pass over the rules (a counting sort).
+    fn distribute(&self, rules: &[u32], cut: &Cut, region: &[Range; DIMS]) -> ByCell {
+        let spans: Vec<(usize, usize)> = rules
+            .iter()
+            .map(|&r| self.cells_of(r, cut, region))
+            .collect();
+        let mut starts = vec![0usize; cut.count + 1];
+        for &(a, b) in &spans {
+            (a..=b).for_each(|cell| starts[cell + 1] += 1);
+        }
+        for cell in 0..cut.count {
+            starts[cell + 1] += starts[cell];
+        }
+        let mut fill = starts.clone();
+        let mut sorted = vec![0u32; starts[cut.count]];
+        for (&r, &(a, b)) in rules.iter().zip(&spans) {
+            for cell in a..=b {
+                sorted[fill[cell]] = r;
+                fill[cell] += 1;
+            }
+        }
+        ByCell {
+            starts,
+            rules: sorted,
+        }
+    }
+
     fn rule_box(&self, r: u32) -> &RuleBox {
         self.boxes[r as usize]
             .as_ref()
@@ -203,6 +240,7 @@ impl Builder<'_> {
     }
 
     fn leaf(&mut self, rules: &[u32]) -> Child {
+        self.stored += rules.len();
         let start = self.tree.leaves.len() as u32;
         for (i, &rule) in rules.iter().enumerate() {
             self.tree.leaves.push(PackedRule::new(
@@ -250,7 +288,7 @@ impl Builder<'_> {
                     running += *delta;
                     max_child = max_child.max(running as usize);
                 }
-                if total > SPACE_FACTOR * rules.len() + count {
+                if total + count > SPACE_FACTOR * rules.len() {
                     break;
                 }
                 let candidate = Cut {
