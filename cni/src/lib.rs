@@ -6,6 +6,7 @@ pub mod log;
 pub mod multus;
 pub mod netlink;
 pub mod netns;
+mod serde_text;
 pub mod spec;
 pub mod sriov;
 pub mod sysfs;

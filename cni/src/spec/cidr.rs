@@ -4,8 +4,6 @@ use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
 /// An interface address or a route destination: an address plus prefix length.
 ///
 /// The host bits are kept (`10.1.2.3/24` is an address on a /24), as CNI results need.
@@ -51,19 +49,7 @@ impl fmt::Display for Cidr {
     }
 }
 
-impl Serialize for Cidr {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for Cidr {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?
-            .parse()
-            .map_err(serde::de::Error::custom)
-    }
-}
+crate::serde_text::serde_as_text!(Cidr);
 
 #[cfg(test)]
 mod tests {
