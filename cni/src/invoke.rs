@@ -1,13 +1,20 @@
 //! Running other CNI plugins as a runtime does: find the binary (in the given directories, e.g. `binDir`
 //! then `CNI_PATH`), give it its own `CNI_*` environment and the configuration on stdin, and read back a
 //! result or a CNI error. [`ipam`] is the same for a plugin delegating to its IPAM plugin.
+//!
+//! One concession to older plugins, for every call made here: a plugin that refuses `cniVersion` 1.1.0
+//! (code 1; Debian 12's reference plugins speak at most 1.0.0) is asked again in 1.0.0 for ADD, DEL and
+//! CHECK, which 1.1.0 only extends, with `prevResult` written as 1.0.0; an ADD result is read back in the
+//! version asked for. STATUS and GC do not exist before 1.1.0 and are not retried.
 
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command as Process, Stdio};
 
-use crate::spec::{CniError, CniResult, Env, NetConf};
+use serde_json::Value;
+
+use crate::spec::{CniError, CniResult, Command, Env, NetConf, Version};
 
 /// The first executable file called `name` in `dirs`; code 7 (`type` names no plugin) otherwise.
 pub fn find_plugin(name: &str, dirs: &[PathBuf]) -> Result<PathBuf, CniError> {
@@ -79,15 +86,49 @@ pub fn exec_plugin(binary: &Path, env: &Env, stdin: &[u8]) -> Result<Vec<u8>, Cn
     }))
 }
 
-/// Runs ADD of `conf` with `binary` and parses the result (code 6 if the plugin printed no result).
+/// Runs ADD of `conf` with `binary` and parses the result, in `conf`'s version (code 6 if the plugin
+/// printed no result).
 pub fn exec_add(binary: &Path, env: &Env, conf: &NetConf) -> Result<CniResult, CniError> {
-    let stdout = exec_plugin(binary, env, &conf_bytes(conf))?;
-    CniResult::from_json(&stdout).map_err(|e| e.context(format!("result of {}", binary.display())))
+    let stdout = exec_conf(binary, env, conf)?;
+    CniResult::from_json(&stdout)
+        .map(|result| result.convert_to(conf.cni_version))
+        .map_err(|e| e.context(format!("result of {}", binary.display())))
 }
 
 /// Runs a command without a result (DEL, CHECK, STATUS, GC) of `conf` with `binary`.
 pub fn exec_command(binary: &Path, env: &Env, conf: &NetConf) -> Result<(), CniError> {
-    exec_plugin(binary, env, &conf_bytes(conf)).map(drop)
+    exec_conf(binary, env, conf).map(drop)
+}
+
+/// Runs `env.command` of `conf` with `binary`, asking again in 1.0.0 if the plugin refuses 1.1.0.
+fn exec_conf(binary: &Path, env: &Env, conf: &NetConf) -> Result<Vec<u8>, CniError> {
+    match exec_plugin(binary, env, &conf_bytes(conf)) {
+        Err(e)
+            if e.code == CniError::INCOMPATIBLE_VERSION
+                && conf.cni_version == Version::V1_1_0
+                && matches!(env.command, Command::Add | Command::Del | Command::Check) =>
+        {
+            exec_plugin(binary, env, &conf_bytes(&as_1_0_0(conf)))
+        }
+        other => other,
+    }
+}
+
+/// `conf` in 1.0.0: its `cniVersion`, and its `prevResult` when that parses (a malformed one is left for
+/// the plugin to refuse).
+fn as_1_0_0(conf: &NetConf) -> NetConf {
+    let mut older = conf.clone();
+    older.cni_version = Version::V1_0_0;
+    older
+        .raw
+        .insert("cniVersion".into(), Value::from(Version::V1_0_0.as_str()));
+    if let Ok(Some(prev)) = conf.prev_result() {
+        older.raw.insert(
+            "prevResult".into(),
+            prev.convert_to(Version::V1_0_0).to_value(),
+        );
+    }
+    older
 }
 
 /// The configuration as the plugin reads it on stdin.
@@ -139,7 +180,6 @@ pub mod ipam {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::Command;
     use std::fs;
 
     /// A scratch directory with a shell-script "plugin" in it.
@@ -262,6 +302,79 @@ echo "{\"cniVersion\":\"1.0.0\",\"interfaces\":[{\"name\":\"$CNI_IFNAME-$CNI_COM
         ipam::del(&with_prev(Command::Del)).unwrap();
         assert!(!lease.exists(), "DEL released the address");
         fs::remove_dir_all(data_dir).unwrap();
+    }
+
+    /// A plugin that, like Debian 12's, refuses any configuration mentioning 1.1.0 (so a `prevResult`
+    /// left in 1.1.0 is refused too) and records each call's command and stdin.
+    const REFUSES_1_1_0: &str = r#"read -r conf
+echo "$CNI_COMMAND $conf" >> "$(dirname "$0")/calls"
+case "$conf" in *'"1.1.0"'*) echo '{"code":1,"msg":"incompatible CNI versions"}'; exit 1;; esac
+echo '{"cniVersion":"1.0.0","interfaces":[{"name":"net1"}]}'"#;
+
+    #[test]
+    fn a_plugin_refusing_1_1_0_is_asked_again_in_1_0_0_for_add_check_and_del() {
+        let dir = script_dir("fallback", REFUSES_1_1_0);
+        let fake = dir.join("fake");
+        let conf = NetConf::parse(br#"{"cniVersion":"1.1.0","name":"n","type":"fake"}"#).unwrap();
+        let result = exec_add(&fake, &env(Command::Add), &conf).unwrap();
+        assert_eq!(result.cni_version, Version::V1_1_0, "read back as asked");
+        assert_eq!(result.interfaces[0].name, "net1");
+        let mut prev = result.clone();
+        prev.interfaces[0].pci_id = Some("0000:03:10.1".into());
+        let mut chained = conf.clone();
+        chained.raw.insert("prevResult".into(), prev.to_value());
+        exec_command(&fake, &env(Command::Check), &chained).unwrap();
+        exec_command(&fake, &env(Command::Del), &chained).unwrap();
+        let gc = exec_command(&fake, &env(Command::Gc), &conf).unwrap_err();
+        assert_eq!(gc.code, CniError::INCOMPATIBLE_VERSION, "GC has no 1.0.0");
+
+        let calls = fs::read_to_string(dir.join("calls")).unwrap();
+        let commands: Vec<&str> = calls.lines().map(|l| &l[..l.find(' ').unwrap()]).collect();
+        assert_eq!(
+            commands,
+            ["ADD", "ADD", "CHECK", "CHECK", "DEL", "DEL", "GC"],
+            "{calls}"
+        );
+        let retried_check = calls.lines().nth(3).unwrap();
+        assert!(
+            retried_check.contains(r#""cniVersion":"1.0.0""#) && !retried_check.contains("pciID"),
+            "prevResult rewritten as 1.0.0: {retried_check}"
+        );
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn only_a_version_refusal_of_1_1_0_is_retried() {
+        let dir = script_dir(
+            "noretry",
+            r#"read -r conf
+echo "$conf" >> "$(dirname "$0")/calls"
+echo "{\"code\":${CNI_ARGS#CODE=},\"msg\":\"refused\"}"; exit 1"#,
+        );
+        let fake = dir.join("fake");
+        let refusing = |code: &str| Env {
+            args: vec![("CODE".into(), code.into())],
+            ..env(Command::Add)
+        };
+        let calls = || {
+            fs::read_to_string(dir.join("calls"))
+                .unwrap()
+                .lines()
+                .count()
+        };
+        let v1_0 = conf();
+        assert_eq!(exec_add(&fake, &refusing("1"), &v1_0).unwrap_err().code, 1);
+        assert_eq!(calls(), 1, "1.0.0 refused: nothing older to try");
+        let v1_1 = NetConf::parse(br#"{"cniVersion":"1.1.0","name":"n","type":"fake"}"#).unwrap();
+        assert_eq!(exec_add(&fake, &refusing("7"), &v1_1).unwrap_err().code, 7);
+        assert_eq!(calls(), 2, "another error is the plugin's answer");
+        let err = exec_add(&fake, &refusing("1"), &v1_1).unwrap_err();
+        assert_eq!(
+            (err.code, calls()),
+            (1, 4),
+            "one retry, whose refusal is returned"
+        );
+        fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

@@ -119,6 +119,26 @@ fn results_are_converted_to_every_runtime_version() {
 }
 
 #[test]
+fn delegates_inheriting_1_1_0_are_asked_again_in_1_0_0() {
+    // Debian's bridge and host-local refuse 1.1.0; the delegate has no cniVersion of its own, so it
+    // inherits multus's 1.1.0 and is run in 1.0.0 instead (ADD, CHECK with prevResult, DEL).
+    let (netns, scratch, bridge) = (Netns::new(), Scratch::new(), HostLink::expect("mtb"));
+    let delegate = bridge_delegate(&bridge, "10.213.0.0/24", &scratch.join("ipam"));
+    let conf = multus_conf("1.1.0", &scratch, json!([delegate]));
+    let pod = Pod::new(&netns);
+    let result = pod.call("ADD", &conf).expect_ok("ADD");
+    assert_eq!(result["cniVersion"], "1.1.0");
+    assert_eq!(result["ips"][0]["address"], "10.213.0.2/24");
+    assert_eq!(netns.ipv4_of("eth0"), vec!["10.213.0.2/24".to_string()]);
+    pod.call("CHECK", &with_prev_result(&conf, &result))
+        .expect_ok("CHECK");
+    pod.call("DEL", &with_prev_result(&conf, &result))
+        .expect_ok("DEL");
+    assert_eq!(netns.links(), Vec::<String>::new());
+    assert_eq!(scratch.leases("ipam"), Vec::<String>::new());
+}
+
+#[test]
 fn version_lists_all_five() {
     let reply = call_plugin(
         &multus_bin(),

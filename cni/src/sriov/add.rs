@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use crate::invoke::ipam;
 use crate::log::Logger;
 use crate::netlink;
 use crate::netns::NetNs;
@@ -15,7 +16,7 @@ use super::netdev::HostNetdev;
 use super::record::{Attachment, Attachments, Mode};
 use super::rollback::Rollback;
 use super::select::{self, VfRef};
-use super::{device_info, dpdk, host_error, ipam, kernel, netdev, settings, state_error, Host};
+use super::{device_info, dpdk, host_error, kernel, netdev, settings, state_error, Host};
 
 /// How the VF reaches the pod, decided before anything is changed.
 enum Handover<'a> {

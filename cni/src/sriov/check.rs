@@ -1,6 +1,6 @@
 //! CHECK (live state against the record and `prevResult`) and STATUS (can ADD work?).
 
-use super::ipam;
+use crate::invoke::ipam;
 use crate::spec::{Call, CniError};
 
 use super::config::{DeviceSel, SriovConf};

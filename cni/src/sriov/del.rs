@@ -1,13 +1,14 @@
 //! DEL: undo an ADD from its record. Idempotent: a second DEL, a missing record, a netns
 //! already gone or a VF already back all succeed, and nothing of another attachment is touched.
 
+use crate::invoke::ipam;
 use crate::log::Logger;
 use crate::spec::{Call, CniError, Command, Env};
 
 use super::alloc::Allocations;
 use super::config::{SriovConf, DEFAULT_LOG_LEVEL};
 use super::record::{Attachment, Attachments, Mode};
-use super::{device_info, dpdk, ipam, kernel, netdev, settings, state_error, Host};
+use super::{device_info, dpdk, kernel, netdev, settings, state_error, Host};
 
 /// Runs DEL for `call`.
 pub fn del(host: &Host, call: &Call) -> Result<(), CniError> {

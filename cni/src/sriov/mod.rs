@@ -16,7 +16,6 @@ mod device_info;
 mod dpdk;
 mod gc;
 pub mod host;
-mod ipam;
 mod kernel;
 mod netdev;
 mod record;
