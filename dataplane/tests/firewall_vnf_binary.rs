@@ -6,6 +6,8 @@ mod firewall_support;
 
 use dataplane::packet::{parse_flow, IPPROTO_TCP, IPPROTO_UDP};
 use firewall_support::{frame_210, PcapPorts};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -61,13 +63,8 @@ fn expect_line(lines: &mpsc::Receiver<String>, needle: &str, seen: &mut Vec<Stri
     );
 }
 
-fn signal(child: &Child, sig: &str) {
-    let ok = Command::new("kill")
-        .args([sig, &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill {sig}");
+fn signal(child: &Child, signal: Signal) {
+    kill(Pid::from_raw(child.id() as i32), signal).unwrap();
 }
 
 #[test]
@@ -128,7 +125,7 @@ fn runs_reloads_and_shuts_down_cleanly() {
         good.replace("10.56.217.0/24", "10.56.217.0/33"),
     )
     .unwrap();
-    signal(&child, "-HUP");
+    signal(&child, Signal::SIGHUP);
     expect_line(
         &out,
         r#"reload failed, keeping the running rules: "#,
@@ -149,11 +146,11 @@ fn runs_reloads_and_shuts_down_cleanly() {
         ),
     )
     .unwrap();
-    signal(&child, "-HUP");
+    signal(&child, Signal::SIGHUP);
     expect_line(&out, "rules generation 2", &mut seen);
     expect_line(&out, "rules gen 2: rx", &mut seen);
 
-    signal(&child, "-INT");
+    signal(&child, Signal::SIGINT);
     expect_line(&out, "mbufs in use after shutdown: 0 of", &mut seen);
     let status = child.wait().unwrap();
     assert!(
