@@ -4,6 +4,7 @@
 
 mod firewall_support;
 
+use dataplane::firewall::{parse_rule_file, ReferenceModel, Side};
 use dataplane::packet::{parse_flow, IPPROTO_TCP, IPPROTO_UDP};
 use firewall_support::{frame_210, PcapPorts};
 use nix::sys::signal::{kill, Signal};
@@ -13,18 +14,15 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-const RULES: &str = r#"{
-  "default": "drop",
-  "vlans": {
-    "210": {
-      "default": "drop",
-      "rules": [
-        {"name": "dns", "action": "allow", "proto": "udp", "src": "10.56.217.0/24", "dport": "53"},
-        {"name": "web", "action": "allow", "direction": "a->b", "proto": "tcp", "dport": "80-443"}
-      ]
-    }
-  }
-}"#;
+/// The README's example for the seed's scenario.
+const RULES: &str = include_str!("firewall_rules_vlan210.json");
+
+/// What `rules` makes of `frame` arriving on port A: the frame leaving B, if any.
+fn judged(rules: &str, frame: &[u8]) -> Option<Vec<u8>> {
+    ReferenceModel::new(parse_rule_file(rules).unwrap())
+        .process(Side::A, frame)
+        .1
+}
 
 /// Collects the child's stderr and stdout lines on one channel.
 fn lines(child: &mut Child) -> mpsc::Receiver<String> {
@@ -71,15 +69,14 @@ fn signal(child: &Child, signal: Signal) {
 fn runs_reloads_and_shuts_down_cleanly() {
     let input = vec![
         frame_210([10, 56, 217, 9], IPPROTO_UDP, 40000, 53, 18), // dns: allowed
-        frame_210([10, 56, 218, 9], IPPROTO_UDP, 40000, 53, 18), // wrong subnet: dropped
-        frame_210([192, 168, 0, 1], IPPROTO_TCP, 40000, 443, 18), // web: allowed
-        frame_210([192, 168, 0, 1], IPPROTO_TCP, 40000, 22, 18), // dropped
+        frame_210([10, 56, 218, 9], IPPROTO_UDP, 40000, 53, 18), // other subnet: dropped
+        frame_210([10, 56, 217, 1], IPPROTO_TCP, 40000, 443, 18), // web out: allowed
+        frame_210([10, 56, 217, 1], IPPROTO_TCP, 40000, 22, 18), // dropped, until the reload
     ];
     let files = PcapPorts::new(&input, &[], true);
     let [vdev_a, vdev_b] = files.vdevs();
     let rules_file = files.path("rules.json");
-    let good = RULES.to_string();
-    std::fs::write(&rules_file, &good).unwrap();
+    std::fs::write(&rules_file, RULES).unwrap();
     let prefix = format!("fwbin{}", std::process::id());
     let mut child = Command::new(env!("CARGO_BIN_EXE_vlan-firewall"))
         .args([
@@ -122,7 +119,7 @@ fn runs_reloads_and_shuts_down_cleanly() {
 
     std::fs::write(
         &rules_file,
-        good.replace("10.56.217.0/24", "10.56.217.0/33"),
+        RULES.replacen("10.56.217.0/24", "10.56.217.0/33", 1),
     )
     .unwrap();
     signal(&child, Signal::SIGHUP);
@@ -138,14 +135,9 @@ fn runs_reloads_and_shuts_down_cleanly() {
         "{seen:?}"
     );
 
-    std::fs::write(
-        &rules_file,
-        good.replace(
-            r#""proto": "tcp", "dport": "80-443""#,
-            r#""proto": "tcp", "dport": "22""#,
-        ),
-    )
-    .unwrap();
+    // Web out now means ssh out.
+    let reloaded = RULES.replacen(r#""dport": "443""#, r#""dport": "22""#, 1);
+    std::fs::write(&rules_file, &reloaded).unwrap();
     signal(&child, Signal::SIGHUP);
     expect_line(&out, "rules generation 2", &mut seen);
     expect_line(&out, "rules gen 2: rx", &mut seen);
@@ -160,18 +152,21 @@ fn runs_reloads_and_shuts_down_cleanly() {
     );
     assert!(seen.iter().any(|l| l.starts_with("final:")), "{seen:?}");
 
-    // Generation 1 let frames 0 and 2 through; generation 2 frames 0 and 3. Nothing else left on B.
+    // Generation 1 let frames 0 and 2 through, generation 2 frames 0 and 3, each rewritten as the
+    // model says (the table's a->b destination MAC); nothing else leaves B.
+    let before: Vec<Vec<u8>> = input.iter().filter_map(|f| judged(RULES, f)).collect();
+    let after: Vec<Vec<u8>> = input.iter().filter_map(|f| judged(&reloaded, f)).collect();
+    assert_eq!((before.len(), after.len()), (2, 2));
     let output = files.output("b");
-    assert!(!output.is_empty());
     for f in &output {
         assert!(
-            f == &input[0] || f == &input[2] || f == &input[3],
+            before.contains(f) || after.contains(f),
             "unexpected frame {:?}",
             parse_flow(f)
         );
     }
     assert!(
-        output.contains(&input[2]) && output.contains(&input[3]),
+        output.contains(&before[1]) && output.contains(&after[1]),
         "both generations forwarded traffic"
     );
     assert!(
