@@ -74,14 +74,12 @@ fn two_cores_each_with_a_queue_pair_equal_the_model() {
         model.counters(),
         "per-core rule counters add up to the model's"
     );
-    for q in 0..QUEUES {
-        assert!(
-            files.queue_output("a", q) == expected[0][q],
-            "port A queue {q} output equals the model's"
-        );
-        assert!(
-            files.queue_output("b", q) == expected[1][q],
-            "port B queue {q} output equals the model's"
-        );
+    for (name, expected) in ["a", "b"].into_iter().zip(&expected) {
+        for (q, frames) in expected.iter().enumerate() {
+            assert!(
+                &files.queue_output(name, q) == frames,
+                "port {name} queue {q} output equals the model's"
+            );
+        }
     }
 }
