@@ -3,49 +3,19 @@
 //!
 //!     cargo bench -p cni --bench multus_libcni        (root; ROUNDS=<n> per batch, default 20)
 
-#[path = "../tests/multus_support/mod.rs"]
+#[path = "../tests/support/mod.rs"]
 mod support;
 
-use serde_json::{json, Value};
+use serde_json::json;
 use support::*;
 
 const BATCHES: usize = 5;
 
-/// Runs one batch of `rounds` ADD+DEL pairs and returns the median microseconds.
-fn batch(
-    conf_file: &std::path::Path,
-    netns: &Netns,
-    id: &str,
-    rounds: usize,
-    scratch: &Scratch,
-) -> u64 {
-    let out = std::process::Command::new(libcni_driver())
-        .args([
-            "bench",
-            "-conf",
-            conf_file.to_str().unwrap(),
-            "-path",
-            &cni_path(),
-            "-n",
-            &rounds.to_string(),
-        ])
-        .args([
-            "-netns",
-            netns.path().to_str().unwrap(),
-            "-id",
-            id,
-            "-ifname",
-            "eth0",
-        ])
-        .args(["-cachedir", scratch.join("libcni-cache").to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "bench: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stats: Value = serde_json::from_slice(&out.stdout).unwrap();
+/// Runs one batch of `rounds` ADD+DEL pairs for `pod` and returns the median microseconds.
+fn batch(conf_file: &std::path::Path, pod: &Pod, rounds: usize, scratch: &Scratch) -> u64 {
+    let mut cmd = libcni("bench", conf_file, pod, &scratch.join("libcni-cache"));
+    cmd.args(["-n", &rounds.to_string()]);
+    let stats = run_with_stdin(cmd, b"").expect_ok("bench");
     stats["median_us"].as_u64().unwrap()
 }
 
@@ -76,17 +46,14 @@ fn main() {
 
     let (mut bridge_us, mut multus_us) = (Vec::new(), Vec::new());
     for b in 0..BATCHES {
-        bridge_us.push(batch(
-            &alone_file,
-            &netns,
-            &format!("br{b}"),
-            rounds,
-            &scratch,
-        ));
+        let pod = |id: String| Pod {
+            id,
+            ..Pod::new(&netns)
+        };
+        bridge_us.push(batch(&alone_file, &pod(format!("br{b}")), rounds, &scratch));
         multus_us.push(batch(
             &multus_file,
-            &netns,
-            &format!("mu{b}"),
+            &pod(format!("mu{b}")),
             rounds,
             &scratch,
         ));

@@ -1,7 +1,6 @@
 //! multus under faults: failing and missing delegates, vanished namespaces, repeated DEL, malformed
 //! configs, taken interface names, and 50 pods at once. Real plugins in real namespaces; needs root.
 
-#[path = "multus_support/mod.rs"]
 mod support;
 
 use serde_json::{json, Value};

@@ -1,7 +1,6 @@
 //! STATUS and GC forwarding. The 1.1.0 delegate that receives them is a nested multus (the reference
 //! plugins in Debian 12 predate STATUS and GC), itself over a bridge. Needs root.
 
-#[path = "multus_support/mod.rs"]
 mod support;
 
 use serde_json::{json, Value};

@@ -1,7 +1,6 @@
 //! multus driven by the real runtime library: a small Go program over Debian's libcni runs
 //! VERSION (validate), ADD, CHECK and DEL as kubelet's runtimes do. Needs root, Go and libcni sources.
 
-#[path = "multus_support/mod.rs"]
 mod support;
 
 use serde_json::{json, Value};

@@ -1,7 +1,6 @@
 //! multus in real network namespaces with the reference plugins as delegates, called directly as a
 //! runtime would (env + stdin). Needs root.
 
-#[path = "multus_support/mod.rs"]
 mod support;
 
 use std::os::unix::fs::PermissionsExt;

@@ -1,10 +1,11 @@
 //! Bad input through the real binary: every case fails with the spec's code and a message
 //! naming the field or variable, and leaves the host exactly as it was.
 
-mod sriov_fixture;
+mod support;
 
 use serde_json::{json, Value};
-use sriov_fixture::*;
+use support::sriov_tree::*;
+use support::*;
 
 #[test]
 fn bad_input_is_refused_with_a_named_field_and_no_side_effects() {
@@ -16,7 +17,7 @@ fn bad_input_is_refused_with_a_named_field_and_no_side_effects() {
     let ns = Netns::new();
     let busy_ns = Netns::new();
     // VF 1 is taken by another pod.
-    let holder = Runtime::new(&tree, &busy_ns);
+    let holder = tree.pod(&busy_ns);
     holder
         .call("ADD", &conf("1.0.0", json!({"if0": pf.name, "vf": 1})))
         .expect_ok("holder ADD");
@@ -107,7 +108,7 @@ fn bad_input_is_refused_with_a_named_field_and_no_side_effects() {
             "cniVersion: incompatible CNI version".into(),
         ),
     ];
-    let pod = Runtime::new(&tree, &ns);
+    let pod = tree.pod(&ns);
     for (what, conf, code, msg) in &cases {
         let (got_code, got_msg) = pod.call("ADD", conf).expect_err(what);
         assert_eq!(got_code, *code, "{what}: {got_msg}");
@@ -118,28 +119,24 @@ fn bad_input_is_refused_with_a_named_field_and_no_side_effects() {
     }
 
     // Invalid JSON: code 6.
-    let mut cmd = std::process::Command::new(sriov_bin());
-    cmd.env_clear()
-        .env("CNI_COMMAND", "ADD")
-        .env("CNI_CONTAINERID", "c1")
-        .env("CNI_IFNAME", "net1");
-    cmd.env("CNI_NETNS", ns.path()).envs(tree.env());
-    let reply = run_with_stdin(cmd, b"{\"cniVersion\": \"1.0.0\", \"name\": ");
+    let reply = tree
+        .pod(&ns)
+        .call_bytes("ADD", b"{\"cniVersion\": \"1.0.0\", \"name\": ");
     assert_eq!(reply.expect_err("invalid JSON").0, 6);
 
     // Missing CNI_NETNS, and a CNI_NETNS that does not exist: code 4 naming the variable.
     let good = base(json!({"if0": pf_name}));
-    let no_netns = Runtime {
+    let no_netns = Pod {
         netns: None,
-        ..Runtime::new(&tree, &ns)
+        ..tree.pod(&ns)
     };
     assert_eq!(
         no_netns.call("ADD", &good).expect_err("no netns"),
         (4, "CNI_NETNS: missing".to_string())
     );
-    let ghost = Runtime {
+    let ghost = Pod {
         netns: Some("/run/netns/no-such-pod".into()),
-        ..Runtime::new(&tree, &ns)
+        ..tree.pod(&ns)
     };
     let (code, msg) = ghost.call("ADD", &good).expect_err("ghost netns");
     assert_eq!(
@@ -148,7 +145,7 @@ fn bad_input_is_refused_with_a_named_field_and_no_side_effects() {
     );
 
     // The interface name is taken in the pod: code 4 naming CNI_IFNAME, VF left in the host.
-    ip_in(&ns, "link add net1 type veth peer name net1p");
+    ns.ip("link add net1 type veth peer name net1p");
     let (code, msg) = pod.call("ADD", &good).expect_err("name taken");
     assert_eq!(code, 4);
     assert!(
@@ -160,7 +157,7 @@ fn bad_input_is_refused_with_a_named_field_and_no_side_effects() {
     assert_eq!(tree.state_files("alloc"), vec![pf.vfs[1].addr.clone()]);
     assert_eq!(tree.state_files("attachments").len(), 1);
     assert_eq!(tree.sent(), sent_before);
-    assert!(FakeTree::host_links().contains(&pf.vfs[0].netdev));
+    assert!(host_links().contains(&pf.vfs[0].netdev));
     holder
         .call("DEL", &conf("1.0.0", json!({"if0": pf.name, "vf": 1})))
         .expect_ok("holder DEL");

@@ -1,10 +1,11 @@
 //! 50 pods race for 4 free VFs through the real binary: exactly 4 win, 46 fail cleanly with
 //! code 11, and after DEL of all 50 nothing is left (records, leases, PF settings, netdevs).
 
-mod sriov_fixture;
+mod support;
 
 use serde_json::json;
-use sriov_fixture::*;
+use support::sriov_tree::*;
+use support::*;
 
 const PODS: usize = 50;
 const VFS: u32 = 4;
@@ -19,10 +20,7 @@ fn fifty_concurrent_adds_for_four_vfs() {
         json!({"if0": pf.name, "vlan": 100, "ipam": host_local(&tree, "10.79.0.0/24")}),
     );
     let namespaces: Vec<Netns> = (0..PODS).map(|_| Netns::new()).collect();
-    let pods: Vec<Runtime> = namespaces
-        .iter()
-        .map(|ns| Runtime::new(&tree, ns))
-        .collect();
+    let pods: Vec<Pod> = namespaces.iter().map(|ns| tree.pod(ns)).collect();
 
     let children: Vec<_> = pods.iter().map(|p| p.spawn("ADD", &conf)).collect();
     let replies: Vec<Reply> = children.into_iter().map(collect).collect();

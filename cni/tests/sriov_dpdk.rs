@@ -1,10 +1,11 @@
 //! DPDK mode on the fake tree: the VF leaves igbvf for vfio-pci through driver_override +
 //! unbind + drivers_probe (answered by the emulated PCI core), and goes back on DEL.
 
-mod sriov_fixture;
+mod support;
 
 use serde_json::json;
-use sriov_fixture::*;
+use support::sriov_tree::*;
+use support::*;
 
 #[test]
 fn seed_dpdk_block_binds_vfio_pci_writes_device_info_and_restores() {
@@ -13,7 +14,7 @@ fn seed_dpdk_block_binds_vfio_pci_writes_device_info_and_restores() {
     let pf = tree.pfs[0].clone();
     let vf = pf.vfs[1].clone();
     let ns = Netns::new();
-    let mut pod = Runtime::new(&tree, &ns);
+    let mut pod = tree.pod(&ns);
     let devinfo = tree.scratch.join("devinfo/net1.json");
     pod.args = format!("IgnoreUnknown=1;CNIDeviceInfoFile={}", devinfo.display());
     let conf = conf(
@@ -89,7 +90,7 @@ fn a_vf_already_on_vfio_pci_is_dpdk_mode_and_stays_bound() {
     let vf = tree.pfs[0].vfs[0].clone();
     tree.prebind(&vf.addr, "vfio-pci");
     let ns = Netns::new();
-    let pod = Runtime::new(&tree, &ns);
+    let pod = tree.pod(&ns);
     let conf = conf(
         "1.0.0",
         json!({"deviceID": vf.addr, "mac": "02:00:00:00:00:42"}),
@@ -123,7 +124,7 @@ fn a_driver_that_is_not_loaded_is_refused_before_anything_changes() {
     tree.add_pf(1);
     let vf = tree.pfs[0].vfs[0].clone();
     let ns = Netns::new();
-    let pod = Runtime::new(&tree, &ns);
+    let pod = tree.pod(&ns);
     let conf = conf(
         "1.0.0",
         json!({"deviceID": vf.addr, "vlan": 5, "dpdkDriver": "igb_uio"}),

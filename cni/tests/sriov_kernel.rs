@@ -2,10 +2,11 @@
 //! namespace under the pod's name, with IPAM from the reference host-local plugin, and
 //! comes back exactly on DEL.
 
-mod sriov_fixture;
+mod support;
 
 use serde_json::json;
-use sriov_fixture::*;
+use support::sriov_tree::*;
+use support::*;
 
 use cni::netlink::{LinkState, VfSetting, VlanProto};
 
@@ -15,7 +16,7 @@ fn modern_form_add_check_del_restores_everything() {
     tree.add_pf(4);
     let vf = tree.pfs[0].vfs[2].clone();
     let pod_ns = Netns::new();
-    let rt = Runtime::new(&tree, &pod_ns);
+    let rt = tree.pod(&pod_ns);
     let conf = conf(
         "1.1.0",
         json!({"deviceID": vf.addr, "vlan": 210, "vlanQoS": 2, "mac": "02:00:00:aa:bb:cc", "spoofchk": "off",
@@ -38,17 +39,17 @@ fn modern_form_add_check_del_restores_everything() {
     // The real veth end is in the pod, renamed, re-MACed, addressed, routed.
     assert_eq!(pod_ns.links(), vec!["net1".to_string()]);
     assert_eq!(pod_ns.ipv4_of("net1"), vec!["10.77.0.2/24".to_string()]);
-    let link = ip_in(&pod_ns, "-o link show net1");
+    let link = pod_ns.ip("-o link show net1");
     assert!(
         link.contains("02:00:00:aa:bb:cc") && link.contains(",UP"),
         "{link}"
     );
-    let routes = ip_in(&pod_ns, "route");
+    let routes = pod_ns.ip("route");
     assert!(
         routes.contains("198.51.100.0/24 via 10.77.0.1 dev net1"),
         "{routes}"
     );
-    assert!(!FakeTree::host_links().contains(&vf.netdev));
+    assert!(!host_links().contains(&vf.netdev));
 
     // The PF received exactly the requested settings, each once, in order.
     let sent: Vec<VfSetting> = tree.sent();
@@ -103,9 +104,9 @@ fn seed_form_picks_the_first_free_vf_and_keeps_l2_only() {
         json!({"if0": pf.name, "vlan": 210, "if0name": "north", "l2enable": true,
                "ipam": host_local(&tree, "10.78.0.0/24")}),
     );
-    let a = Runtime::new(&tree, &ns_a);
-    let b = Runtime::new(&tree, &ns_b);
-    let c = Runtime::new(&tree, &ns_c);
+    let a = tree.pod(&ns_a);
+    let b = tree.pod(&ns_b);
+    let c = tree.pod(&ns_c);
     let res_a = a.call("ADD", &seed).expect_ok("ADD a");
     assert_eq!(res_a["cniVersion"], "0.3.1");
     assert_eq!(res_a["interfaces"][0]["name"], "north");
@@ -155,17 +156,13 @@ fn a_dead_pods_allocation_is_reclaimed_and_its_settings_undone() {
 
     // Pod 1 dies without DEL: its netns vanishes, and with it the veth stand-in.
     let ns1 = Netns::new();
-    Runtime::new(&tree, &ns1)
-        .call("ADD", &conf)
-        .expect_ok("ADD 1");
+    tree.pod(&ns1).call("ADD", &conf).expect_ok("ADD 1");
     ns1.delete();
 
     // Pod 2 asks for the same VF: the stale allocation is reclaimed and its VLAN undone; the
     // ADD then fails cleanly because this stand-in has no netdev left (a real VF would).
     let ns2 = Netns::new();
-    let (code, msg) = Runtime::new(&tree, &ns2)
-        .call("ADD", &conf)
-        .expect_err("ADD 2");
+    let (code, msg) = tree.pod(&ns2).call("ADD", &conf).expect_err("ADD 2");
     assert_eq!(code, 5, "{msg}");
     assert!(
         msg.contains(&format!(
@@ -201,14 +198,14 @@ fn del_succeeds_when_the_netns_and_the_netdev_are_gone() {
     tree.add_pf(1);
     let conf = conf("0.4.0", json!({"if0": tree.pfs[0].name, "vlan": 9}));
     let ns = Netns::new();
-    let pod = Runtime::new(&tree, &ns);
+    let pod = tree.pod(&ns);
     pod.call("ADD", &conf).expect_ok("ADD");
     // The stand-in veth dies with its namespace (a real VF would come back to the host).
     ns.delete();
-    let gone = Runtime {
+    let gone = Pod {
         netns: None,
         id: pod.id.clone(),
-        ..Runtime::new(&tree, &ns)
+        ..tree.pod(&ns)
     };
     gone.call("DEL", &conf).expect_ok("DEL");
     gone.call("DEL", &conf).expect_ok("DEL again");

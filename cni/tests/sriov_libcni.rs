@@ -2,41 +2,20 @@
 //! runs ADD -> CHECK -> DEL -> DEL against the `sriov` binary, in both modes and both config
 //! forms, with the reference host-local IPAM.
 
-mod sriov_fixture;
+mod support;
 
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::{json, Value};
-use sriov_fixture::support::libcni_driver;
-use sriov_fixture::*;
+use support::sriov_tree::*;
+use support::*;
 
 /// Runs the libcni driver's `lifecycle` for `network` (a conf or conflist) in `ns`.
 fn lifecycle(tree: &FakeTree, network: &Value, ns: &Netns) -> Reply {
     let file = tree.scratch.join(&format!("{}.json", unique("net")));
     std::fs::write(&file, serde_json::to_vec_pretty(network).unwrap()).unwrap();
-    let mut cmd = Command::new(libcni_driver());
-    cmd.args([
-        "lifecycle",
-        "-conf",
-        file.to_str().unwrap(),
-        "-path",
-        &cni_path(),
-    ])
-    .args([
-        "-netns",
-        ns.path().to_str().unwrap(),
-        "-id",
-        &unique("lcni"),
-        "-ifname",
-        "net1",
-    ])
-    .args([
-        "-cachedir",
-        tree.scratch.join("libcni-cache").to_str().unwrap(),
-    ])
-    .envs(tree.env());
-    run_with_stdin(cmd, b"")
+    let cache = tree.scratch.join("libcni-cache");
+    drive("lifecycle", &file, &tree.pod(ns), &cache)
 }
 
 fn setup(vfs: u32) -> (FakeTree, Netns) {

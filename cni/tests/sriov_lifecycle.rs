@@ -1,10 +1,11 @@
 //! CHECK's precise mismatches, GC against valid-attachments, STATUS, rollback of a failed
 //! ADD, and results in every supported version.
 
-mod sriov_fixture;
+mod support;
 
 use serde_json::json;
-use sriov_fixture::*;
+use support::sriov_tree::*;
+use support::*;
 
 use cni::netlink::{PfControl, VfSetting, VlanProto};
 
@@ -13,7 +14,7 @@ fn check_names_what_drifted() {
     let mut tree = FakeTree::new();
     tree.add_pf(1);
     let ns = Netns::new();
-    let pod = Runtime::new(&tree, &ns);
+    let pod = tree.pod(&ns);
     let mut conf = conf(
         "1.0.0",
         json!({"if0": tree.pfs[0].name, "vlan": 12, "mac": "02:00:00:00:0c:01", "ipam": host_local(&tree, "10.81.0.0/24")}),
@@ -22,21 +23,21 @@ fn check_names_what_drifted() {
     pod.call("CHECK", &conf).expect_ok("CHECK");
     let where_ = format!("interface net1 in netns {}", ns.path().display());
 
-    ip_in(&ns, "addr del 10.81.0.2/24 dev net1");
+    ns.ip("addr del 10.81.0.2/24 dev net1");
     assert_eq!(
         pod.call("CHECK", &conf).expect_err("address"),
         (100, format!("{where_}: address 10.81.0.2/24 is missing"))
     );
-    ip_in(&ns, "addr add 10.81.0.2/24 dev net1");
+    ns.ip("addr add 10.81.0.2/24 dev net1");
 
-    ip_in(&ns, "link set net1 down");
+    ns.ip("link set net1 down");
     assert_eq!(
         pod.call("CHECK", &conf).expect_err("down"),
         (100, format!("{where_}: is down"))
     );
-    ip_in(&ns, "link set net1 up");
+    ns.ip("link set net1 up");
 
-    ip_in(&ns, "link set net1 address 02:00:00:00:0c:99");
+    ns.ip("link set net1 address 02:00:00:00:0c:99");
     let (code, msg) = pod.call("CHECK", &conf).expect_err("MAC");
     assert_eq!(
         (code, msg),
@@ -45,7 +46,7 @@ fn check_names_what_drifted() {
             format!("{where_}: MAC is 02:00:00:00:0c:99, expected 02:00:00:00:0c:01")
         )
     );
-    ip_in(&ns, "link set net1 address 02:00:00:00:0c:01");
+    ns.ip("link set net1 address 02:00:00:00:0c:01");
 
     let pf = &tree.pfs[0].name;
     tree.journal()
@@ -75,9 +76,9 @@ fn check_names_what_drifted() {
         .unwrap();
     pod.call("CHECK", &conf).expect_ok("CHECK after repair");
 
-    let stranger = Runtime {
+    let stranger = Pod {
         id: "nobody".into(),
-        ..Runtime::new(&tree, &ns)
+        ..tree.pod(&ns)
     };
     assert_eq!(
         stranger
@@ -97,10 +98,7 @@ fn gc_tears_down_attachments_that_are_no_longer_valid() {
     let mut tree = FakeTree::new();
     tree.add_pf(3);
     let namespaces: Vec<Netns> = (0..3).map(|_| Netns::new()).collect();
-    let pods: Vec<Runtime> = namespaces
-        .iter()
-        .map(|ns| Runtime::new(&tree, ns))
-        .collect();
+    let pods: Vec<Pod> = namespaces.iter().map(|ns| tree.pod(ns)).collect();
     let conf = conf(
         "1.1.0",
         json!({"if0": tree.pfs[0].name, "vlan": 30, "ipam": host_local(&tree, "10.82.0.0/24")}),
@@ -110,7 +108,7 @@ fn gc_tears_down_attachments_that_are_no_longer_valid() {
     }
     // Another network's attachment on the same tree is not GC's business.
     let other_ns = Netns::new();
-    let other = Runtime::new(&tree, &other_ns);
+    let other = tree.pod(&other_ns);
     let mut other_conf = conf.clone();
     other_conf["name"] = json!("other-net");
     other_conf.as_object_mut().unwrap().remove("ipam");
@@ -121,9 +119,9 @@ fn gc_tears_down_attachments_that_are_no_longer_valid() {
 
     let mut gc = conf.clone();
     gc["cni.dev/valid-attachments"] = json!([{"containerID": pods[1].id, "ifname": "net1"}]);
-    let gc_call = Runtime {
+    let gc_call = Pod {
         netns: None,
-        ..Runtime::new(&tree, &namespaces[0])
+        ..tree.pod(&namespaces[0])
     };
     gc_call.call("GC", &gc).expect_ok("GC");
     assert!(namespaces[0].links().is_empty());
@@ -150,9 +148,9 @@ fn status_reports_an_unusable_pf() {
     let mut tree = FakeTree::new();
     tree.add_pf(1);
     let ns = Netns::new();
-    let probe = Runtime {
+    let probe = Pod {
         netns: None,
-        ..Runtime::new(&tree, &ns)
+        ..tree.pod(&ns)
     };
     probe
         .call("STATUS", &conf("1.1.0", json!({"if0": tree.pfs[0].name})))
@@ -172,7 +170,7 @@ fn a_failing_ipam_rolls_everything_back() {
     let mut tree = FakeTree::new();
     tree.add_pf(1);
     let ns = Netns::new();
-    let pod = Runtime::new(&tree, &ns);
+    let pod = tree.pod(&ns);
     // host-local refuses a range outside its subnet: IPAM fails after the VF is in the pod.
     let ipam = json!({"type": "host-local", "dataDir": tree.scratch.join("ipam"),
         "ranges": [[{"subnet": "10.83.0.0/24", "rangeStart": "10.84.0.5"}]]});
@@ -206,7 +204,7 @@ fn results_come_in_every_supported_version() {
     tree.add_pf(1);
     let ns = Netns::new();
     for version in ["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"] {
-        let pod = Runtime::new(&tree, &ns);
+        let pod = tree.pod(&ns);
         let conf = conf(
             version,
             json!({"if0": tree.pfs[0].name, "ipam": host_local(&tree, "10.85.0.0/24")}),
@@ -225,9 +223,9 @@ fn results_come_in_every_supported_version() {
         );
         pod.call("DEL", &conf).expect_ok(version);
     }
-    let version = Runtime {
+    let version = Pod {
         netns: None,
-        ..Runtime::new(&tree, &ns)
+        ..tree.pod(&ns)
     }
     .call("VERSION", &json!({"cniVersion": "1.1.0"}));
     let supported = version.expect_ok("VERSION")["supportedVersions"].clone();
@@ -243,16 +241,16 @@ fn a_route_the_pod_already_has_is_kept() {
     tree.add_pf(1);
     let ns = Netns::new();
     // The primary network came first and owns the default route.
-    ip_in(&ns, "link add eth0 type veth peer name eth0p");
-    ip_in(&ns, "addr add 192.168.50.2/24 dev eth0");
-    ip_in(&ns, "link set eth0 up");
-    ip_in(&ns, "route add default via 192.168.50.1");
+    ns.ip("link add eth0 type veth peer name eth0p");
+    ns.ip("addr add 192.168.50.2/24 dev eth0");
+    ns.ip("link set eth0 up");
+    ns.ip("route add default via 192.168.50.1");
     let ipam = json!({"type": "host-local", "subnet": "10.86.0.0/24", "dataDir": tree.scratch.join("ipam"),
         "routes": [{"dst": "0.0.0.0/0"}, {"dst": "203.0.113.0/24"}]});
     let conf = conf("1.0.0", json!({"if0": tree.pfs[0].name, "ipam": ipam}));
-    let pod = Runtime::new(&tree, &ns);
+    let pod = tree.pod(&ns);
     pod.call("ADD", &conf).expect_ok("ADD");
-    let routes = ip_in(&ns, "-4 route");
+    let routes = ns.ip("-4 route");
     assert!(
         routes.contains("default via 192.168.50.1 dev eth0"),
         "{routes}"

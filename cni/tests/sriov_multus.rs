@@ -2,11 +2,11 @@
 //! the fake tree: a bridge master (standing in for flannel), sriov-conf with host-local, and
 //! sriov-vlanid-l2enable-conf (VLAN 210, `north`, no IP).
 
-mod sriov_fixture;
+mod support;
 
 use serde_json::json;
-use sriov_fixture::support::{multus_bin, HostLink};
-use sriov_fixture::*;
+use support::sriov_tree::*;
+use support::*;
 
 #[test]
 fn seed_multus_networks_with_sriov_delegates() {
@@ -31,10 +31,10 @@ fn seed_multus_networks_with_sriov_delegates() {
         ]
     });
     let ns = Netns::new();
-    let pod = Runtime {
+    let pod = Pod {
         binary: multus_bin(),
         ifname: "eth0".into(),
-        ..Runtime::new(&tree, &ns)
+        ..tree.pod(&ns)
     };
 
     let result = pod.call("ADD", &conf).expect_ok("multus ADD");
@@ -47,7 +47,7 @@ fn seed_multus_networks_with_sriov_delegates() {
     assert_eq!(links, ["eth0", "net0", "north"]);
     assert_eq!(ns.ipv4_of("net0"), ["10.56.217.171/24"]);
     assert!(ns.ipv4_of("north").is_empty());
-    let routes = ip_in(&ns, "-4 route show default");
+    let routes = ns.ip("-4 route show default");
     assert!(
         routes.starts_with("default via 192.168.42.1 dev eth0"),
         "{routes}"

@@ -1,55 +1,23 @@
 //! netns + netlink against the real kernel: namespaces made with iproute2, links moved,
 //! renamed, addressed and routed by our code, results read back both ways.
 
-use std::process::Command;
+mod support;
 
 use cni::netlink::{self, MacAddr, Netlink, Route};
 use cni::netns::{self, NetNs};
 use cni::spec::Cidr;
-
-fn ip(args: &[&str]) {
-    let out = Command::new("ip").args(args).output().expect("run ip");
-    assert!(
-        out.status.success(),
-        "ip {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A named namespace (`ip netns add`), deleted on drop.
-struct Ns(String);
-
-impl Ns {
-    fn new(tag: &str) -> Ns {
-        let name = format!("nlt-{tag}-{}", std::process::id());
-        ip(&["netns", "add", &name]);
-        Ns(name)
-    }
-    fn path(&self) -> String {
-        format!("/run/netns/{}", self.0)
-    }
-}
-
-impl Drop for Ns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
+use support::{sh, HostLink, Netns};
 
 #[test]
 fn lists_link_names_inside_a_namespace() {
-    let ns = Ns::new("list");
-    let (a, b) = (
-        format!("nla{}", std::process::id() % 100000),
-        format!("nlb{}", std::process::id() % 100000),
-    );
-    ip(&["link", "add", &a, "type", "veth", "peer", "name", &b]);
-    ip(&["link", "set", &b, "netns", &ns.0]);
+    let ns = Netns::new();
+    let veth = HostLink::veth();
+    let (a, b) = (veth.name.clone(), veth.peer());
+    sh("ip", &["link", "set", &b, "netns", &ns.name]);
     let names = netlink::link_names_in(ns.path()).unwrap();
     assert!(names.contains(&b), "{names:?}");
     assert!(names.contains(&"lo".to_string()), "{names:?}");
     assert!(!names.contains(&a), "{names:?}");
-    ip(&["link", "del", &a]);
 }
 
 #[test]
@@ -64,12 +32,9 @@ fn missing_namespace_is_reported_by_path() {
 
 #[test]
 fn moves_renames_and_configures_a_link_in_a_pod_namespace() {
-    let ns = Ns::new("cfg");
-    let id = std::process::id() % 100000;
-    let (host_end, peer) = (format!("nlh{id}"), format!("nlp{id}"));
-    ip(&[
-        "link", "add", &host_end, "type", "veth", "peer", "name", &peer,
-    ]);
+    let ns = Netns::new();
+    let veth = HostLink::veth();
+    let host_end = veth.name.clone();
 
     let mut nl = Netlink::open().unwrap();
     let link = nl.link_by_name(&host_end).unwrap().expect("veth exists");
@@ -115,11 +80,7 @@ fn moves_renames_and_configures_a_link_in_a_pod_namespace() {
     );
 
     // iproute2 agrees.
-    let out = Command::new("ip")
-        .args(["-n", &ns.0, "-o", "addr", "show", "dev", "net1"])
-        .output()
-        .unwrap();
-    assert!(String::from_utf8_lossy(&out.stdout).contains("10.99.0.7/24"));
+    assert!(ns.ipv4_of("net1").contains(&"10.99.0.7/24".to_string()));
 
     // And back to the host under the original name.
     let host = NetNs::current().unwrap();
@@ -133,13 +94,12 @@ fn moves_renames_and_configures_a_link_in_a_pod_namespace() {
     .unwrap()
     .unwrap();
     assert!(nl.link_by_name(&host_end).unwrap().is_some());
-    ip(&["link", "del", &host_end]);
     netns::check(ns.path()).unwrap();
 }
 
 #[test]
 fn adding_the_same_address_twice_names_the_address() {
-    let ns = Ns::new("dup");
+    let ns = Netns::new();
     let err = netns::run_in(ns.path(), || -> Result<(), netlink::Error> {
         let mut nl = Netlink::open()?;
         let lo = nl.link_by_name("lo")?.unwrap();
@@ -158,9 +118,8 @@ fn adding_the_same_address_twice_names_the_address() {
 #[test]
 fn pf_requests_are_well_formed_for_the_kernel() {
     use cni::netlink::{LinkState, NetlinkPf, PfControl, VfSetting, VlanProto};
-    let id = std::process::id() % 100000;
-    let (pf, peer) = (format!("nlf{id}"), format!("nlg{id}"));
-    ip(&["link", "add", &pf, "type", "veth", "peer", "name", &peer]);
+    let veth = HostLink::veth();
+    let pf = veth.name.as_str();
     let settings = [
         VfSetting::Mac {
             mac: "02:00:00:00:00:07".parse().unwrap(),
@@ -183,7 +142,7 @@ fn pf_requests_are_well_formed_for_the_kernel() {
         VfSetting::Rate { min: 0, max: 1000 },
     ];
     for setting in &settings {
-        let err = NetlinkPf.set_vf(&pf, 0, setting).unwrap_err();
+        let err = NetlinkPf.set_vf(pf, 0, setting).unwrap_err();
         assert_eq!(err.errno(), Some(95), "{setting}: {err}");
         assert!(
             err.to_string()
@@ -203,10 +162,10 @@ fn pf_requests_are_well_formed_for_the_kernel() {
             }
         )
     }) {
-        let err = NetlinkPf.set_vf(&pf, u32::MAX, setting).unwrap_err();
+        let err = NetlinkPf.set_vf(pf, u32::MAX, setting).unwrap_err();
         assert_eq!(err.errno(), Some(22), "{setting}: {err}");
     }
-    let err = NetlinkPf.vf_config(&pf, 0).unwrap_err();
+    let err = NetlinkPf.vf_config(pf, 0).unwrap_err();
     assert!(
         err.to_string()
             .contains(&format!("read VF 0 settings of PF {pf}")),
@@ -214,5 +173,4 @@ fn pf_requests_are_well_formed_for_the_kernel() {
     );
     let err = NetlinkPf.set_vf("nlnopf0", 0, &settings[0]).unwrap_err();
     assert_eq!(err.errno(), Some(19), "{err}");
-    ip(&["link", "del", &pf]);
 }

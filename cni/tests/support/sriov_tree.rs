@@ -6,13 +6,11 @@
 //!
 //! Needs root, like every namespace test here; fails loudly without it.
 
-#![allow(dead_code)] // each test binary uses its own subset
-
 use std::collections::HashMap;
 use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -23,10 +21,7 @@ use cni::sysfs::{PciAddr, Sysfs};
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, WatchDescriptor};
 use serde_json::Value;
 
-#[path = "../multus_support/mod.rs"]
-pub mod support;
-
-pub use support::{require_root, sh, unique, Netns, Reply, Scratch, REFERENCE_PLUGINS};
+use super::{host_links, require_root, sh, sriov_bin, unique, Netns, Pod, Scratch};
 
 /// The PF's kernel driver in the tree.
 pub const PF_DRIVER: &str = "igb";
@@ -127,6 +122,18 @@ impl FakeTree {
     /// The PF journal.
     pub fn journal(&self) -> JournalPf {
         JournalPf::new(self.scratch.join("journal"))
+    }
+
+    /// A pod in `netns` with a unique container ID and interface `net1`, calling the `sriov` binary
+    /// with the tree's seams in its environment.
+    pub fn pod(&self, netns: &Netns) -> Pod {
+        Pod {
+            binary: sriov_bin(),
+            id: unique("ctr"),
+            ifname: "net1".into(),
+            env: self.env(),
+            ..Pod::new(netns)
+        }
     }
 
     /// The host seams to give the plugin.
@@ -251,7 +258,7 @@ impl FakeTree {
             Vec::<String>::new(),
             "IPAM leases left"
         );
-        let host = FakeTree::host_links();
+        let host = host_links();
         for (p, pf) in self.pfs.iter().enumerate() {
             for vf in &pf.vfs {
                 assert_eq!(
@@ -338,15 +345,6 @@ impl FakeTree {
         self.scratch.files(&format!("state/{sub}"))
     }
 
-    /// Names of the host's links.
-    pub fn host_links() -> Vec<String> {
-        sh("ip", &["-o", "link", "show"])
-            .lines()
-            .filter_map(|l| l.split(": ").nth(1))
-            .map(|n| n.split('@').next().unwrap_or(n).to_string())
-            .collect()
-    }
-
     /// The MAC of host link `name`.
     pub fn host_mac(name: &str) -> String {
         fs::read_to_string(Path::new("/sys/class/net").join(name).join("address"))
@@ -367,13 +365,6 @@ impl Drop for FakeTree {
             let _ = Command::new("ip").args(["link", "del", &vf.peer]).output();
         }
     }
-}
-
-/// Runs `ip -netns <ns> <args>` (args split on whitespace) and returns its stdout.
-pub fn ip_in(ns: &Netns, args: &str) -> String {
-    let mut argv = vec!["-netns", ns.name.as_str()];
-    argv.extend(args.split_whitespace());
-    sh("ip", &argv)
 }
 
 /// Polls `cond` for up to 3 s.
@@ -573,107 +564,6 @@ fn spawn_kernel(
             }
         }
     })
-}
-
-/// Calls a plugin (the `sriov` binary unless told otherwise) as a runtime would, with the
-/// tree's seams in its environment.
-pub struct Runtime<'a> {
-    /// The tree.
-    pub tree: &'a FakeTree,
-    /// The plugin binary.
-    pub binary: PathBuf,
-    /// CNI_CONTAINERID.
-    pub id: String,
-    /// CNI_NETNS (`None` to leave it unset).
-    pub netns: Option<PathBuf>,
-    /// CNI_IFNAME.
-    pub ifname: String,
-    /// CNI_ARGS.
-    pub args: String,
-}
-
-/// The `sriov` binary under test.
-pub fn sriov_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_sriov"))
-}
-
-/// CNI_PATH for the plugin: the reference plugins (host-local).
-pub fn cni_path() -> String {
-    format!(
-        "{}:{REFERENCE_PLUGINS}",
-        sriov_bin().parent().unwrap().display()
-    )
-}
-
-impl<'a> Runtime<'a> {
-    /// A pod with a unique container ID in `netns`, interface `net1`.
-    pub fn new(tree: &'a FakeTree, netns: &Netns) -> Runtime<'a> {
-        Runtime {
-            tree,
-            binary: sriov_bin(),
-            id: unique("ctr"),
-            netns: Some(netns.path()),
-            ifname: "net1".into(),
-            args: String::new(),
-        }
-    }
-
-    /// Runs `command` with `conf` on stdin.
-    pub fn call(&self, command: &str, conf: &Value) -> Reply {
-        collect(self.spawn(command, conf))
-    }
-
-    /// Starts `command` with `conf` on stdin; [`collect`] waits for it.
-    pub fn spawn(&self, command: &str, conf: &Value) -> Child {
-        let mut cmd = Command::new(&self.binary);
-        cmd.env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("CNI_COMMAND", command)
-            .env("CNI_CONTAINERID", &self.id)
-            .env("CNI_IFNAME", &self.ifname)
-            .env("CNI_PATH", cni_path())
-            .envs(self.tree.env());
-        if let Some(ns) = &self.netns {
-            cmd.env("CNI_NETNS", ns);
-        }
-        if !self.args.is_empty() {
-            cmd.env("CNI_ARGS", &self.args);
-        }
-        spawn_with_stdin(cmd, &serde_json::to_vec(conf).unwrap())
-    }
-}
-
-/// Starts `cmd` with `stdin` written to it.
-pub fn spawn_with_stdin(mut cmd: Command, stdin: &[u8]) -> Child {
-    use std::io::Write;
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
-    child
-}
-
-/// Waits for `child` and parses its output into a [`Reply`].
-pub fn collect(child: Child) -> Reply {
-    let out = child.wait_with_output().unwrap();
-    let json = if out.stdout.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
-    };
-    Reply {
-        ok: out.status.success(),
-        json,
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-/// Runs `cmd` with `stdin` and collects a [`Reply`].
-pub fn run_with_stdin(cmd: Command, stdin: &[u8]) -> Reply {
-    collect(spawn_with_stdin(cmd, stdin))
 }
 
 /// A network configuration for the tree: `extra` merged over name/type/cniVersion.

@@ -1,14 +1,17 @@
-//! Shared pieces of the multus integration tests: network namespaces and host links that clean up after
-//! themselves, a runtime that calls the `multus` binary directly, and the libcni driver.
+//! What the `cni` integration tests share: network namespaces, host links and scratch directories that
+//! clean up after themselves, a runtime that calls a plugin binary as kubelet's runtime would, and the
+//! libcni driver. [`sriov_tree`] adds the fake SR-IOV host the `sriov` tests run on.
 //!
 //! These tests need root (they create namespaces and links); they fail loudly without it.
 
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod sriov_tree;
+
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::Value;
@@ -33,7 +36,7 @@ pub fn unique(prefix: &str) -> String {
 pub fn require_root() {
     assert!(
         nix::unistd::Uid::effective().is_root(),
-        "the multus integration tests need root (CI runs as root)"
+        "the cni integration tests need root (CI runs as root)"
     );
 }
 
@@ -71,9 +74,16 @@ impl Netns {
         PathBuf::from("/run/netns").join(&self.name)
     }
 
+    /// Runs `ip -netns <name> <args>` (args split on whitespace) and returns its stdout.
+    pub fn ip(&self, args: &str) -> String {
+        let mut argv = vec!["-netns", self.name.as_str()];
+        argv.extend(args.split_whitespace());
+        sh("ip", &argv)
+    }
+
     /// Names of the links in the namespace, loopback excluded.
     pub fn links(&self) -> Vec<String> {
-        link_names(&sh("ip", &["-netns", &self.name, "-o", "link", "show"]))
+        link_names(&self.ip("-o link show"))
             .into_iter()
             .filter(|l| l != "lo")
             .collect()
@@ -81,20 +91,15 @@ impl Netns {
 
     /// The IPv4 addresses (with prefix) of `ifname` in the namespace.
     pub fn ipv4_of(&self, ifname: &str) -> Vec<String> {
-        sh(
-            "ip",
-            &[
-                "-netns", &self.name, "-o", "-4", "addr", "show", "dev", ifname,
-            ],
-        )
-        .lines()
-        .filter_map(|l| {
-            l.split_whitespace()
-                .skip_while(|w| *w != "inet")
-                .nth(1)
-                .map(str::to_string)
-        })
-        .collect()
+        self.ip(&format!("-o -4 addr show dev {ifname}"))
+            .lines()
+            .filter_map(|l| {
+                l.split_whitespace()
+                    .skip_while(|w| *w != "inet")
+                    .nth(1)
+                    .map(str::to_string)
+            })
+            .collect()
     }
 
     /// Deletes the namespace now (as a pod's death would).
@@ -122,6 +127,11 @@ fn link_names(output: &str) -> Vec<String> {
         .collect()
 }
 
+/// Names of the links in the host namespace.
+pub fn host_links() -> Vec<String> {
+    link_names(&sh("ip", &["-o", "link", "show"]))
+}
+
 /// A host link deleted on drop (bridges the bridge plugin creates, veth pairs).
 pub struct HostLink {
     /// Its name.
@@ -137,17 +147,28 @@ impl HostLink {
         }
     }
 
-    /// Creates a veth pair; returns the end to hand to host-device (the peer goes with it).
+    /// Creates a veth pair; returns this end (the peer, [`HostLink::peer`], goes with it).
     pub fn veth() -> HostLink {
         let link = HostLink::expect("mtv");
-        let peer = format!("{}p", link.name);
         sh(
             "ip",
             &[
-                "link", "add", &link.name, "type", "veth", "peer", "name", &peer,
+                "link",
+                "add",
+                &link.name,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                &link.peer(),
             ],
         );
         link
+    }
+
+    /// The name of the other end of a [`HostLink::veth`] pair.
+    pub fn peer(&self) -> String {
+        format!("{}p", self.name)
     }
 
     /// Sets the link up (a macvlan master must be up for traffic; the kernel module for dummy links is
@@ -178,7 +199,7 @@ impl Drop for HostLink {
     }
 }
 
-/// A scratch directory (cache, IPAM store, configs), removed on drop.
+/// A scratch directory (caches, IPAM stores, configs, fake trees), removed on drop.
 pub struct Scratch {
     /// The directory.
     pub dir: PathBuf,
@@ -188,7 +209,7 @@ impl Scratch {
     /// A fresh directory under the system temp dir.
     pub fn new() -> Scratch {
         let dir = std::env::temp_dir().join(format!(
-            "multus-it-{}-{}",
+            "cni-it-{}-{}",
             std::process::id(),
             SEQ.fetch_add(1, Ordering::Relaxed)
         ));
@@ -245,7 +266,12 @@ pub fn multus_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_multus"))
 }
 
-/// CNI_PATH for calls: multus's directory, then the reference plugins.
+/// The `sriov` binary under test.
+pub fn sriov_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_sriov"))
+}
+
+/// CNI_PATH for calls: the directory of the binaries under test, then the reference plugins.
 pub fn cni_path() -> String {
     format!(
         "{}:{REFERENCE_PLUGINS}",
@@ -253,7 +279,7 @@ pub fn cni_path() -> String {
     )
 }
 
-/// What a plugin call printed and whether it exited 0.
+/// What a plugin (or the libcni driver) printed and whether it exited 0.
 #[derive(Debug)]
 pub struct Reply {
     /// Exit status 0.
@@ -281,53 +307,57 @@ impl Reply {
     }
 }
 
-/// One attachment as the runtime sees it.
-pub struct Pod<'a> {
-    /// CNI_CONTAINERID.
-    pub id: String,
-    /// CNI_NETNS (None for DEL after the pod died).
-    pub netns: Option<&'a Netns>,
-    /// CNI_IFNAME.
-    pub ifname: &'a str,
+/// Starts `cmd` with `stdin` written to it; [`collect`] waits for it.
+pub fn spawn_with_stdin(mut cmd: Command, stdin: &[u8]) -> Child {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child
 }
 
-impl<'a> Pod<'a> {
-    /// A pod with a unique container ID in `netns`, primary interface eth0.
-    pub fn new(netns: &'a Netns) -> Pod<'a> {
-        Pod {
-            id: unique("pod"),
-            netns: Some(netns),
-            ifname: "eth0",
-        }
-    }
-
-    /// Calls the multus binary directly with `command` and `conf` on stdin.
-    pub fn call(&self, command: &str, conf: &Value) -> Reply {
-        call_plugin(
-            &multus_bin(),
-            command,
-            conf,
-            Some(&self.id),
-            self.netns.map(Netns::path).as_deref(),
-            Some(self.ifname),
-        )
+/// Waits for `child` and reads its output into a [`Reply`]; panics if stdout is neither empty nor JSON.
+pub fn collect(child: Child) -> Reply {
+    let out = child.wait_with_output().unwrap();
+    let json = if out.stdout.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}): {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        })
+    };
+    Reply {
+        ok: out.status.success(),
+        json,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }
 
-/// Calls `binary` as a runtime would.
-pub fn call_plugin(
+/// Runs `cmd` with `stdin` and collects a [`Reply`].
+pub fn run_with_stdin(cmd: Command, stdin: &[u8]) -> Reply {
+    collect(spawn_with_stdin(cmd, stdin))
+}
+
+/// A command for `binary` as a runtime starts a plugin: a clean environment (PATH kept), CNI_COMMAND,
+/// CNI_PATH ([`cni_path`]) and whichever of CNI_CONTAINERID, CNI_NETNS and CNI_IFNAME are given.
+fn plugin_command(
     binary: &Path,
     command: &str,
-    conf: &Value,
     container_id: Option<&str>,
     netns: Option<&Path>,
     ifname: Option<&str>,
-) -> Reply {
+) -> Command {
     let mut cmd = Command::new(binary);
-    cmd.env("CNI_COMMAND", command).env("CNI_PATH", cni_path());
-    for var in ["CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_ARGS"] {
-        cmd.env_remove(var);
-    }
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("CNI_COMMAND", command)
+        .env("CNI_PATH", cni_path());
     if let Some(id) = container_id {
         cmd.env("CNI_CONTAINERID", id);
     }
@@ -337,28 +367,80 @@ pub fn call_plugin(
     if let Some(ifname) = ifname {
         cmd.env("CNI_IFNAME", ifname);
     }
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(&serde_json::to_vec(conf).unwrap())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let json = if out.stdout.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&out.stdout).unwrap()
-    };
-    Reply {
-        ok: out.status.success(),
-        json,
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    cmd
+}
+
+/// Calls `binary` as a runtime would, with `conf` on stdin.
+pub fn call_plugin(
+    binary: &Path,
+    command: &str,
+    conf: &Value,
+    container_id: Option<&str>,
+    netns: Option<&Path>,
+    ifname: Option<&str>,
+) -> Reply {
+    let cmd = plugin_command(binary, command, container_id, netns, ifname);
+    run_with_stdin(cmd, &serde_json::to_vec(conf).unwrap())
+}
+
+/// One attachment as the runtime sees it, and the plugin it calls.
+#[derive(Debug, Clone)]
+pub struct Pod {
+    /// The plugin binary.
+    pub binary: PathBuf,
+    /// CNI_CONTAINERID.
+    pub id: String,
+    /// CNI_NETNS (`None` to leave it unset, as for a DEL after the pod died).
+    pub netns: Option<PathBuf>,
+    /// CNI_IFNAME.
+    pub ifname: String,
+    /// CNI_ARGS (unset when empty).
+    pub args: String,
+    /// Further environment for the plugin (host seams).
+    pub env: Vec<(String, String)>,
+}
+
+impl Pod {
+    /// A pod with a unique container ID in `netns`, primary interface eth0, calling `multus`.
+    pub fn new(netns: &Netns) -> Pod {
+        Pod {
+            binary: multus_bin(),
+            id: unique("pod"),
+            netns: Some(netns.path()),
+            ifname: "eth0".into(),
+            args: String::new(),
+            env: Vec::new(),
+        }
+    }
+
+    /// Runs `command` with `conf` on stdin.
+    pub fn call(&self, command: &str, conf: &Value) -> Reply {
+        collect(self.spawn(command, conf))
+    }
+
+    /// Runs `command` with `stdin` as it is (e.g. malformed JSON).
+    pub fn call_bytes(&self, command: &str, stdin: &[u8]) -> Reply {
+        run_with_stdin(self.command(command), stdin)
+    }
+
+    /// Starts `command` with `conf` on stdin; [`collect`] waits for it.
+    pub fn spawn(&self, command: &str, conf: &Value) -> Child {
+        spawn_with_stdin(self.command(command), &serde_json::to_vec(conf).unwrap())
+    }
+
+    fn command(&self, command: &str) -> Command {
+        let mut cmd = plugin_command(
+            &self.binary,
+            command,
+            Some(&self.id),
+            self.netns.as_deref(),
+            Some(&self.ifname),
+        );
+        if !self.args.is_empty() {
+            cmd.env("CNI_ARGS", &self.args);
+        }
+        cmd.envs(self.env.iter().cloned());
+        cmd
     }
 }
 
@@ -384,28 +466,29 @@ pub fn libcni_driver() -> PathBuf {
     out
 }
 
-/// Runs the libcni driver: `command` on the network in `conf_file` for `pod`.
-pub fn drive(command: &str, conf_file: &Path, pod: &Pod, cache_dir: &Path) -> Reply {
+/// The libcni driver set up to run `command` on the network in `conf_file` for `pod` (its netns, ID,
+/// interface name and environment), with libcni's cache in `cache_dir`.
+pub fn libcni(command: &str, conf_file: &Path, pod: &Pod, cache_dir: &Path) -> Command {
     let netns = pod
         .netns
-        .map(|n| n.path().display().to_string())
+        .as_ref()
+        .map(|n| n.display().to_string())
         .unwrap_or_default();
-    let out = Command::new(libcni_driver())
-        .args([
-            command,
-            "-conf",
-            conf_file.to_str().unwrap(),
-            "-path",
-            &cni_path(),
-        ])
-        .args(["-netns", &netns, "-id", &pod.id, "-ifname", pod.ifname])
-        .args(["-cachedir", cache_dir.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let json = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-    Reply {
-        ok: out.status.success(),
-        json,
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    let mut cmd = Command::new(libcni_driver());
+    cmd.args([
+        command,
+        "-conf",
+        conf_file.to_str().unwrap(),
+        "-path",
+        &cni_path(),
+    ])
+    .args(["-netns", &netns, "-id", &pod.id, "-ifname", &pod.ifname])
+    .args(["-cachedir", cache_dir.to_str().unwrap()])
+    .envs(pod.env.iter().cloned());
+    cmd
+}
+
+/// Runs the libcni driver: `command` on the network in `conf_file` for `pod`.
+pub fn drive(command: &str, conf_file: &Path, pod: &Pod, cache_dir: &Path) -> Reply {
+    run_with_stdin(libcni(command, conf_file, pod, cache_dir), b"")
 }
