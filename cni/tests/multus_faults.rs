@@ -166,21 +166,7 @@ fn malformed_configs_are_code_7_naming_the_field() {
 #[test]
 fn an_interface_name_already_in_the_pod_fails_before_anything_is_created() {
     let (netns, scratch, bridge) = (Netns::new(), Scratch::new(), HostLink::expect("mtb"));
-    sh(
-        "ip",
-        &[
-            "-netns",
-            &netns.name,
-            "link",
-            "add",
-            "net0",
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "other0",
-        ],
-    );
+    netns.ip("link add net0 type veth peer name other0");
     let ipam = scratch.join("ipam");
     let conf = multus_conf(
         &scratch,

@@ -103,7 +103,7 @@ fn libcni_check_fails_when_a_secondary_interface_is_gone() {
     let cache = scratch.join("libcni-cache");
     drive("add", &conf_file, &pod, &cache).expect_ok("ADD");
     drive("check", &conf_file, &pod, &cache).expect_ok("CHECK");
-    sh("ip", &["-netns", &netns.name, "link", "del", "net0"]);
+    netns.ip("link del net0");
     let reply = drive("check", &conf_file, &pod, &cache);
     assert!(!reply.ok, "CHECK must notice the missing macvlan");
     assert!(reply.stderr.contains("delegates[1]"), "{}", reply.stderr);

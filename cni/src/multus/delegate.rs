@@ -152,17 +152,10 @@ impl Delegate {
     ) -> Result<(), CniError> {
         let env = runner.env_for(Command::Del, Some(ifname));
         let prev = cached.filter(|_| self.version() >= Version::V0_4_0);
-        let mut first_error = None;
-        for i in (0..self.network.plugins.len()).rev() {
-            let conf = self.network.plugin_conf(i, prev);
-            if let Err(e) = runner
-                .find(&conf)
-                .and_then(|bin| exec_command(&bin, &env, &conf))
-            {
-                first_error.get_or_insert(e);
-            }
-        }
-        first_error.map_or(Ok(()), Err)
+        let confs = (0..self.network.plugins.len())
+            .rev()
+            .map(|i| self.network.plugin_conf(i, prev));
+        runner.exec_each(&env, confs, Errors::Collect)
     }
 
     /// CHECK: runs every plugin's CHECK in order against the cached result. A delegate whose version
@@ -172,11 +165,9 @@ impl Delegate {
             return Ok(());
         }
         let env = runner.env_for(Command::Check, Some(ifname));
-        for i in 0..self.network.plugins.len() {
-            let conf = self.network.plugin_conf(i, Some(cached));
-            exec_command(&runner.find(&conf)?, &env, &conf)?;
-        }
-        Ok(())
+        let confs =
+            (0..self.network.plugins.len()).map(|i| self.network.plugin_conf(i, Some(cached)));
+        runner.exec_each(&env, confs, Errors::Stop)
     }
 
     /// STATUS: asks every plugin; a delegate older than 1.1.0 is taken as ready (as libcni does).
@@ -185,11 +176,8 @@ impl Delegate {
             return Ok(());
         }
         let env = runner.env_for(Command::Status, None);
-        for i in 0..self.network.plugins.len() {
-            let conf = self.network.plugin_conf(i, None);
-            exec_command(&runner.find(&conf)?, &env, &conf)?;
-        }
-        Ok(())
+        let confs = (0..self.network.plugins.len()).map(|i| self.network.plugin_conf(i, None));
+        runner.exec_each(&env, confs, Errors::Stop)
     }
 
     /// GC: tells every plugin which of its attachments are valid; skipped before 1.1.0 or with `disableGC`.
@@ -199,18 +187,12 @@ impl Delegate {
         }
         let env = runner.env_for(Command::Gc, None);
         let valid = serde_json::to_value(valid).expect("attachments always serialise");
-        let mut first_error = None;
-        for i in 0..self.network.plugins.len() {
+        let confs = (0..self.network.plugins.len()).map(|i| {
             let mut conf = self.network.plugin_conf(i, None);
             conf.raw.insert(VALID_ATTACHMENTS.into(), valid.clone());
-            if let Err(e) = runner
-                .find(&conf)
-                .and_then(|bin| exec_command(&bin, &env, &conf))
-            {
-                first_error.get_or_insert(e);
-            }
-        }
-        first_error.map_or(Ok(()), Err)
+            conf
+        });
+        runner.exec_each(&env, confs, Errors::Collect)
     }
 }
 
@@ -232,6 +214,38 @@ impl Runner {
     fn find(&self, conf: &NetConf) -> Result<PathBuf, CniError> {
         find_plugin(&conf.plugin_type, &self.dirs)
     }
+
+    /// Runs `env`'s command (one without a result) on each configuration in turn.
+    fn exec_each(
+        &self,
+        env: &Env,
+        confs: impl Iterator<Item = NetConf>,
+        errors: Errors,
+    ) -> Result<(), CniError> {
+        let mut first_error = None;
+        for conf in confs {
+            let outcome = self
+                .find(&conf)
+                .and_then(|bin| exec_command(&bin, env, &conf));
+            match (outcome, errors) {
+                (Err(e), Errors::Stop) => return Err(e),
+                (Err(e), Errors::Collect) => {
+                    first_error.get_or_insert(e);
+                }
+                (Ok(()), _) => {}
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+/// What a command run over a list of plugins does when one fails.
+#[derive(Debug, Clone, Copy)]
+enum Errors {
+    /// Stop and return the error (CHECK, STATUS).
+    Stop,
+    /// Run the others too and return the first error (DEL and GC are best-effort).
+    Collect,
 }
 
 /// libcni's capability passing: each plugin whose `capabilities` enables a key present in the runtime's

@@ -175,6 +175,13 @@ fn non_empty(field: &str, value: Option<String>) -> Result<Option<String>, CniEr
     }
 }
 
+/// The log `call`'s configuration asks for, or stderr at the default level if `logLevel`/`logFile` are
+/// malformed: for DEL and GC, which must not fail on a configuration they only log by.
+pub fn log_of(call: &Call) -> Logger {
+    Logger::from_conf(super::PLUGIN, &call.conf, DEFAULT_LOG_LEVEL)
+        .unwrap_or_else(|_| Logger::new(super::PLUGIN, DEFAULT_LOG_LEVEL, None))
+}
+
 impl SriovConf {
     /// Reads and validates the configuration of `call`; errors are code 7 naming the field.
     pub fn from_call(call: &Call) -> Result<SriovConf, CniError> {

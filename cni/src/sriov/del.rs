@@ -2,11 +2,10 @@
 //! already gone or a VF already back all succeed, and nothing of another attachment is touched.
 
 use crate::invoke::ipam;
-use crate::log::Logger;
 use crate::spec::{Call, CniError, Command, Env};
 
 use super::alloc::Allocations;
-use super::config::{SriovConf, DEFAULT_LOG_LEVEL};
+use super::config::log_of;
 use super::record::{Attachment, Attachments, Mode};
 use super::{device_info, dpdk, kernel, netdev, settings, state_error, Host};
 
@@ -15,11 +14,7 @@ pub fn del(host: &Host, call: &Call) -> Result<(), CniError> {
     let container = call.env.container_id()?;
     let ifname = call.env.ifname()?;
     // A broken configuration must not block cleanup: it only picks where to log.
-    let log = match SriovConf::from_call(call) {
-        Ok(conf) => conf.log,
-        Err(_) => Logger::new(super::PLUGIN, DEFAULT_LOG_LEVEL, None),
-    }
-    .with_context(format!("DEL {container}/{ifname}"));
+    let log = log_of(call).with_context(format!("DEL {container}/{ifname}"));
     let atts = Attachments::new(&host.state);
     let allocs = Allocations::new(&host.state);
     let Some(att) = atts.get(container, ifname).map_err(state_error)? else {

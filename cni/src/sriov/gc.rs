@@ -1,10 +1,9 @@
 //! GC: tear down this network's attachments that `cni.dev/valid-attachments` no longer lists.
 
-use crate::log::Logger;
 use crate::spec::{Call, CniError};
 
 use super::alloc::Allocations;
-use super::config::DEFAULT_LOG_LEVEL;
+use super::config::log_of;
 use super::del::{ipam_call_for, teardown};
 use super::record::Attachments;
 use super::{state_error, Host};
@@ -18,8 +17,7 @@ pub fn gc(host: &Host, call: &Call) -> Result<(), CniError> {
             .any(|a| a.container_id == container && a.ifname == ifname)
     };
     let network = &call.conf.name;
-    let log =
-        Logger::new(super::PLUGIN, DEFAULT_LOG_LEVEL, None).with_context(format!("GC {network}"));
+    let log = log_of(call).with_context(format!("GC {network}"));
     let atts = Attachments::new(&host.state);
     let allocs = Allocations::new(&host.state);
     let mut problems = Vec::new();

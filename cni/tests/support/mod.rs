@@ -225,34 +225,32 @@ impl Scratch {
 
     /// The IPs host-local has leased in its store `dataDir` (all networks).
     pub fn leases(&self, data_dir: &str) -> Vec<String> {
-        let mut leases = Vec::new();
-        for network in fs::read_dir(self.join(data_dir))
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            for file in fs::read_dir(network.path()).into_iter().flatten().flatten() {
-                let name = file.file_name().to_string_lossy().into_owned();
-                if name.parse::<std::net::IpAddr>().is_ok() {
-                    leases.push(name);
-                }
-            }
-        }
+        let store = self.join(data_dir);
+        let mut leases: Vec<String> = names_in(&store)
+            .iter()
+            .flat_map(|network| names_in(&store.join(network)))
+            .filter(|name| name.parse::<std::net::IpAddr>().is_ok())
+            .collect();
         leases.sort();
         leases
     }
 
     /// Files left in subdirectory `sub` (e.g. the multus cache).
     pub fn files(&self, sub: &str) -> Vec<String> {
-        let mut names: Vec<String> = fs::read_dir(self.join(sub))
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        names
+        names_in(&self.join(sub))
     }
+}
+
+/// The names in directory `dir`, sorted (none if it does not exist).
+pub fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
 }
 
 impl Drop for Scratch {

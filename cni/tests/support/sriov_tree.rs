@@ -21,7 +21,7 @@ use cni::sysfs::{PciAddr, Sysfs};
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, WatchDescriptor};
 use serde_json::Value;
 
-use super::{host_links, require_root, sh, sriov_bin, unique, Netns, Pod, Scratch};
+use super::{host_links, names_in, require_root, sh, sriov_bin, unique, Netns, Pod, Scratch};
 
 /// The PF's kernel driver in the tree.
 pub const PF_DRIVER: &str = "igb";
@@ -456,12 +456,7 @@ impl PciCore {
     fn unbind(&mut self, addr: &str, driver: &str) {
         let dev = self.device(addr);
         if driver == VF_DRIVER {
-            let names: Vec<String> = fs::read_dir(dev.join("net"))
-                .into_iter()
-                .flatten()
-                .flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect();
+            let names = names_in(&dev.join("net"));
             let _ = fs::remove_dir_all(dev.join("net"));
             self.parked.insert(addr.to_string(), names);
         }
