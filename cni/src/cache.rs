@@ -1,4 +1,5 @@
-//! `StateDir`: a directory of small state files, each written atomically with mode 0600.
+//! `StateDir`: a directory of small state files, each written atomically with mode 0600, and over it
+//! `AttachmentRecords`: one JSON record per attachment, as both plugins keep what DEL, CHECK and GC need.
 //!
 //! A write goes to a temporary file in the same directory and is renamed over the target, so a reader
 //! (or a plugin killed mid-write) sees either the old file or the new one, never a torn one.
@@ -9,6 +10,7 @@
 
 use std::fs::{self, DirBuilder, OpenOptions};
 use std::io::{self, Write};
+use std::marker::PhantomData;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -134,6 +136,58 @@ impl StateDir {
     }
 }
 
+/// Records of type `T`, one JSON file per attachment (container ID and interface name) in a [`StateDir`].
+#[derive(Debug, Clone)]
+pub struct AttachmentRecords<T> {
+    dir: StateDir,
+    record: PhantomData<fn() -> T>,
+}
+
+impl<T: Serialize + DeserializeOwned> AttachmentRecords<T> {
+    /// The records kept in `root`.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        AttachmentRecords {
+            dir: StateDir::new(root),
+            record: PhantomData,
+        }
+    }
+
+    /// The directory.
+    pub fn root(&self) -> &Path {
+        self.dir.root()
+    }
+
+    /// The file name of an attachment: `<containerID>:<ifname>` (':' appears in neither).
+    pub fn key(container_id: &str, ifname: &str) -> String {
+        format!("{container_id}:{ifname}")
+    }
+
+    /// The record of an attachment, if one was written.
+    pub fn get(&self, container_id: &str, ifname: &str) -> io::Result<Option<T>> {
+        self.dir.read_json(&Self::key(container_id, ifname))
+    }
+
+    /// Writes (atomically, mode 0600) the record of an attachment.
+    pub fn put(&self, container_id: &str, ifname: &str, record: &T) -> io::Result<()> {
+        self.dir
+            .write_json(&Self::key(container_id, ifname), record)
+    }
+
+    /// Removes the record of an attachment (succeeds if there is none).
+    pub fn remove(&self, container_id: &str, ifname: &str) -> io::Result<()> {
+        self.dir.remove(&Self::key(container_id, ifname))
+    }
+
+    /// Every record, in key order; `InvalidData` naming the file if one is not a `T`.
+    pub fn all(&self) -> io::Result<Vec<T>> {
+        let mut records = Vec::new();
+        for key in self.dir.keys()? {
+            records.extend(self.dir.read_json(&key)?);
+        }
+        Ok(records)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,6 +234,30 @@ mod tests {
         dir.remove("b").unwrap();
         dir.remove("b").unwrap();
         assert_eq!(dir.keys().unwrap(), vec!["a".to_string()]);
+        fs::remove_dir_all(dir.root().parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn attachment_records_are_files_named_by_container_and_interface() {
+        let dir = scratch("records");
+        let records = AttachmentRecords::<Vec<u8>>::new(dir.root());
+        records.put("c1", "eth0", &vec![1]).unwrap();
+        records.put("c2", "net1", &vec![2]).unwrap();
+        records.put("c1", "eth0", &vec![3]).unwrap();
+        assert_eq!(
+            dir.keys().unwrap(),
+            vec!["c1:eth0".to_string(), "c2:net1".to_string()]
+        );
+        assert_eq!(records.get("c1", "eth0").unwrap(), Some(vec![3]));
+        assert_eq!(records.all().unwrap(), vec![vec![3], vec![2]]);
+        records.remove("c1", "eth0").unwrap();
+        records.remove("c1", "eth0").unwrap();
+        assert_eq!(records.get("c1", "eth0").unwrap(), None);
+        dir.write("c3:eth0", b"not a record").unwrap();
+        assert_eq!(
+            records.all().unwrap_err().kind(),
+            io::ErrorKind::InvalidData
+        );
         fs::remove_dir_all(dir.root().parent().unwrap()).unwrap();
     }
 

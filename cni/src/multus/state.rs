@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::delegate::Delegate;
-use crate::cache::StateDir;
+use crate::cache::AttachmentRecords;
 use crate::spec::{CniError, CniResult, Version};
 
 /// One multus attachment (container + CNI_IFNAME) and its delegates.
@@ -54,69 +54,61 @@ impl DelegateRecord {
 /// The cache directory (`cniDir`), one file per attachment.
 #[derive(Debug, Clone)]
 pub struct Cache {
-    dir: StateDir,
+    records: AttachmentRecords<Record>,
 }
 
 impl Cache {
     /// The cache in `cni_dir`.
     pub fn new(cni_dir: &Path) -> Self {
         Cache {
-            dir: StateDir::new(cni_dir),
+            records: AttachmentRecords::new(cni_dir),
         }
-    }
-
-    /// The file name of an attachment (':' appears in neither container IDs nor interface names).
-    fn key(container_id: &str, ifname: &str) -> String {
-        format!("{container_id}:{ifname}")
     }
 
     /// The record of an attachment, if one was written.
     pub fn load(&self, container_id: &str, ifname: &str) -> Result<Option<Record>, CniError> {
-        let key = Self::key(container_id, ifname);
-        self.dir
-            .read_json(&key)
-            .map_err(|e| self.failure("read", &key, e))
+        self.records
+            .get(container_id, ifname)
+            .map_err(|e| self.failure("read", container_id, ifname, e))
     }
 
     /// Writes (atomically, mode 0600) the record of an attachment.
     pub fn save(&self, record: &Record) -> Result<(), CniError> {
-        let key = Self::key(&record.container_id, &record.ifname);
-        self.dir
-            .write_json(&key, record)
-            .map_err(|e| self.failure("write", &key, e))
+        let (container_id, ifname) = (&record.container_id, &record.ifname);
+        self.records
+            .put(container_id, ifname, record)
+            .map_err(|e| self.failure("write", container_id, ifname, e))
     }
 
     /// Removes the record of an attachment (succeeds if there is none).
     pub fn remove(&self, container_id: &str, ifname: &str) -> Result<(), CniError> {
-        let key = Self::key(container_id, ifname);
-        self.dir
-            .remove(&key)
-            .map_err(|e| self.failure("remove", &key, e))
+        self.records
+            .remove(container_id, ifname)
+            .map_err(|e| self.failure("remove", container_id, ifname, e))
     }
 
-    /// Every readable record of network `network`.
+    /// Every record of network `network`.
     pub fn records_of(&self, network: &str) -> Result<Vec<Record>, CniError> {
-        let keys = self.dir.keys().map_err(|e| self.failure("list", "", e))?;
-        let mut records = Vec::new();
-        for key in keys {
-            if let Some(record) = self
-                .dir
-                .read_json::<Record>(&key)
-                .map_err(|e| self.failure("read", &key, e))?
-            {
-                if record.network == network {
-                    records.push(record);
-                }
-            }
-        }
-        Ok(records)
+        let all = self.records.all().map_err(|e| {
+            CniError::io(
+                format!(
+                    "cniDir: cannot read cache {}",
+                    self.records.root().display()
+                ),
+                e,
+            )
+        })?;
+        Ok(all.into_iter().filter(|r| r.network == network).collect())
     }
 
-    fn failure(&self, what: &str, key: &str, e: std::io::Error) -> CniError {
+    fn failure(&self, what: &str, container_id: &str, ifname: &str, e: std::io::Error) -> CniError {
         CniError::io(
             format!(
-                "cniDir: cannot {what} cache {}/{key}",
-                self.dir.root().display()
+                "cniDir: cannot {what} cache {}",
+                self.records
+                    .root()
+                    .join(AttachmentRecords::<Record>::key(container_id, ifname))
+                    .display()
             ),
             e,
         )

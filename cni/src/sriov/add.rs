@@ -13,7 +13,7 @@ use super::alloc::{Allocations, Owner};
 use super::config::{DeviceSel, DpdkConf, SriovConf};
 use super::del::{ipam_call_for, teardown};
 use super::netdev::HostNetdev;
-use super::record::{Attachment, Attachments, Mode};
+use super::record::{attachments, Attachment, Attachments, Mode};
 use super::rollback::Rollback;
 use super::select::{self, VfRef};
 use super::{device_info, dpdk, host_error, kernel, netdev, settings, state_error, Host};
@@ -50,7 +50,7 @@ fn attach(host: &Host, call: &Call, conf: &SriovConf, log: &Logger) -> Result<Cn
     let ifname = call.env.ifname()?;
     let netns_path = call.env.netns()?;
     let pod = NetNs::open(netns_path).map_err(|e| CniError::invalid_env("CNI_NETNS", e))?;
-    let atts = Attachments::new(&host.state);
+    let atts = attachments(&host.state);
     let allocs = Allocations::new(&host.state);
     if atts.get(container, ifname).map_err(state_error)?.is_some() {
         return Err(CniError::invalid_env(
@@ -146,24 +146,28 @@ fn attach(host: &Host, call: &Call, conf: &SriovConf, log: &Logger) -> Result<Cn
     };
 
     let result = build_result(call, vf, pod_name, &mode, conf, ipam_result)?;
-    atts.put(&Attachment {
-        container_id: container.to_string(),
-        ifname: ifname.to_string(),
-        netns: netns_path.to_path_buf(),
-        pod_name: pod_name.to_string(),
-        network: call.conf.name.clone(),
-        vf: vf.addr.clone(),
-        vf_index: vf.index,
-        pf: vf.pf.clone(),
-        pf_netdev: vf.pf_netdev.clone(),
-        vf_original,
-        vf_applied,
-        mode,
-        host_netdev,
-        ipam: conf.ipam,
-        device_info_file,
-        result: result.clone(),
-    })
+    atts.put(
+        container,
+        ifname,
+        &Attachment {
+            container_id: container.to_string(),
+            ifname: ifname.to_string(),
+            netns: netns_path.to_path_buf(),
+            pod_name: pod_name.to_string(),
+            network: call.conf.name.clone(),
+            vf: vf.addr.clone(),
+            vf_index: vf.index,
+            pf: vf.pf.clone(),
+            pf_netdev: vf.pf_netdev.clone(),
+            vf_original,
+            vf_applied,
+            mode,
+            host_netdev,
+            ipam: conf.ipam,
+            device_info_file,
+            result: result.clone(),
+        },
+    )
     .map_err(state_error)?;
     rollback.commit();
     Ok(result)

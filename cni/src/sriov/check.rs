@@ -4,7 +4,7 @@ use crate::invoke::ipam;
 use crate::spec::{Call, CniError};
 
 use super::config::{DeviceSel, SriovConf};
-use super::record::{Attachments, Mode};
+use super::record::{attachments, Mode};
 use super::{dpdk, kernel, mismatch, select, settings, state_error, Host};
 
 /// Runs CHECK for `call`.
@@ -12,7 +12,7 @@ pub fn check(host: &Host, call: &Call) -> Result<(), CniError> {
     let container = call.env.container_id()?;
     let ifname = call.env.ifname()?;
     SriovConf::from_call(call)?;
-    let att = Attachments::new(&host.state)
+    let att = attachments(&host.state)
         .get(container, ifname)
         .map_err(state_error)?
         .ok_or_else(|| {

@@ -6,7 +6,7 @@ use crate::spec::{Call, CniError, Command, Env};
 
 use super::alloc::Allocations;
 use super::config::log_of;
-use super::record::{Attachment, Attachments, Mode};
+use super::record::{attachments, Attachment, Mode};
 use super::{device_info, dpdk, kernel, netdev, settings, state_error, Host};
 
 /// Runs DEL for `call`.
@@ -15,7 +15,7 @@ pub fn del(host: &Host, call: &Call) -> Result<(), CniError> {
     let ifname = call.env.ifname()?;
     // A broken configuration must not block cleanup: it only picks where to log.
     let log = log_of(call).with_context(format!("DEL {container}/{ifname}"));
-    let atts = Attachments::new(&host.state);
+    let atts = attachments(&host.state);
     let allocs = Allocations::new(&host.state);
     let Some(att) = atts.get(container, ifname).map_err(state_error)? else {
         // Nothing recorded: an ADD that failed (and rolled back) or a repeated DEL. Free an

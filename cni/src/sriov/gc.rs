@@ -5,7 +5,7 @@ use crate::spec::{Call, CniError};
 use super::alloc::Allocations;
 use super::config::log_of;
 use super::del::{ipam_call_for, teardown};
-use super::record::Attachments;
+use super::record::attachments;
 use super::{state_error, Host};
 
 /// Runs GC for `call`.
@@ -18,7 +18,7 @@ pub fn gc(host: &Host, call: &Call) -> Result<(), CniError> {
     };
     let network = &call.conf.name;
     let log = log_of(call).with_context(format!("GC {network}"));
-    let atts = Attachments::new(&host.state);
+    let atts = attachments(&host.state);
     let allocs = Allocations::new(&host.state);
     let mut problems = Vec::new();
     for att in atts.all().map_err(state_error)? {

@@ -1,11 +1,10 @@
 //! The per-attachment cache: everything DEL, CHECK and GC need to undo or verify an ADD.
 
-use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::cache::StateDir;
+use crate::cache::AttachmentRecords;
 use crate::netlink::{MacAddr, VfConfig, VfSetting};
 use crate::spec::CniResult;
 use crate::sysfs::{DriverBinding, PciAddr};
@@ -70,46 +69,10 @@ pub struct Attachment {
     pub result: CniResult,
 }
 
-/// The attachment records under a state directory, keyed by container and interface.
-pub struct Attachments {
-    dir: StateDir,
-}
+/// The attachment records of a state directory.
+pub type Attachments = AttachmentRecords<Attachment>;
 
-fn key(container_id: &str, ifname: &str) -> String {
-    // Container IDs never hold '@' (letters, digits, '_', '.', '-'), so the split is unambiguous.
-    format!("{container_id}@{ifname}")
-}
-
-impl Attachments {
-    /// The records kept under `state`.
-    pub fn new(state: &Path) -> Self {
-        Attachments {
-            dir: StateDir::new(state.join("attachments")),
-        }
-    }
-
-    /// The record of `container_id`/`ifname`, if any.
-    pub fn get(&self, container_id: &str, ifname: &str) -> io::Result<Option<Attachment>> {
-        self.dir.read_json(&key(container_id, ifname))
-    }
-
-    /// Stores `att`.
-    pub fn put(&self, att: &Attachment) -> io::Result<()> {
-        self.dir
-            .write_json(&key(&att.container_id, &att.ifname), att)
-    }
-
-    /// Forgets `container_id`/`ifname`.
-    pub fn remove(&self, container_id: &str, ifname: &str) -> io::Result<()> {
-        self.dir.remove(&key(container_id, ifname))
-    }
-
-    /// Every record.
-    pub fn all(&self) -> io::Result<Vec<Attachment>> {
-        let mut out = Vec::new();
-        for k in self.dir.keys()? {
-            out.extend(self.dir.read_json::<Attachment>(&k)?);
-        }
-        Ok(out)
-    }
+/// The attachment records kept under `state` (in its `attachments/`).
+pub fn attachments(state: &Path) -> Attachments {
+    AttachmentRecords::new(state.join("attachments"))
 }
