@@ -1,10 +1,10 @@
 //! The `sriov` CNI plugin: hands an SR-IOV virtual function to a pod, either as a kernel
 //! netdev moved into the pod's namespace or bound to a userspace (DPDK) driver.
 //!
-//! ADD claims a VF ([`alloc`]), applies VF settings through the PF ([`settings`]), attaches
-//! it in kernel ([`kernel`]) or DPDK ([`dpdk`]) mode, delegates IPAM, writes the NPWG
-//! device-info file and records everything in a per-attachment cache ([`record`]); any
-//! failure rolls back ([`rollback`]). DEL undoes from the cache and is idempotent; CHECK
+//! ADD claims a VF (`alloc`), applies VF settings through the PF (`settings`), attaches
+//! it in kernel (`kernel`) or DPDK (`dpdk`) mode, delegates IPAM, writes the NPWG
+//! device-info file and records everything in a per-attachment cache (`record`); any
+//! failure rolls back (`rollback`). DEL undoes from the cache and is idempotent; CHECK
 //! compares the live state with it; GC tears down attachments the runtime no longer lists.
 
 mod add;
