@@ -160,12 +160,11 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// A configuration named `n` of type `x` with the fields of `extra`.
     fn conf(extra: serde_json::Value) -> NetConf {
-        let mut raw = json!({"name": "n", "type": "x"});
-        raw.as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().unwrap().clone());
-        NetConf::parse(&serde_json::to_vec(&raw).unwrap()).unwrap()
+        let mut raw = extra.as_object().unwrap().clone();
+        raw.extend([("name".into(), json!("n")), ("type".into(), json!("x"))]);
+        NetConf::from_map(raw, "").unwrap()
     }
 
     #[test]
