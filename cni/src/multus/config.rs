@@ -92,7 +92,10 @@ impl MultusConf {
             bin_dir: dir("binDir", DEFAULT_BIN_DIR)?,
             cni_dir: dir("cniDir", DEFAULT_CNI_DIR)?,
             log,
-            readiness_file: optional_str(raw, "", "readinessindicatorfile")?.map(PathBuf::from),
+            // As in Multus, an empty name means "no readiness indicator".
+            readiness_file: optional_str(raw, "", "readinessindicatorfile")?
+                .filter(|f| !f.is_empty())
+                .map(PathBuf::from),
             readiness_timeout,
             conf: conf.clone(),
         })
@@ -171,6 +174,14 @@ mod tests {
         assert_eq!(m.cni_dir, PathBuf::from(DEFAULT_CNI_DIR));
         assert_eq!(m.delegates[0].network.name, "minion1-multus-demo-network");
         assert_eq!(m.readiness_file, None);
+    }
+
+    #[test]
+    fn an_empty_readiness_file_name_disables_the_wait() {
+        let m = parse(json!({"name": "m", "type": "multus", "readinessindicatorfile": "", "delegates": [{"type": "a"}]})).unwrap();
+        assert_eq!(m.readiness_file, None);
+        let m = parse(json!({"name": "m", "type": "multus", "readinessindicatorfile": "/run/ready", "delegates": [{"type": "a"}]})).unwrap();
+        assert_eq!(m.readiness_file, Some(PathBuf::from("/run/ready")));
     }
 
     #[test]
