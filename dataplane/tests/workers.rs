@@ -50,8 +50,7 @@ fn a_worker_panic_is_an_error_and_the_others_finish() {
             }
             n
         })
-        .err()
-        .expect("the panic is reported");
+        .expect_err("the panic is reported");
     assert_eq!(err, Error::WorkerPanicked { lcore: 1, message: "worker 1 gave up".into() });
     // The lcore is usable again afterwards.
     assert_eq!(eal.run_on_workers(vec![20u32], |n| n + 1).unwrap(), vec![21]);
