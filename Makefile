@@ -7,6 +7,7 @@ deps:
 	./.ci/install-deps
 
 demo: deps
+	$(CARGO) build --release -p dataplane --bin vlan-firewall
 	$(CARGO) run --release -p benches --bin throughput
 
 test: deps

@@ -1,15 +1,23 @@
-//! Forwarding throughput of the `dataplane` crate against `dpdk-testpmd` (io mode), measured in
-//! the same run on the same vdevs, alternating rounds so machine noise hits both sides alike.
+//! Throughput of the `dataplane` crate against `dpdk-testpmd` (io mode), measured in the same run on
+//! the same vdevs, alternating rounds so machine noise hits every side alike. Two workloads:
+//! - `null`: io forwarding between `net_null0` and `net_null1` (pure rx/tx cost);
+//! - `replay`: the seed's VLAN 210 traffic replayed forever by two `net_pcap` ports
+//!   (`infinite_rx=1`), forwarded by testpmd (io), by our io loop, and judged by `vlan-firewall`
+//!   with the seed's rules (`dataplane/tests/firewall_rules_vlan210.json`).
 //!
-//! `throughput [--seconds N] [--rounds N]` prints one table: median/min/max Mpps per side and the
-//! ratio. The multiplane side runs in a child process of this binary (`throughput --child ...`)
-//! because the EAL initialises once per process.
+//! `throughput [--seconds N] [--rounds N]` prints a table per workload: median/min/max Mpps per
+//! side and the ratios. Our io loop runs in a child process of this binary (`throughput --child`),
+//! because the EAL initialises once per process; `vlan-firewall` must sit next to this binary
+//! (`make demo` builds both).
 
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use dataplane::{Eal, MbufBatch, Mempool, Port, PortConfig, RxQueue, TxQueue};
+use dataplane::firewall::synth::{frame_for, Rng};
+use dataplane::firewall::{parse_rule_file, Side};
+use dataplane::{pcap, Eal, MbufBatch, Mempool, Port, PortConfig, RxQueue, TxQueue};
+use std::path::Path;
 
 /// Per-second samples taken before the rate settles are discarded.
 const WARMUP_SAMPLES: usize = 1;
@@ -43,12 +51,64 @@ fn memory_args() -> Vec<String> {
     }
 }
 
-fn eal_args() -> Vec<String> {
-    let mut args: Vec<String> = ["-l", "0-1", "--no-pci", "--vdev", "net_null0", "--vdev", "net_null1", "--log-level", "error"]
-        .map(String::from)
-        .to_vec();
-    args.extend(memory_args());
-    args
+/// The seed's VLAN 210 rule file (also shown in the README).
+const SEED_RULES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../dataplane/tests/firewall_rules_vlan210.json");
+
+/// Frames per replay file: enough to defeat caches, few enough to preload.
+const REPLAY_FRAMES: usize = 2048;
+
+/// Two ports, as EAL `--vdev` specs and the names to open them by.
+struct Workload {
+    name: &'static str,
+    vdevs: [String; 2],
+    ports: [String; 2],
+}
+
+impl Workload {
+    fn eal_args(&self) -> Vec<String> {
+        let mut args: Vec<String> = ["-l", "0-1", "--no-pci", "--log-level", "error"].map(String::from).to_vec();
+        for vdev in &self.vdevs {
+            args.extend(["--vdev".to_string(), vdev.clone()]);
+        }
+        args.extend(memory_args());
+        args
+    }
+}
+
+fn null_workload() -> Workload {
+    Workload {
+        name: "null: io forwarding net_null0 <-> net_null1",
+        vdevs: ["net_null0".into(), "net_null1".into()],
+        ports: ["net_null0".into(), "net_null1".into()],
+    }
+}
+
+/// Writes the seed scenario's traffic (frames aimed at the VLAN 210 rules, at most 1514 bytes) into
+/// one pcap per arrival port under `dir`, and returns the replaying workload.
+fn replay_workload(dir: &Path) -> Result<Workload, String> {
+    let text = std::fs::read_to_string(SEED_RULES).map_err(|e| format!("{SEED_RULES}: {e}"))?;
+    let rules = parse_rule_file(&text).map_err(|e| format!("{SEED_RULES}: {e}"))?;
+    let mut rng = Rng::new(210);
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    while a.len() < REPLAY_FRAMES || b.len() < REPLAY_FRAMES {
+        let (side, frame) = frame_for(&mut rng, &rules);
+        let list = if side == Side::A { &mut a } else { &mut b };
+        if frame.len() <= 1514 && list.len() < REPLAY_FRAMES {
+            list.push(frame);
+        }
+    }
+    let mut vdevs = Vec::new();
+    for (i, frames) in [a, b].iter().enumerate() {
+        let file = dir.join(format!("port{i}.pcap"));
+        let out = std::fs::File::create(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+        pcap::write(out, frames).map_err(|e| format!("{}: {e}", file.display()))?;
+        vdevs.push(format!("net_pcap{i},rx_pcap={},infinite_rx=1", file.display()));
+    }
+    Ok(Workload {
+        name: "replay: seed VLAN 210 traffic from two net_pcap ports (infinite_rx)",
+        vdevs: [vdevs[0].clone(), vdevs[1].clone()],
+        ports: ["net_pcap0".into(), "net_pcap1".into()],
+    })
 }
 
 struct Options {
@@ -76,32 +136,58 @@ fn parse(args: &[String]) -> Result<Options, String> {
 
 fn parent(args: &[String]) -> Result<(), String> {
     let opts = parse(args)?;
-    let (mut ours, mut testpmd) = (Vec::new(), Vec::new());
-    for round in 1..=opts.rounds {
-        testpmd.extend(run_testpmd(opts.seconds)?);
-        ours.extend(run_child(opts.seconds)?);
-        eprintln!("throughput: round {round}/{} done", opts.rounds);
+    let firewall = std::env::current_exe().map_err(|e| e.to_string())?.with_file_name("vlan-firewall");
+    if !firewall.exists() {
+        return Err(format!(
+            "{} is missing: cargo build --release -p dataplane --bin vlan-firewall",
+            firewall.display()
+        ));
     }
-    println!();
-    println!("io forwarding net_null0 <-> net_null1, 1 worker lcore, {} rounds x {} s (first {WARMUP_SAMPLES} s of each dropped)", opts.rounds, opts.seconds);
-    println!("{:<22} {:>10} {:>10} {:>10}", "", "median", "min", "max");
-    let row = |name: &str, s: &[f64]| {
-        println!("{name:<22} {:>10.3} {:>10.3} {:>10.3}  Mpps", median(s), min(s), max(s));
-    };
-    row("dpdk-testpmd (io)", &testpmd);
-    row("multiplane dataplane", &ours);
-    println!("ratio multiplane / testpmd (median): {:.2}", median(&ours) / median(&testpmd));
+    let dir = std::env::temp_dir().join(format!("multiplane-throughput-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let result = measure_all(&opts, &firewall, &dir);
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+fn measure_all(opts: &Options, firewall: &Path, dir: &Path) -> Result<(), String> {
+    for workload in [null_workload(), replay_workload(dir)?] {
+        let with_firewall = workload.name.starts_with("replay");
+        let (mut testpmd, mut ours, mut fw) = (Vec::new(), Vec::new(), Vec::new());
+        for round in 1..=opts.rounds {
+            testpmd.extend(run_testpmd(&workload, opts.seconds)?);
+            ours.extend(run_child(&workload, opts.seconds)?);
+            if with_firewall {
+                fw.extend(run_firewall(firewall, &workload, opts.seconds)?);
+            }
+            eprintln!("throughput: {} round {round}/{} done", workload.name, opts.rounds);
+        }
+        println!();
+        println!("{}", workload.name);
+        println!("  1 worker lcore, {} rounds x {} s (first {WARMUP_SAMPLES} s of each dropped)", opts.rounds, opts.seconds);
+        println!("  {:<34} {:>10} {:>10} {:>10}", "", "median", "min", "max");
+        let row = |name: &str, s: &[f64]| {
+            println!("  {name:<34} {:>10.3} {:>10.3} {:>10.3}  Mpps", median(s), min(s), max(s));
+        };
+        row("dpdk-testpmd (io)", &testpmd);
+        row("multiplane dataplane (io)", &ours);
+        println!("  ratio multiplane io / testpmd io (median): {:.2}", median(&ours) / median(&testpmd));
+        if with_firewall {
+            row("multiplane vlan-firewall (seed)", &fw);
+            println!("  ratio vlan-firewall / testpmd io (median): {:.2}", median(&fw) / median(&testpmd));
+        }
+    }
     Ok(())
 }
 
 /// Runs testpmd for `seconds` with per-second stats; returns total Tx Mpps of each second.
-fn run_testpmd(seconds: u64) -> Result<Vec<f64>, String> {
+fn run_testpmd(workload: &Workload, seconds: u64) -> Result<Vec<f64>, String> {
     let mut cmd = Command::new("dpdk-testpmd");
-    cmd.args(eal_args()).args([
+    cmd.args(workload.eal_args()).args([
         "--",
         "--forward-mode=io",
         "--nb-cores=1",
-        "--total-num-mbufs=8191",
+        "--total-num-mbufs=16383",
         "--stats-period",
         "1",
     ]);
@@ -119,10 +205,10 @@ fn run_testpmd(seconds: u64) -> Result<Vec<f64>, String> {
     steady(samples, "dpdk-testpmd")
 }
 
-fn run_child(seconds: u64) -> Result<Vec<f64>, String> {
+fn run_child(workload: &Workload, seconds: u64) -> Result<Vec<f64>, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let mut cmd = Command::new(exe);
-    cmd.arg("--child").arg(seconds.to_string()).args(eal_args());
+    cmd.arg("--child").arg(seconds.to_string()).args(&workload.ports).args(workload.eal_args());
     let out = run_for(cmd, seconds + 30)?;
     let samples = out
         .lines()
@@ -130,6 +216,21 @@ fn run_child(seconds: u64) -> Result<Vec<f64>, String> {
         .filter_map(|v| v.trim().parse().ok())
         .collect();
     steady(samples, "multiplane child")
+}
+
+/// Runs `vlan-firewall` with the seed's rules for `seconds`; returns its per-second rx Mpps (frames
+/// judged).
+fn run_firewall(firewall: &Path, workload: &Workload, seconds: u64) -> Result<Vec<f64>, String> {
+    let mut cmd = Command::new(firewall);
+    cmd.args(workload.eal_args()).args(["--", "--rules", SEED_RULES, "--stats-interval", "1"]);
+    cmd.args(["--port-a", &workload.ports[0], "--port-b", &workload.ports[1]]);
+    let out = run_for(cmd, seconds)?;
+    let samples = out
+        .lines()
+        .filter_map(|l| l.split("last 1s: ").nth(1))
+        .filter_map(|v| v.trim().trim_end_matches("Mpps").trim().parse().ok())
+        .collect();
+    steady(samples, "vlan-firewall")
 }
 
 /// Runs `cmd`, sends SIGINT after `seconds` (testpmd stops on it), returns stdout.
@@ -168,11 +269,15 @@ fn max(s: &[f64]) -> f64 {
     s.iter().copied().fold(f64::NEG_INFINITY, f64::max)
 }
 
-/// Child: `--child SECONDS [EAL args]`: forwards both ways and prints `mpps X` every second.
+/// Child: `--child SECONDS PORT_A PORT_B [EAL args]`: forwards both ways and prints `mpps X` every
+/// second.
 fn child(args: &[String]) -> Result<(), String> {
-    let seconds: u64 = args.first().and_then(|s| s.parse().ok()).ok_or("--child needs SECONDS")?;
-    let eal = Eal::init(&args[1..]).map_err(|e| e.to_string())?;
-    let leaked = forward_for(&eal, seconds).map_err(|e| e.to_string())?;
+    let [seconds, a, b, eal_args @ ..] = args else {
+        return Err("usage: --child SECONDS PORT_A PORT_B [EAL args]".into());
+    };
+    let seconds: u64 = seconds.parse().map_err(|_| "--child needs SECONDS")?;
+    let eal = Eal::init(eal_args).map_err(|e| e.to_string())?;
+    let leaked = forward_for(&eal, seconds, [a, b]).map_err(|e| e.to_string())?;
     if leaked != 0 {
         return Err(format!("{leaked} mbufs still in use after shutdown"));
     }
@@ -188,10 +293,10 @@ fn forward_burst(rx: &mut RxQueue, tx: &mut TxQueue, batch: &mut MbufBatch) -> u
 }
 
 /// Forwards for `seconds`, prints port stats, and returns how many mbufs are still in use.
-fn forward_for(eal: &Eal, seconds: u64) -> dataplane::Result<u32> {
-    let pool = Mempool::new(eal, "fwd_pool", 8191, 256)?;
-    let mut a = Port::open(eal, "net_null0")?;
-    let mut b = Port::open(eal, "net_null1")?;
+fn forward_for(eal: &Eal, seconds: u64, ports: [&String; 2]) -> dataplane::Result<u32> {
+    let pool = Mempool::new(eal, "fwd_pool", 16383, 256)?;
+    let mut a = Port::open(eal, ports[0])?;
+    let mut b = Port::open(eal, ports[1])?;
     let (mut a_rx, mut a_tx) = a.configure(&PortConfig::with_queues(1), &pool)?;
     let (mut b_rx, mut b_tx) = b.configure(&PortConfig::with_queues(1), &pool)?;
     a.start()?;
