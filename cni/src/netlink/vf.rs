@@ -193,6 +193,10 @@ pub trait PfControl: Send + Sync {
     fn vf_config(&self, pf: &str, vf: u32) -> Result<VfConfig, Error>;
     /// Applies one setting to VF `vf` on the PF netdev `pf`.
     fn set_vf(&self, pf: &str, vf: u32, setting: &VfSetting) -> Result<(), Error>;
+    /// Sets the MAC of the VF's own netdev, link `link` in the caller's namespace. The VF
+    /// driver relays the change to the PF, which may refuse it: igb refuses any change while
+    /// it imposes an administrative MAC on an untrusted VF (igbvf: EADDRNOTAVAIL).
+    fn set_netdev_mac(&self, pf: &str, vf: u32, link: u32, mac: MacAddr) -> Result<(), Error>;
 }
 
 /// [`PfControl`] over rtnetlink in the caller's namespace: the real thing.
@@ -248,6 +252,11 @@ impl PfControl for NetlinkPf {
             },
             || format!("set VF {vf} {setting} on PF {pf}"),
         )
+    }
+
+    fn set_netdev_mac(&self, _pf: &str, _vf: u32, link: u32, mac: MacAddr) -> Result<(), Error> {
+        // The VF driver and the PF driver settle it inside the kernel.
+        Netlink::open()?.set_mac(link, mac)
     }
 }
 

@@ -3,6 +3,8 @@
 //! For sysfs trees with no real PF behind them (the fake SR-IOV tree in tests, dry runs):
 //! reads replay the file over [`VfConfig::default`], so the plugin sees its own writes
 //! and a test can both pre-load "original" settings and assert exactly what was sent.
+//! A VF netdev's own MAC change is made on the real link, but first judged as igb judges
+//! igbvf's request: refused while the journal imposes an administrative MAC on an untrusted VF.
 
 use std::fs::OpenOptions;
 use std::io::{self, Write};
@@ -10,7 +12,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Error, PfControl, VfConfig, VfSetting};
+use super::{Error, MacAddr, Netlink, PfControl, VfConfig, VfSetting};
+
+const EADDRNOTAVAIL: i32 = 99;
 
 /// One recorded request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,6 +93,20 @@ impl PfControl for JournalPf {
 
     fn set_vf(&self, pf: &str, vf: u32, setting: &VfSetting) -> Result<(), Error> {
         self.record(pf, vf, setting)
+    }
+
+    fn set_netdev_mac(&self, pf: &str, vf: u32, link: u32, mac: MacAddr) -> Result<(), Error> {
+        let imposed = self.vf_config(pf, vf)?;
+        let mut nl = Netlink::open()?;
+        let unchanged = nl.link_by_index(link)?.is_some_and(|l| l.mac == Some(mac));
+        if imposed.mac != MacAddr::ZERO && !imposed.trust && !unchanged {
+            // igb logs "VF N attempted to override administratively set MAC address".
+            return Err(Error::Kernel(
+                format!("set MAC of link #{link} to {mac}"),
+                io::Error::from_raw_os_error(EADDRNOTAVAIL),
+            ));
+        }
+        nl.set_mac(link, mac)
     }
 }
 

@@ -12,7 +12,7 @@ use crate::sysfs::PciAddr;
 use super::alloc::{Allocations, Owner};
 use super::config::{DeviceSel, DpdkConf, SriovConf};
 use super::del::{ipam_call_for, teardown};
-use super::netdev::HostNetdev;
+use super::netdev::{HostNetdev, VfMac};
 use super::record::{attachments, Attachment, Attachments, Mode};
 use super::rollback::Rollback;
 use super::select::{self, VfRef};
@@ -76,13 +76,14 @@ fn attach(host: &Host, call: &Call, conf: &SriovConf, log: &Logger) -> Result<Cn
         Some(d) => Some(d.clone()),
         None => dpdk::already_bound(&host.sysfs, &vf.addr)?,
     };
+    let vf_mac = VfMac::new(&*host.pf, vf.pf_netdev.as_deref(), vf.index);
     // Undone last: whatever the PF and the drivers did, the host netdev ends as it was.
     let host_netdev = netdev::current(&host.sysfs, &vf.addr)?;
     if let Some(was) = host_netdev.clone() {
         let rebinds = dpdk_conf.is_some();
         rollback.push(
             format!("host netdev {} of VF {}", was.name, vf.addr),
-            move || netdev::restore(&host.sysfs, &vf.addr, &was, rebinds),
+            move || netdev::restore(&host.sysfs, &vf.addr, &was, rebinds, vf_mac),
         );
     }
     let handover = match (dpdk_conf, &host_netdev) {
@@ -98,9 +99,15 @@ fn attach(host: &Host, call: &Call, conf: &SriovConf, log: &Logger) -> Result<Cn
             ))
         }
     };
-    let (vf_original, vf_applied) =
-        settings::apply(&*host.pf, vf, &conf.vf_settings(), &mut rollback)?;
+    let wanted = conf.vf_settings();
+    let netdev_mac = host_netdev.as_ref().and_then(|n| n.mac);
+    // Read before the handover: igb reports the VF's own MAC, which the handover may change.
+    let vf_original = settings::original(&*host.pf, vf, &wanted, netdev_mac)?;
 
+    // The handover first, the PF settings after it: the netdev gets its MAC while the PF
+    // imposes none (igb-style PFs then refuse an untrusted VF any change of its own MAC), and
+    // a failure undoes the PF settings before the netdev leaves the pod (igbvf asks the PF for
+    // its MAC again when it goes down), as DEL does.
     let mode = match handover {
         Handover::Dpdk(dpdk) => {
             let mode = dpdk::bind(&host.sysfs, &host.dev, &vf.addr, &dpdk)?;
@@ -111,13 +118,17 @@ fn attach(host: &Host, call: &Call, conf: &SriovConf, log: &Logger) -> Result<Cn
             mode
         }
         Handover::Kernel(was) => {
-            let pod_mac = kernel::attach(&vf.addr, was, &pod, pod_name, conf.mac)?;
+            let pod_mac = kernel::attach(&vf.addr, was, &pod, pod_name, conf.mac, vf_mac)?;
             rollback.push(format!("move of VF {} into the pod", vf.addr), move || {
                 kernel::return_to_host(&vf.addr, netns_path, pod_name)
             });
             Mode::Kernel { pod_mac }
         }
     };
+    let vf_applied = settings::apply(&*host.pf, vf, &vf_original, &wanted, &mut rollback)?;
+    if matches!(mode, Mode::Kernel { .. }) {
+        kernel::bring_up(&pod, pod_name)?;
+    }
 
     let ipam_result = if conf.ipam {
         let result = ipam::add(call)?;

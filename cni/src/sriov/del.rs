@@ -6,6 +6,7 @@ use crate::spec::{Call, CniError, Command, Env};
 
 use super::alloc::Allocations;
 use super::config::log_of;
+use super::netdev::VfMac;
 use super::record::{attachments, Attachment, Mode};
 use super::{device_info, dpdk, kernel, netdev, settings, state_error, Host};
 
@@ -51,13 +52,11 @@ pub fn del(host: &Host, call: &Call) -> Result<(), CniError> {
 /// `ipam_call` (when given) is used to release the IPAM allocation.
 ///
 /// The order matters on real VFs: the PF's settings (an administrative MAC above all) are
-/// restored before the host netdev gets its own MAC back, which igbvf-style VFs refuse while
-/// the PF still imposes one.
+/// restored first, while the netdev is still in the pod. An igb-style PF refuses an untrusted
+/// VF any change of its own MAC while it imposes one, and the VF asks for its MAC again when
+/// it goes down on its way out of the pod, and when the host netdev gets its own MAC back.
 pub fn teardown(host: &Host, att: &Attachment, ipam_call: Option<&Call>) -> Vec<String> {
     let mut problems = Vec::new();
-    if let Mode::Kernel { .. } = att.mode {
-        problems.extend(kernel::return_to_host(&att.vf, &att.netns, &att.pod_name).err());
-    }
     if let Some(pf) = &att.pf_netdev {
         problems.extend(settings::restore(
             &*host.pf,
@@ -67,10 +66,14 @@ pub fn teardown(host: &Host, att: &Attachment, ipam_call: Option<&Call>) -> Vec<
             &att.vf_applied,
         ));
     }
+    if let Mode::Kernel { .. } = att.mode {
+        problems.extend(kernel::return_to_host(&att.vf, &att.netns, &att.pod_name).err());
+    }
     problems.extend(dpdk::restore(&host.sysfs, &att.vf, &att.mode).err());
     if let Some(was) = &att.host_netdev {
         let rebound = matches!(att.mode, Mode::Dpdk { .. });
-        problems.extend(netdev::restore(&host.sysfs, &att.vf, was, rebound).err());
+        let mac = VfMac::new(&*host.pf, att.pf_netdev.as_deref(), att.vf_index);
+        problems.extend(netdev::restore(&host.sysfs, &att.vf, was, rebound, mac).err());
     }
     if let Some(call) = ipam_call.filter(|_| att.ipam) {
         problems.extend(ipam::del(call).err().map(|e| format!("IPAM: {e}")));

@@ -1,5 +1,6 @@
 //! Kernel mode: the VF netdev moves into the pod under a temporary name (so it cannot clash
-//! with a pod interface), is renamed, gets its MAC, comes up, and goes back on DEL.
+//! with a pod interface), is renamed and gets its MAC before the PF imposes that MAC, comes
+//! up once the PF settings are in place, and goes back on DEL.
 
 use std::path::Path;
 
@@ -8,21 +9,25 @@ use crate::netns::{self, NetNs};
 use crate::spec::{Cidr, CniError, CniResult};
 use crate::sysfs::PciAddr;
 
-use super::netdev::{belongs_to, temp_name, HostNetdev};
+use super::netdev::{belongs_to, temp_name, HostNetdev, VfMac};
 use super::record::Mode;
 use super::{host_error, mismatch};
 
 const EEXIST: i32 = 17;
+const EADDRNOTAVAIL: i32 = 99;
 
-/// Moves `host` (the netdev of `vf`) into `pod` as `pod_name` with `mac`, and brings it up;
-/// returns the MAC it has in the pod. On error the netdev is back in the host (under its
-/// temporary name; [`super::netdev::restore`] finishes the job).
+/// Moves `host` (the netdev of `vf`) into `pod` as `pod_name`, down, and gives it `mac`
+/// through `via`; returns the MAC it has in the pod. Call it before the PF imposes `mac`:
+/// igb-style PFs refuse an untrusted VF any change of its own MAC from then on (until its
+/// driver reloads). On error the netdev is back in the host (under its temporary name;
+/// [`super::netdev::restore`] finishes the job).
 pub fn attach(
     vf: &PciAddr,
     host: &HostNetdev,
     pod: &NetNs,
     pod_name: &str,
     mac: Option<MacAddr>,
+    via: VfMac,
 ) -> Result<Option<MacAddr>, CniError> {
     let temp = temp_name(vf);
     let moved = (|| -> Result<(), netlink::Error> {
@@ -41,19 +46,39 @@ pub fn attach(
                 .link_by_name(&temp)?
                 .ok_or_else(|| netlink::Error::Malformed(format!("{temp} vanished")))?;
             nl.rename(link.index, pod_name)?;
-            if let Some(mac) = mac {
-                nl.set_mac(link.index, mac)?;
+            match mac {
+                Some(mac) => via.set(&mut nl, &link, mac),
+                None => Ok(()),
             }
-            nl.set_up(link.index, true)
         })?
     });
-    match configured {
-        Ok(()) => Ok(mac.or(host.mac)),
-        Err(e) => {
+    match (configured, mac) {
+        (Ok(()), _) => Ok(mac.or(host.mac)),
+        (Err(e), Some(mac)) if e.errno() == Some(EADDRNOTAVAIL) => {
+            let _ = return_to_host(vf, pod.path(), pod_name);
+            Err(CniError::io(
+                format!("cannot give {} the MAC {mac}", host.name),
+                format!("{e} (the PF imposes another MAC on the VF)"),
+            ))
+        }
+        (Err(e), _) => {
             let _ = return_to_host(vf, pod.path(), pod_name);
             Err(host_error(e))
         }
     }
+}
+
+/// Brings `pod_name` up in `pod` (once the PF settings are in place).
+pub fn bring_up(pod: &NetNs, pod_name: &str) -> Result<(), CniError> {
+    pod.run(|| -> Result<(), netlink::Error> {
+        let mut nl = Netlink::open()?;
+        let link = nl
+            .link_by_name(pod_name)?
+            .ok_or_else(|| netlink::Error::Malformed(format!("{pod_name} vanished")))?;
+        nl.set_up(link.index, true)
+    })
+    .map_err(host_error)?
+    .map_err(host_error)
 }
 
 /// Moves the netdev of `vf` out of the pod (if its namespace still exists) into the host

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::netlink::{self, Link, MacAddr, Netlink};
+use crate::netlink::{self, Link, MacAddr, Netlink, PfControl};
 use crate::spec::CniError;
 use crate::sysfs::{PciAddr, Sysfs};
 
@@ -23,6 +23,36 @@ pub struct HostNetdev {
     pub mac: Option<MacAddr>,
     /// Whether it was administratively up.
     pub up: bool,
+}
+
+/// The way to change a VF netdev's own MAC: through its PF, which arbitrates it (see
+/// [`PfControl::set_netdev_mac`]).
+#[derive(Clone, Copy)]
+pub struct VfMac<'a> {
+    pf: &'a dyn PfControl,
+    /// The PF netdev and the VF's index on it; `None` when the PF has no netdev, so that
+    /// nothing can impose a MAC on the VF.
+    vf: Option<(&'a str, u32)>,
+}
+
+impl<'a> VfMac<'a> {
+    /// VF `index` of the PF netdev `pf_netdev`, through `pf`.
+    pub fn new(pf: &'a dyn PfControl, pf_netdev: Option<&'a str>, index: u32) -> Self {
+        VfMac {
+            pf,
+            vf: pf_netdev.map(|name| (name, index)),
+        }
+    }
+
+    /// Gives `link` (in the caller's namespace) `mac`, unless it has it already: like the
+    /// kernel, which never asks the driver for an unchanged address.
+    pub fn set(&self, nl: &mut Netlink, link: &Link, mac: MacAddr) -> Result<(), netlink::Error> {
+        match self.vf {
+            _ if link.mac == Some(mac) => Ok(()),
+            Some((pf, index)) => self.pf.set_netdev_mac(pf, index, link.index, mac),
+            None => nl.set_mac(link.index, mac),
+        }
+    }
 }
 
 /// A name no other interface has: `sriov` + a hash of the VF address (13 bytes).
@@ -78,7 +108,15 @@ pub fn current(sysfs: &Sysfs, vf: &PciAddr) -> Result<Option<HostNetdev>, CniErr
 
 /// Puts the VF's host netdev back as `was` records it. With `wait` (a kernel driver was just
 /// rebound), waits for the netdev to appear first. A netdev that is gone is not an error.
-pub fn restore(sysfs: &Sysfs, vf: &PciAddr, was: &HostNetdev, wait: bool) -> Result<(), String> {
+/// The MAC goes back through `mac`: restore the PF's settings first, since a PF that still
+/// imposes a MAC refuses it.
+pub fn restore(
+    sysfs: &Sysfs,
+    vf: &PciAddr,
+    was: &HostNetdev,
+    wait: bool,
+    mac: VfMac,
+) -> Result<(), String> {
     let fail = |e: netlink::Error| format!("cannot restore VF {vf} as {}: {e}", was.name);
     let mut nl = Netlink::open().map_err(fail)?;
     let start = Instant::now();
@@ -96,8 +134,8 @@ pub fn restore(sysfs: &Sysfs, vf: &PciAddr, was: &HostNetdev, wait: bool) -> Res
             nl.set_up(link.index, false)?;
             nl.rename(link.index, &was.name)?;
         }
-        if let Some(mac) = was.mac.filter(|m| link.mac != Some(*m)) {
-            nl.set_mac(link.index, mac)?;
+        if let Some(original) = was.mac {
+            mac.set(&mut nl, &link, original)?;
         }
         nl.set_up(link.index, was.up)
     })()

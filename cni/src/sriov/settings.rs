@@ -1,7 +1,7 @@
 //! VF settings through the PF: apply what the configuration asks (remembering the
 //! originals), put them back, verify them.
 
-use crate::netlink::{PfControl, VfConfig, VfSetting};
+use crate::netlink::{MacAddr, PfControl, VfConfig, VfSetting};
 use crate::spec::CniError;
 
 use super::mismatch;
@@ -21,23 +21,46 @@ fn pf_netdev(vf: &VfRef) -> Result<&str, CniError> {
     })
 }
 
-/// Applies each of `wanted` that differs from the VF's current settings. Returns the
-/// settings before ADD and the ones changed; registers their undo on `rollback`.
+/// The VF's settings before ADD (defaults when `wanted` is empty: nothing will change).
+/// Read them before anything touches the VF: igb reports the VF's own MAC when it imposes
+/// none, and that changes with the netdev's. A reported MAC equal to the netdev's own
+/// (`netdev_mac`) counts as none imposed: given back on DEL it would become imposed, and the PF
+/// would then refuse the netdev its MAC. (A PF that did impose the netdev's MAC loses that
+/// imposition on DEL: the two cases look the same through netlink.)
+pub fn original(
+    pf: &dyn PfControl,
+    vf: &VfRef,
+    wanted: &[VfSetting],
+    netdev_mac: Option<MacAddr>,
+) -> Result<VfConfig, CniError> {
+    if wanted.is_empty() {
+        return Ok(VfConfig::default());
+    }
+    let reported = pf
+        .vf_config(pf_netdev(vf)?, vf.index)
+        .map_err(|e| CniError::io(format!("cannot read VF {} settings", vf.index), e))?;
+    Ok(imposed_only(reported, netdev_mac))
+}
+
+fn imposed_only(mut reported: VfConfig, netdev_mac: Option<MacAddr>) -> VfConfig {
+    if Some(reported.mac) == netdev_mac {
+        reported.mac = MacAddr::ZERO;
+    }
+    reported
+}
+
+/// Applies each of `wanted` that differs from `original`. Returns the settings changed;
+/// registers their undo on `rollback`.
 pub fn apply<'a>(
     pf: &'a dyn PfControl,
     vf: &'a VfRef,
+    original: &VfConfig,
     wanted: &[VfSetting],
     rollback: &mut Rollback<'a>,
-) -> Result<(VfConfig, Vec<VfSetting>), CniError> {
-    if wanted.is_empty() {
-        return Ok((VfConfig::default(), Vec::new()));
-    }
-    let pf_name = pf_netdev(vf)?;
-    let original = pf
-        .vf_config(pf_name, vf.index)
-        .map_err(|e| CniError::io(format!("cannot read VF {} settings", vf.index), e))?;
+) -> Result<Vec<VfSetting>, CniError> {
     let mut applied = Vec::new();
     for setting in wanted.iter().filter(|s| !original.has(s)) {
+        let pf_name = pf_netdev(vf)?;
         pf.set_vf(pf_name, vf.index, setting)
             .map_err(|e| CniError::io(format!("cannot set VF {} {setting}", vf.index), e))?;
         applied.push(*setting);
@@ -47,7 +70,7 @@ pub fn apply<'a>(
                 .map_err(|e| e.to_string())
         });
     }
-    Ok((original, applied))
+    Ok(applied)
 }
 
 /// Puts back the fields `applied` changed, newest first; tries them all, reports failures.
@@ -89,5 +112,32 @@ pub fn verify(
             "VF {index} on PF {pf_name}: expected {s}, but the PF reports {}",
             live.undo_of(s)
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reported_mac_that_is_the_netdevs_own_is_not_imposed() {
+        let own: MacAddr = "d6:83:ed:d7:0b:1b".parse().unwrap();
+        let imposed: MacAddr = "02:00:00:00:02:10".parse().unwrap();
+        let reported = |mac| VfConfig {
+            mac,
+            vlan: 7,
+            ..VfConfig::default()
+        };
+        // igb right after `sriov_numvfs`: it reports the random MAC igbvf chose.
+        assert_eq!(
+            imposed_only(reported(own), Some(own)),
+            reported(MacAddr::ZERO)
+        );
+        // An administrative MAC the netdev has not taken yet, or a VF with no netdev.
+        assert_eq!(
+            imposed_only(reported(imposed), Some(own)),
+            reported(imposed)
+        );
+        assert_eq!(imposed_only(reported(imposed), None), reported(imposed));
     }
 }
