@@ -2,6 +2,7 @@
 
 pub mod cache;
 pub mod invoke;
+pub mod k8s;
 pub mod log;
 pub mod multus;
 pub mod netlink;

@@ -1,7 +1,7 @@
 // libcni-driver: a container runtime in miniature over Debian's libcni, used by multiplane's tests and
 // benchmark to drive CNI plugins exactly as kubelet's runtimes do.
 //
-//	libcni-driver <validate|add|check|del|lifecycle|bench> -conf FILE -path DIRS [-netns PATH -id CID -ifname IF -cachedir DIR -n N]
+//	libcni-driver <validate|add|check|del|lifecycle|bench> -conf FILE -path DIRS [-netns PATH -id CID -ifname IF -cachedir DIR -args K=V;K=V -n N]
 //
 // add and lifecycle print the ADD result as JSON; bench runs N ADD+DEL rounds and prints timing JSON.
 package main
@@ -21,7 +21,7 @@ import (
 )
 
 type options struct {
-	conf, path, netns, id, ifname, cacheDir string
+	conf, path, netns, id, ifname, cacheDir, args string
 	rounds                                  int
 }
 
@@ -38,6 +38,7 @@ func main() {
 	fs.StringVar(&o.id, "id", "", "container ID")
 	fs.StringVar(&o.ifname, "ifname", "eth0", "interface name")
 	fs.StringVar(&o.cacheDir, "cachedir", "", "libcni result cache directory")
+	fs.StringVar(&o.args, "args", "", "CNI_ARGS as kubelet's runtimes pass them (K8S_POD_NAMESPACE=...;K8S_POD_NAME=...)")
 	fs.IntVar(&o.rounds, "n", 20, "bench: ADD+DEL rounds")
 	if err := fs.Parse(os.Args[2:]); err != nil {
 		fail(err)
@@ -47,7 +48,7 @@ func main() {
 		fail(err)
 	}
 	cni := libcni.NewCNIConfigWithCacheDir(strings.Split(o.path, ":"), o.cacheDir, nil)
-	rt := &libcni.RuntimeConf{ContainerID: o.id, NetNS: o.netns, IfName: o.ifname}
+	rt := &libcni.RuntimeConf{ContainerID: o.id, NetNS: o.netns, IfName: o.ifname, Args: parseArgs(o.args)}
 	ctx := context.Background()
 
 	switch cmd {
@@ -69,6 +70,17 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
+}
+
+// parseArgs splits "K1=V1;K2=V2" into libcni's argument pairs.
+func parseArgs(raw string) [][2]string {
+	var pairs [][2]string
+	for _, pair := range strings.Split(raw, ";") {
+		if k, v, ok := strings.Cut(pair, "="); ok {
+			pairs = append(pairs, [2]string{k, v})
+		}
+	}
+	return pairs
 }
 
 // loadList reads a .conflist, or a single .conf wrapped into a list as runtimes do.
@@ -122,7 +134,7 @@ func lifecycle(ctx context.Context, cni *libcni.CNIConfig, list *libcni.NetworkC
 func bench(ctx context.Context, cni *libcni.CNIConfig, list *libcni.NetworkConfigList, o options) error {
 	var samples []time.Duration
 	for i := -1; i < o.rounds; i++ {
-		rt := &libcni.RuntimeConf{ContainerID: fmt.Sprintf("%s-%d", o.id, i+1), NetNS: o.netns, IfName: o.ifname}
+		rt := &libcni.RuntimeConf{ContainerID: fmt.Sprintf("%s-%d", o.id, i+1), NetNS: o.netns, IfName: o.ifname, Args: parseArgs(o.args)}
 		start := time.Now()
 		if _, err := cni.AddNetworkList(ctx, list, rt); err != nil {
 			return fmt.Errorf("ADD round %d: %w", i, err)

@@ -6,6 +6,7 @@
 
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod k8s;
 pub mod sriov_tree;
 
 use std::fs;
@@ -482,6 +483,7 @@ pub fn libcni(command: &str, conf_file: &Path, pod: &Pod, cache_dir: &Path) -> C
     ])
     .args(["-netns", &netns, "-id", &pod.id, "-ifname", &pod.ifname])
     .args(["-cachedir", cache_dir.to_str().unwrap()])
+    .args(["-args", &pod.args])
     .envs(pod.env.iter().cloned());
     cmd
 }

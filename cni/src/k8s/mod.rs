@@ -1,0 +1,15 @@
+//! Kubernetes access for the plugins: the API server (pods, NetworkAttachmentDefinitions, the seed's
+//! legacy `Network` objects, pod annotations) and kubelet's PodResources API. Every call to Kubernetes
+//! goes through this module's [`Kube`] handle: one client per process, on a current-thread runtime that
+//! lives only for the plugin call.
+
+mod client;
+mod objects;
+mod pod_resources;
+
+pub use client::{Credentials, Kube, ERR_API_REFUSED};
+pub use objects::{LegacyNetwork, NetworkAttachmentDefinition, NetworkAttachmentDefinitionSpec};
+pub use pod_resources::DEFAULT_POD_RESOURCES_SOCKET;
+
+/// The Pod type as served by the API server.
+pub use k8s_openapi::api::core::v1::Pod;

@@ -1,0 +1,212 @@
+//! The Kubernetes test tier's side of the tests: the control plane that `cni/tests/k8s/run.sh`
+//! started (its admin kubeconfig and state in the environment), a namespace per test, and server-side
+//! apply of YAML documents as `kubectl apply --server-side` does it.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
+use kube::core::GroupVersionKind;
+use kube::discovery::{ApiCapabilities, ApiResource, Scope};
+use kube::{Client, Config};
+use serde_json::{json, Value};
+
+/// The field manager of the tests' server-side applies.
+const FIELD_MANAGER: &str = "multiplane-tests";
+
+/// The running control plane.
+pub struct Cluster {
+    runtime: tokio::runtime::Runtime,
+    /// An admin client.
+    pub client: Client,
+    /// The admin kubeconfig (token auth).
+    pub kubeconfig: PathBuf,
+    /// The tier's state directory (PKI, token file, logs).
+    pub state: PathBuf,
+    /// The API server's URL.
+    pub server: String,
+}
+
+impl Cluster {
+    /// Connects to the tier's control plane; panics with how to start it when it is not up.
+    pub fn connect() -> Cluster {
+        let var = |name: &str| {
+            std::env::var(name).unwrap_or_else(|_| {
+                panic!("{name} is not set: the k8s_* tests run against the control plane of `make k8s` (cni/tests/k8s/run.sh)")
+            })
+        };
+        let (kubeconfig, state, server) = (var("KUBECONFIG"), var("K8S_STATE"), var("K8S_SERVER"));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let client = runtime.block_on(async {
+            let file = kube::config::Kubeconfig::read_from(&kubeconfig).unwrap();
+            let config = Config::from_custom_kubeconfig(file, &Default::default())
+                .await
+                .unwrap();
+            Client::try_from(config).unwrap()
+        });
+        Cluster {
+            runtime,
+            client,
+            kubeconfig: kubeconfig.into(),
+            state: state.into(),
+            server,
+        }
+    }
+
+    /// Runs a future on the tests' runtime.
+    pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.runtime.block_on(f)
+    }
+
+    /// Creates a namespace unique to this test (never deleted: there is no namespace controller to
+    /// finish the deletion, and every tier run starts from an empty etcd).
+    pub fn namespace(&self, prefix: &str) -> String {
+        let name = super::unique(prefix).to_lowercase();
+        self.create("v1", "Namespace", None, json!({"metadata": {"name": name}}));
+        name
+    }
+
+    /// Server-side applies every document of `yaml` (into `namespace` when namespaced and the document
+    /// names none), waiting for CRDs to be established. Returns the applied objects.
+    pub fn apply_yaml(&self, namespace: Option<&str>, yaml: &str) -> Vec<Value> {
+        use serde::Deserialize;
+        serde_yaml::Deserializer::from_str(yaml)
+            .map(|doc| Value::deserialize(doc).expect("YAML document"))
+            .filter(|doc| !doc.is_null())
+            .map(|doc| self.apply(namespace, doc))
+            .collect()
+    }
+
+    /// Server-side applies one object (`apiVersion`, `kind`, `metadata.name` required).
+    pub fn apply(&self, namespace: Option<&str>, mut doc: Value) -> Value {
+        let (api, name) = self.api_for(namespace, &mut doc);
+        let params = PatchParams::apply(FIELD_MANAGER).force();
+        let applied = self
+            .block_on(api.patch(&name, &params, &Patch::Apply(&doc)))
+            .unwrap_or_else(|e| panic!("apply {} {name}: {e}", doc["kind"]));
+        if doc["kind"] == "CustomResourceDefinition" {
+            self.wait_established(&name);
+        }
+        serde_json::to_value(applied).unwrap()
+    }
+
+    /// Creates one object and returns it (or the API error).
+    pub fn create(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+        mut body: Value,
+    ) -> Value {
+        body["apiVersion"] = json!(api_version);
+        body["kind"] = json!(kind);
+        self.try_create(namespace, body)
+            .unwrap_or_else(|e| panic!("create {kind}: {e}"))
+    }
+
+    /// Creates one object (`apiVersion` and `kind` in `body`).
+    pub fn try_create(&self, namespace: Option<&str>, mut body: Value) -> Result<Value, kube::Error> {
+        let (api, _) = self.api_for(namespace, &mut body);
+        let object: DynamicObject = serde_json::from_value(body).unwrap();
+        self.block_on(api.create(&PostParams::default(), &object))
+            .map(|o| serde_json::to_value(o).unwrap())
+    }
+
+    /// Reads one object, `None` if it does not exist.
+    pub fn get(&self, api_version: &str, kind: &str, namespace: Option<&str>, name: &str) -> Option<Value> {
+        let mut doc = json!({"apiVersion": api_version, "kind": kind, "metadata": {"name": name}});
+        let (api, _) = self.api_for(namespace, &mut doc);
+        self.block_on(api.get_opt(name))
+            .unwrap()
+            .map(|o| serde_json::to_value(o).unwrap())
+    }
+
+    /// Deletes one object at once (grace period 0: there is no kubelet to finish a graceful delete).
+    pub fn delete(&self, api_version: &str, kind: &str, namespace: Option<&str>, name: &str) {
+        let mut doc = json!({"apiVersion": api_version, "kind": kind, "metadata": {"name": name}});
+        let (api, _) = self.api_for(namespace, &mut doc);
+        let params = DeleteParams {
+            grace_period_seconds: Some(0),
+            ..Default::default()
+        };
+        self.block_on(api.delete(name, &params))
+            .unwrap_or_else(|e| panic!("delete {kind} {name}: {e}"));
+    }
+
+    /// The annotations of pod `namespace/name`.
+    pub fn pod_annotations(&self, namespace: &str, name: &str) -> Value {
+        self.get("v1", "Pod", Some(namespace), name)
+            .unwrap_or_else(|| panic!("pod {namespace}/{name} does not exist"))["metadata"]["annotations"]
+            .clone()
+    }
+
+    /// A bearer token of the static token file for `user` (`admin`, `nobody`).
+    pub fn token_of(&self, user: &str) -> String {
+        let tokens = std::fs::read_to_string(self.state.join("tokens.csv")).unwrap();
+        tokens
+            .lines()
+            .find(|l| l.split(',').nth(1) == Some(user))
+            .and_then(|l| l.split(',').next())
+            .unwrap_or_else(|| panic!("no token for {user}"))
+            .to_string()
+    }
+
+    /// Writes a kubeconfig for `server` with `token` (CA of the tier) and returns its path.
+    pub fn kubeconfig_with_token(&self, path: &std::path::Path, server: &str, user: &str, token: &str) -> PathBuf {
+        let ca = self.state.join("pki/ca.crt");
+        let text = format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: tier\n  cluster: {{server: \"{server}\", certificate-authority: \"{}\"}}\nusers:\n- name: {user}\n  user: {{token: \"{token}\"}}\ncontexts:\n- name: tier\n  context: {{cluster: tier, user: {user}}}\ncurrent-context: tier\n",
+            ca.display()
+        );
+        std::fs::write(path, text).unwrap();
+        path.to_path_buf()
+    }
+
+    /// The API and object name for `doc`, resolved through discovery; fills in `metadata.namespace`.
+    fn api_for(&self, namespace: Option<&str>, doc: &mut Value) -> (Api<DynamicObject>, String) {
+        let api_version = doc["apiVersion"].as_str().expect("apiVersion").to_string();
+        let kind = doc["kind"].as_str().expect("kind").to_string();
+        let name = doc["metadata"]["name"].as_str().expect("metadata.name").to_string();
+        let (group, version) = api_version.split_once('/').unwrap_or(("", &api_version));
+        let gvk = GroupVersionKind::gvk(group, version, &kind);
+        let (resource, caps): (ApiResource, ApiCapabilities) = self
+            .block_on(kube::discovery::pinned_kind(&self.client, &gvk))
+            .unwrap_or_else(|e| panic!("discovery of {api_version} {kind}: {e}"));
+        let api = match caps.scope {
+            Scope::Cluster => Api::all_with(self.client.clone(), &resource),
+            Scope::Namespaced => {
+                let ns = doc["metadata"]["namespace"]
+                    .as_str()
+                    .map(str::to_string)
+                    .or_else(|| namespace.map(str::to_string))
+                    .unwrap_or_else(|| "default".into());
+                doc["metadata"]["namespace"] = json!(ns);
+                Api::namespaced_with(self.client.clone(), &ns, &resource)
+            }
+        };
+        (api, name)
+    }
+
+    /// Waits (up to 30 s) until the CRD `name` is established and served.
+    fn wait_established(&self, name: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let crd = self
+                .get("apiextensions.k8s.io/v1", "CustomResourceDefinition", None, name)
+                .unwrap();
+            let established = crd["status"]["conditions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|c| c["type"] == "Established" && c["status"] == "True");
+            if established {
+                return;
+            }
+            assert!(Instant::now() < deadline, "CRD {name} was not established within 30 s");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
