@@ -1,4 +1,5 @@
-//! The multus configuration (`"type": "multus"`): delegates, directories, logging and readiness.
+//! The multus configuration (`"type": "multus"`): delegates, directories, logging, readiness and the
+//! Kubernetes-mode settings (`kubeconfig`, `clusterNetwork`, `defaultNetworks`, namespace rules).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -17,14 +18,24 @@ pub const DEFAULT_CNI_DIR: &str = "/var/lib/cni/multus";
 pub const DEFAULT_LOG_LEVEL: Level = Level::Panic;
 /// Default bound on the wait for `readinessindicatorfile`.
 pub const DEFAULT_READINESS_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default `confDir`: where network files named by `clusterNetwork`, `defaultNetworks` and
+/// NetworkAttachmentDefinitions without a config are looked up.
+pub const DEFAULT_CONF_DIR: &str = "/etc/cni/multus/net.d";
+/// Default `multusNamespace`: where `clusterNetwork` and `defaultNetworks` objects live.
+pub const DEFAULT_MULTUS_NAMESPACE: &str = "kube-system";
 
 /// A parsed multus configuration.
 #[derive(Debug, Clone)]
 pub struct MultusConf {
     /// The configuration as the runtime passed it.
     pub conf: NetConf,
-    /// The delegates in order; exactly one has `master` set.
+    /// The configured delegates in order; exactly one has `master` set. Empty only in Kubernetes
+    /// mode, where the networks may all come from the pod.
     pub delegates: Vec<Delegate>,
+    /// Kubernetes mode: set when `kubeconfig` is.
+    pub kubernetes: Option<KubernetesConf>,
+    /// `confDir`.
+    pub conf_dir: PathBuf,
     /// `binDir`.
     pub bin_dir: PathBuf,
     /// `cniDir`.
@@ -37,11 +48,35 @@ pub struct MultusConf {
     pub readiness_timeout: Duration,
 }
 
+/// The settings of Kubernetes mode, named as in Multus.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KubernetesConf {
+    /// `kubeconfig`: the credentials for the API server.
+    pub kubeconfig: PathBuf,
+    /// `clusterNetwork`: the pod's primary network (a NetworkAttachmentDefinition in
+    /// `multusNamespace`, a file name in `confDir` without extension, or a file or directory path).
+    pub cluster_network: Option<String>,
+    /// `defaultNetworks`: attached to every pod outside `systemNamespaces`, after the cluster network.
+    pub default_networks: Vec<String>,
+    /// `multusNamespace`.
+    pub multus_namespace: String,
+    /// `namespaceIsolation`: pods may use only their own namespace's networks and `globalNamespaces`'.
+    pub namespace_isolation: bool,
+    /// `globalNamespaces` (comma-separated in the file; `default` when unset).
+    pub global_namespaces: Vec<String>,
+    /// `systemNamespaces`: pods there get no `defaultNetworks` (`["kube-system"]` when unset).
+    pub system_namespaces: Vec<String>,
+    /// `podResourcesSocket`: kubelet's PodResources API, asked for `deviceID`s.
+    pub pod_resources_socket: PathBuf,
+}
 impl MultusConf {
     /// Reads and validates the configuration; code 7 naming the field on any error.
     pub fn parse(conf: &NetConf) -> Result<MultusConf, CniError> {
         let raw = &conf.raw;
+        let kubernetes = KubernetesConf::parse(raw)?;
+        let no_delegates = Vec::new();
         let list = match raw.get("delegates") {
+            None if kubernetes.is_some() => &no_delegates,
             Some(Value::Array(list)) if !list.is_empty() => list,
             Some(Value::Array(_)) => {
                 return Err(CniError::invalid_config("delegates", "must not be empty"))
@@ -67,7 +102,11 @@ impl MultusConf {
                     format!("only one delegate may be the master (delegates[{first}] already is)"),
                 ))
             }
-            (None, _) => delegates[0].master = true,
+            (None, _) => {
+                if let Some(first) = delegates.first_mut() {
+                    first.master = true;
+                }
+            }
             _ => {}
         }
         let dir = |field: &str, default: &str| {
@@ -89,6 +128,8 @@ impl MultusConf {
         };
         Ok(MultusConf {
             delegates,
+            kubernetes,
+            conf_dir: dir("confDir", DEFAULT_CONF_DIR)?,
             bin_dir: dir("binDir", DEFAULT_BIN_DIR)?,
             cni_dir: dir("cniDir", DEFAULT_CNI_DIR)?,
             log,
@@ -101,32 +142,86 @@ impl MultusConf {
         })
     }
 
-    /// The interface name of every delegate: the master gets `master_ifname` (CNI_IFNAME), the others
-    /// their requested name or `net<N>`, N counting the non-master delegates from 0 (as in the seed,
-    /// where the first secondary interface is `net0`). Code 7 if two delegates would share a name.
+    /// The interface name of every configured delegate, as in the seed ([`ifnames`] from `net0`).
     pub fn ifnames(&self, master_ifname: &str) -> Result<Vec<String>, CniError> {
-        let mut names: Vec<String> = Vec::with_capacity(self.delegates.len());
-        let mut secondary = 0;
-        for d in &self.delegates {
-            let name = if d.master {
-                master_ifname.to_string()
-            } else {
-                secondary += 1;
-                d.requested_ifname
-                    .clone()
-                    .unwrap_or_else(|| format!("net{}", secondary - 1))
-            };
-            validate_ifname(&name)
-                .map_err(|p| CniError::invalid_config(&format!("delegates[{}]", d.index), p))?;
-            if let Some(other) = names.iter().position(|n| *n == name) {
-                return Err(CniError::invalid_config(
-                    &format!("delegates[{}]", d.index),
-                    format!("interface name {name:?} is already used by delegates[{other}]"),
-                ));
-            }
-            names.push(name);
+        ifnames(&self.delegates, master_ifname, 0)
+    }
+}
+
+/// The interface name of every delegate: the master gets `master_ifname` (CNI_IFNAME), the others
+/// their requested name or `net<N>`, N counting the non-master delegates from `first` (0 in the seed,
+/// where the first secondary interface is `net0`; 1 for NPWG networks, as Multus names them). Code 7
+/// if two delegates would share a name.
+pub fn ifnames(delegates: &[Delegate], master_ifname: &str, first: usize) -> Result<Vec<String>, CniError> {
+    let mut names: Vec<String> = Vec::with_capacity(delegates.len());
+    let mut secondary = first;
+    for d in delegates {
+        let name = if d.master {
+            master_ifname.to_string()
+        } else {
+            secondary += 1;
+            d.requested_ifname
+                .clone()
+                .unwrap_or_else(|| format!("net{}", secondary - 1))
+        };
+        validate_ifname(&name).map_err(|p| CniError::invalid_config(&d.source, p))?;
+        if let Some(other) = names.iter().position(|n| *n == name) {
+            return Err(CniError::invalid_config(
+                &d.source,
+                format!("interface name {name:?} is already used by {}", delegates[other].source),
+            ));
         }
-        Ok(names)
+        names.push(name);
+    }
+    Ok(names)
+}
+
+impl KubernetesConf {
+    /// Kubernetes mode's fields; `None` without `kubeconfig`.
+    fn parse(raw: &serde_json::Map<String, Value>) -> Result<Option<KubernetesConf>, CniError> {
+        let Some(kubeconfig) = optional_str(raw, "", "kubeconfig")?.filter(|k| !k.is_empty()) else {
+            return Ok(None);
+        };
+        let strings = |field: &str| -> Result<Option<Vec<String>>, CniError> {
+            match raw.get(field) {
+                None => Ok(None),
+                Some(Value::Array(items)) => items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| {
+                        v.as_str().map(str::to_string).ok_or_else(|| {
+                            CniError::invalid_config(&format!("{field}[{i}]"), format!("expected a string, found {v}"))
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(Some),
+                Some(other) => Err(CniError::invalid_config(field, format!("expected a list of strings, found {other}"))),
+            }
+        };
+        let namespace_isolation = match raw.get("namespaceIsolation") {
+            None => false,
+            Some(Value::Bool(b)) => *b,
+            Some(other) => {
+                return Err(CniError::invalid_config("namespaceIsolation", format!("expected a boolean, found {other}")))
+            }
+        };
+        let global_namespaces = optional_str(raw, "", "globalNamespaces")?
+            .map(|list| list.split(',').map(|n| n.trim().to_string()).filter(|n| !n.is_empty()).collect())
+            .unwrap_or_else(|| vec!["default".to_string()]);
+        Ok(Some(KubernetesConf {
+            kubeconfig: PathBuf::from(kubeconfig),
+            cluster_network: optional_str(raw, "", "clusterNetwork")?.filter(|c| !c.is_empty()).map(str::to_string),
+            default_networks: strings("defaultNetworks")?.unwrap_or_default(),
+            multus_namespace: optional_str(raw, "", "multusNamespace")?
+                .unwrap_or(DEFAULT_MULTUS_NAMESPACE)
+                .to_string(),
+            namespace_isolation,
+            global_namespaces,
+            system_namespaces: strings("systemNamespaces")?.unwrap_or_else(|| vec!["kube-system".to_string()]),
+            pod_resources_socket: PathBuf::from(
+                optional_str(raw, "", "podResourcesSocket")?.unwrap_or(crate::k8s::DEFAULT_POD_RESOURCES_SOCKET),
+            ),
+        }))
     }
 }
 

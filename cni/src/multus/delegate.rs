@@ -17,8 +17,10 @@ pub const MASTER_KEY: &str = "masterplugin";
 /// One delegate network, normalised to a list (a single plugin configuration is a list of one).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Delegate {
-    /// Position in `delegates` (used in messages: `delegates[1]`).
+    /// Position in `delegates`, or in the pod's list of networks in Kubernetes mode.
     pub index: usize,
+    /// Where the delegate came from, for messages: `delegates[1]`, or `network "ns/name"`.
+    pub source: String,
     /// Whether this delegate's result is the one returned to the runtime.
     pub master: bool,
     /// The interface name the delegate asked for (`if0name`, else `interface`), if any.
@@ -27,6 +29,8 @@ pub struct Delegate {
     pub conf: Map<String, Value>,
     /// `conf` read as a configuration list.
     pub network: ConfList,
+    /// Extra `CNI_ARGS` for ADD (Multus passes a pod's requested `IP` and `MAC` this way too).
+    pub add_args: Vec<(String, String)>,
 }
 
 /// Where delegates are run from: plugin directories and the runtime's environment.
@@ -43,10 +47,26 @@ impl Delegate {
     /// absent and hands `runtimeConfig` entries to the plugins whose `capabilities` ask for them.
     pub fn parse(index: usize, value: &Value, defaults: &NetConf) -> Result<Delegate, CniError> {
         let at = format!("delegates[{index}]");
-        let mut conf = value
+        let conf = value
             .as_object()
             .cloned()
             .ok_or_else(|| CniError::invalid_config(&at, "expected an object"))?;
+        let empty = Map::new();
+        let runtime_config = defaults.runtime_config().unwrap_or(&empty);
+        Self::from_network(index, at, conf, defaults, runtime_config)
+    }
+
+    /// A delegate from a network's configuration `conf` found at `source`: the master key read and
+    /// removed, `name` and `cniVersion` filled in from multus's own configuration when absent, and the
+    /// `runtime_config` entries handed to the plugins whose `capabilities` ask for them.
+    pub fn from_network(
+        index: usize,
+        source: String,
+        mut conf: Map<String, Value>,
+        defaults: &NetConf,
+        runtime_config: &Map<String, Value>,
+    ) -> Result<Delegate, CniError> {
+        let at = source.clone();
         let master = match conf.remove(MASTER_KEY) {
             None => false,
             Some(Value::Bool(b)) => b,
@@ -61,19 +81,18 @@ impl Delegate {
             .or_insert_with(|| Value::from(defaults.name.clone()));
         conf.entry("cniVersion")
             .or_insert_with(|| Value::from(defaults.cni_version.as_str()));
-        if let Some(runtime_config) = defaults.runtime_config() {
-            pass_capabilities(&mut conf, runtime_config);
-        }
-        Self::from_conf(index, master, conf)
+        pass_capabilities(&mut conf, runtime_config);
+        Self::from_conf(index, source, master, conf)
     }
 
     /// Rebuilds a delegate from its stored `conf` (as written to the cache by ADD).
     pub fn from_conf(
         index: usize,
+        source: String,
         master: bool,
         conf: Map<String, Value>,
     ) -> Result<Delegate, CniError> {
-        let at = format!("delegates[{index}]");
+        let at = source.clone();
         let network = if conf.contains_key("plugins") {
             ConfList::from_map(&conf, &at)?
         } else {
@@ -103,10 +122,12 @@ impl Delegate {
             .transpose()?;
         Ok(Delegate {
             index,
+            source,
             master,
             requested_ifname,
             conf,
             network,
+            add_args: Vec::new(),
         })
     }
 
@@ -119,8 +140,8 @@ impl Delegate {
             .filter_map(|p| p.get("type")?.as_str())
             .collect();
         format!(
-            "delegates[{}] ({:?} in network {:?})",
-            self.index,
+            "{} ({:?} in network {:?})",
+            self.source,
             types.join(","),
             self.network.name
         )
@@ -133,7 +154,13 @@ impl Delegate {
 
     /// ADD: runs the plugins in order, each with the previous one's result; returns the last result.
     pub fn add(&self, runner: &Runner, ifname: &str) -> Result<CniResult, CniError> {
-        let env = runner.env_for(Command::Add, Some(ifname));
+        let mut env = runner.env_for(Command::Add, Some(ifname));
+        if !self.add_args.is_empty() {
+            if env.arg("IgnoreUnknown").is_none() {
+                env.args.push(("IgnoreUnknown".into(), "true".into()));
+            }
+            env.args.extend(self.add_args.iter().cloned());
+        }
         let mut prev: Option<CniResult> = None;
         for i in 0..self.network.plugins.len() {
             let conf = self.network.plugin_conf(i, prev.as_ref());

@@ -10,13 +10,17 @@
 
 mod config;
 mod delegate;
+mod kubernetes;
 mod readiness;
+mod selection;
 mod state;
 
 use std::collections::HashSet;
 use std::path::PathBuf;
 
-pub use config::MultusConf;
+pub use config::{KubernetesConf, MultusConf};
+pub use kubernetes::{NETWORK_STATUS_ANNOTATION, RESOURCE_NAME_ANNOTATION};
+pub use selection::{DEFAULT_NETWORK_ANNOTATION, LEGACY_NETWORKS_ANNOTATION, NETWORKS_ANNOTATION};
 
 use delegate::Runner;
 use state::{Cache, DelegateRecord, Record};
@@ -42,7 +46,8 @@ impl crate::spec::Plugin for Multus {
             call.env.ifname()?,
             call.env.netns()?,
         );
-        let names = m.ifnames(ifname)?;
+        let plan = kubernetes::Plan::make(&m, &call.env)?;
+        let (delegates, names) = (&plan.delegates, &plan.ifnames);
         let present = crate::netlink::link_names_in(netns).map_err(|e| match e {
             crate::netlink::Error::Netns(e) => CniError::invalid_env("CNI_NETNS", e),
             other => CniError::io(
@@ -55,7 +60,7 @@ impl crate::spec::Plugin for Multus {
                 ERR_IFNAME_EXISTS,
                 format!(
                     "{}: interface {name:?} already exists in {}",
-                    m.delegates[i].label(),
+                    delegates[i].label(),
                     netns.display()
                 ),
                 "nothing was created",
@@ -67,12 +72,12 @@ impl crate::spec::Plugin for Multus {
             container_id: container_id.to_string(),
             ifname: ifname.to_string(),
             netns: Some(netns.to_path_buf()),
-            delegates: m
-                .delegates
+            delegates: delegates
                 .iter()
-                .zip(&names)
+                .zip(names)
                 .map(|(d, name)| DelegateRecord {
                     index: d.index,
+                    source: Some(d.source.clone()),
                     master: d.master,
                     ifname: name.clone(),
                     conf: d.conf.clone(),
@@ -84,7 +89,17 @@ impl crate::spec::Plugin for Multus {
         let cache = Cache::new(&m.cni_dir);
         cache.save(&record)?;
         let runner = runner(&m, &call.env);
-        for (i, d) in m.delegates.iter().enumerate() {
+        let rollback = |record: &Record, failed: usize| -> Result<(), CniError> {
+            // The failed delegate is deleted too, best-effort: it may have allocated before failing,
+            // and a DEL of it that fails (e.g. its binary is missing) is only logged. The cache stays
+            // only if a delegate that was added could not be deleted, so that the runtime's DEL retries.
+            undo(&runner, &record.delegates[failed..=failed], &m.log);
+            if undo(&runner, &record.delegates[..failed], &m.log).is_empty() {
+                cache.remove(container_id, ifname)?;
+            }
+            Ok(())
+        };
+        for (i, d) in delegates.iter().enumerate() {
             m.log.verbose(format_args!(
                 "ADD {} as {} in {container_id}",
                 d.label(),
@@ -93,20 +108,21 @@ impl crate::spec::Plugin for Multus {
             let outcome = d.add(&runner, &names[i]).map_err(|e| e.context(d.label()));
             let saved = outcome.and_then(|result| {
                 record.delegates[i].result = Some(result);
-                if i + 1 == m.delegates.len() {
+                if i + 1 == delegates.len() {
                     cache.save(&record)?;
                 }
                 Ok(())
             });
             if let Err(err) = saved {
                 m.log.error(format_args!("ADD failed, rolling back: {err}"));
-                // The failed delegate is deleted too, best-effort: it may have allocated before failing,
-                // and a DEL of it that fails (e.g. its binary is missing) is only logged. The cache stays
-                // only if a delegate that was added could not be deleted, so that the runtime's DEL retries.
-                undo(&runner, &record.delegates[i..=i], &m.log);
-                if undo(&runner, &record.delegates[..i], &m.log).is_empty() {
-                    cache.remove(container_id, ifname)?;
-                }
+                rollback(&record, i)?;
+                return Err(err);
+            }
+        }
+        if let Some(pod) = &plan.pod {
+            if let Err(err) = pod.report(&record.delegates) {
+                m.log.error(format_args!("network-status not written, rolling back: {err}"));
+                rollback(&record, record.delegates.len() - 1)?;
                 return Err(err);
             }
         }

@@ -31,8 +31,11 @@ pub struct Record {
 /// One delegate of a [`Record`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DelegateRecord {
-    /// Position in the configuration's `delegates`.
+    /// Position in the configuration's `delegates` (or the pod's networks).
     pub index: usize,
+    /// Where the delegate came from (`delegates[1]`, `network "ns/name"`); absent in older caches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
     /// Whether this is the master delegate.
     pub master: bool,
     /// The interface name it was given.
@@ -46,7 +49,11 @@ pub struct DelegateRecord {
 impl DelegateRecord {
     /// The delegate, rebuilt from the stored configuration.
     pub fn delegate(&self) -> Result<Delegate, CniError> {
-        Delegate::from_conf(self.index, self.master, self.conf.clone())
+        let source = self
+            .source
+            .clone()
+            .unwrap_or_else(|| format!("delegates[{}]", self.index));
+        Delegate::from_conf(self.index, source, self.master, self.conf.clone())
             .map_err(|e| e.context("cached delegate"))
     }
 }
@@ -133,6 +140,7 @@ mod tests {
             netns: Some("/run/netns/p".into()),
             delegates: vec![DelegateRecord {
                 index: 0,
+                source: None,
                 master: true,
                 ifname: "eth0".into(),
                 conf: json!({"type": "bridge", "name": "n", "cniVersion": "1.0.0"})
