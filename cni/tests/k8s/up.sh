@@ -12,7 +12,7 @@ api_port=${K8S_APISERVER_PORT:-6443}
 etcd_port=${K8S_ETCD_PORT:-2379}
 started=$(date +%s.%N)
 
-bin=$("$here/build.sh" etcd kube-apiserver)
+bin=$("$here/build.sh" etcd kube-apiserver podresources-stub)
 built=$(date +%s.%N)
 "$here/down.sh" "$state" >/dev/null 2>&1 || true
 rm -rf "$state"; mkdir -p "$state/pki" "$state/etcd"
