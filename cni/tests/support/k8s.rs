@@ -11,6 +11,11 @@ use kube::discovery::{ApiCapabilities, ApiResource, Scope};
 use kube::{Client, Config};
 use serde_json::{json, Value};
 
+/// CNI_ARGS as kubelet's runtime passes them for pod `namespace/name` with `uid`.
+pub fn pod_args(namespace: &str, name: &str, uid: &str, container_id: &str) -> String {
+    format!("IgnoreUnknown=1;K8S_POD_NAMESPACE={namespace};K8S_POD_NAME={name};K8S_POD_INFRA_CONTAINER_ID={container_id};K8S_POD_UID={uid}")
+}
+
 /// The field manager of the tests' server-side applies.
 const FIELD_MANAGER: &str = "multiplane-tests";
 
@@ -134,6 +139,27 @@ impl Cluster {
         };
         self.block_on(api.delete(name, &params))
             .unwrap_or_else(|e| panic!("delete {kind} {name}: {e}"));
+    }
+
+    /// Creates pod `namespace/name` bound to a node (it stays Pending: no kubelet runs in this tier)
+    /// with `annotations`; returns its UID.
+    pub fn create_pod(&self, namespace: &str, name: &str, annotations: Value) -> String {
+        let pod = self.create(
+            "v1",
+            "Pod",
+            Some(namespace),
+            json!({"metadata": {"name": name, "annotations": annotations},
+                   "spec": {"nodeName": "tier-node", "containers": [{"name": "c", "image": "busybox"}]}}),
+        );
+        pod["metadata"]["uid"].as_str().unwrap().to_string()
+    }
+
+    /// The pod's network-status annotation, parsed (`Null` when absent).
+    pub fn network_status(&self, namespace: &str, name: &str) -> Value {
+        self.pod_annotations(namespace, name)["k8s.v1.cni.cncf.io/network-status"]
+            .as_str()
+            .map(|text| serde_json::from_str(text).expect("network-status is JSON"))
+            .unwrap_or(Value::Null)
     }
 
     /// The annotations of pod `namespace/name`.
