@@ -2,7 +2,7 @@
 # Both install what they need first (Debian packages, cargo-nextest, hugepages).
 CARGO ?= cargo
 
-.PHONY: deps demo test lab
+.PHONY: deps demo test lab k8s
 deps:
 	./.ci/install-deps
 
@@ -12,9 +12,15 @@ demo: deps
 
 test: deps
 	$(CARGO) build --workspace --all-targets
-	$(CARGO) nextest run --workspace --no-fail-fast
+	$(CARGO) nextest run --workspace --no-fail-fast -E 'not binary(/^k8s_/)'
 	$(CARGO) test --workspace --doc
+	$(MAKE) k8s
 	$(MAKE) lab
+
+# The Kubernetes tier (cni/tests/k8s): a real etcd + kube-apiserver, built once per version into
+# /var/cache/multiplane/k8s, and every `k8s_*` test of the cni crate against it; root only.
+k8s:
+	./cni/tests/k8s/run.sh
 
 # The emulated SR-IOV lab (cni/tests/lab/README.md): one guest boot running every scenario; root only.
 lab:

@@ -40,7 +40,11 @@ impl Cluster {
                 panic!("{name} is not set: the k8s_* tests run against the control plane of `make k8s` (cni/tests/k8s/run.sh)")
             })
         };
-        let (kubeconfig, state, server) = (var("KUBECONFIG"), var("K8S_STATE"), var("K8S_SERVER"));
+        Cluster::open(var("KUBECONFIG").into(), var("K8S_STATE").into(), var("K8S_SERVER"))
+    }
+
+    /// Connects to the control plane of `kubeconfig` (state directory `state`, URL `server`).
+    pub fn open(kubeconfig: PathBuf, state: PathBuf, server: String) -> Cluster {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -55,8 +59,8 @@ impl Cluster {
         Cluster {
             runtime,
             client,
-            kubeconfig: kubeconfig.into(),
-            state: state.into(),
+            kubeconfig,
+            state,
             server,
         }
     }
@@ -234,5 +238,45 @@ impl Cluster {
             assert!(Instant::now() < deadline, "CRD {name} was not established within 30 s");
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+}
+
+/// A control plane of a test's own (`cni/tests/k8s/up.sh` on other ports), for faults that must not
+/// touch the shared one: stopped on drop.
+pub struct PrivateControlPlane {
+    /// Its state directory.
+    pub state: PathBuf,
+}
+
+impl PrivateControlPlane {
+    /// Starts etcd and kube-apiserver on `api_port` and `etcd_port` (and `etcd_port + 1`).
+    pub fn start(state: PathBuf, api_port: u16, etcd_port: u16) -> (PrivateControlPlane, Cluster) {
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/k8s/up.sh");
+        let out = std::process::Command::new(script)
+            .arg(&state)
+            .env("K8S_APISERVER_PORT", api_port.to_string())
+            .env("K8S_ETCD_PORT", etcd_port.to_string())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "up.sh: {}", String::from_utf8_lossy(&out.stderr));
+        let plane = PrivateControlPlane { state: state.clone() };
+        let cluster = Cluster::open(
+            state.join("admin.kubeconfig"),
+            state,
+            format!("https://127.0.0.1:{api_port}"),
+        );
+        (plane, cluster)
+    }
+
+    /// Stops kube-apiserver and etcd (as when the control plane goes down).
+    pub fn stop(&self) {
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/k8s/down.sh");
+        super::sh(script.to_str().unwrap(), &[self.state.to_str().unwrap()]);
+    }
+}
+
+impl Drop for PrivateControlPlane {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
