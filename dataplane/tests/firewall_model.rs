@@ -1,12 +1,31 @@
 //! The compiled firewall must agree exactly with the reference model: verdict, matched rule, output frame
 //! after rewrites, and every counter, over random rule sets and random (partly hostile) traffic.
 
+//!
+//! The compiled firewall lives in DPDK's heap: each test initialises the EAL (one test per process,
+//! as cargo-nextest runs them) and checks that dropping the firewall gives every byte back.
+
+mod common;
+
 use dataplane::firewall::synth::{acl_rule_set, frame_for, overlapping_rule_set, Rng};
 use dataplane::firewall::{Action, Counters, Firewall, Hit, ReferenceModel, RuleSet};
+use dataplane::Eal;
+
+fn eal() -> Eal {
+    common::test_eal_builder().init().expect("EAL for firewall tests")
+}
 
 /// Runs `frames` random frames through both and compares everything; returns how many were allowed.
-fn agree(rules: RuleSet, rng: &mut Rng, frames: usize) -> usize {
-    let firewall = Firewall::compile(rules.clone());
+/// The firewall's DPDK memory must be free again afterwards.
+fn agree(eal: &Eal, rules: RuleSet, rng: &mut Rng, frames: usize) -> usize {
+    let heap_before = eal.heap_allocated();
+    let allowed = agree_with(&Firewall::compile(eal, rules.clone()).unwrap(), rng, frames);
+    assert_eq!(eal.heap_allocated(), heap_before, "the firewall leaked DPDK memory");
+    allowed
+}
+
+fn agree_with(firewall: &Firewall, rng: &mut Rng, frames: usize) -> usize {
+    let rules = firewall.rules().clone();
     let counters = Counters::new(&rules);
     let mut model = ReferenceModel::new(rules.clone());
     let mut allowed = 0;
@@ -33,11 +52,12 @@ fn agree(rules: RuleSet, rng: &mut Rng, frames: usize) -> usize {
 
 #[test]
 fn overlapping_rule_sets_agree_with_model() {
+    let eal = eal();
     let mut rng = Rng::new(1);
     let (mut allowed, mut total) = (0, 0);
     for _ in 0..300 {
         let rules = overlapping_rule_set(&mut rng, 4, 40);
-        allowed += agree(rules, &mut rng, 300);
+        allowed += agree(&eal, rules, &mut rng, 300);
         total += 300;
     }
     // The generator must exercise both outcomes, or the comparison proves little.
@@ -49,18 +69,20 @@ fn overlapping_rule_sets_agree_with_model() {
 
 #[test]
 fn large_overlapping_tables_agree_with_model() {
+    let eal = eal();
     let mut rng = Rng::new(2);
     for _ in 0..4 {
         let rules = overlapping_rule_set(&mut rng, 3, 2000);
-        agree(rules, &mut rng, 5000);
+        agree(&eal, rules, &mut rng, 5000);
     }
 }
 
 #[test]
 fn large_acl_agrees_with_model_and_hits_deep_rules() {
+    let eal = eal();
     let mut rng = Rng::new(3);
     let rules = acl_rule_set(&mut rng, 10_000);
-    let firewall = Firewall::compile(rules.clone());
+    let firewall = Firewall::compile(&eal, rules.clone()).unwrap();
     let mut model = ReferenceModel::new(rules.clone());
     let mut deepest = 0;
     for _ in 0..20_000 {
@@ -84,7 +106,7 @@ fn hostile_frames_are_dropped_and_counted_by_reason() {
     let rules =
         parse_rule_file(r#"{"default": "allow", "vlans": {"untagged": {"default": "allow"}}}"#)
             .unwrap();
-    let firewall = Firewall::compile(rules.clone());
+    let firewall = Firewall::compile(&eal(), rules.clone()).unwrap();
     let counters = Counters::new(&rules);
     let mut ipv4 = vec![0u8; 12];
     ipv4.extend_from_slice(&[0x08, 0x00, 0x43, 0, 0, 20]);

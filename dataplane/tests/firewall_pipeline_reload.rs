@@ -57,7 +57,7 @@ fn reload_under_traffic_loses_nothing_and_never_mixes_rule_sets() {
                     reply,
                 })
                 .unwrap();
-            assert_eq!(generation.recv().unwrap(), 2);
+            assert_eq!(generation.recv().unwrap(), Ok(2));
             let at_switch = stats(&commands);
             let gen1 = at_switch.by_generation[0].1.total().packets;
             wait_until(&commands, "traffic under the second rules", |s| {

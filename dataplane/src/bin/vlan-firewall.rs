@@ -89,8 +89,12 @@ fn handle_signals(mut signals: Signals, path: String, commands: Sender<Command>)
                 if commands.send(Command::Update { rules, reply }).is_err() {
                     return;
                 }
-                if let Ok(id) = generation.recv() {
-                    eprintln!("vlan-firewall: reloaded {path}: rules generation {id}");
+                match generation.recv() {
+                    Ok(Ok(id)) => eprintln!("vlan-firewall: reloaded {path}: rules generation {id}"),
+                    Ok(Err(e)) => eprintln!(
+                        "vlan-firewall: reload failed, keeping the running rules: {path}: {e}"
+                    ),
+                    Err(_) => return,
                 }
             }
         }

@@ -1,23 +1,121 @@
-//! The compiled firewall: a rule set turned into per-VLAN decision trees, judging and rewriting frames.
+//! The compiled firewall: per VLAN table, one rte_acl classifier per IP version (rules in priority
+//! order, so rte_acl's highest-priority match is the first matching rule) and a lookup for non-IP
+//! frames; it judges bursts of frames, counts them and rewrites the allowed ones.
 
-use super::matcher::{Key, RuleBox};
-use super::rules::{Action, Rewrite, RuleSet, Side, TableKey};
-use super::tree::{Tree, TreeStats};
+use super::acl::{AclAlgorithm, AclContext, AclRule, Key, MAX_KEYS};
+use super::l2::L2Lookup;
+use super::layout::{Family, Layout};
+use super::rules::{Action, Rewrite, RuleSet, Side, Table, TableKey};
 use super::verdict::{Counters, Hit, Verdict};
-use crate::packet::{parse_flow, EthernetFrame, Flow, VlanTag};
+use crate::packet::{parse_flow, EthernetFrame, Flow, ParseError, VlanTag};
+use crate::{Eal, Error, Result};
 
 /// No table for this VLAN in [`Firewall`]'s VLAN index.
 const NO_TABLE: u16 = u16::MAX;
 
+/// The classifier of one table for one IP version: one rte_acl context, or several over consecutive
+/// runs of the rules when rte_acl cannot fit them in one (its tries would exceed its limit of 8).
+struct IpClassifier {
+    layout: Layout,
+    acls: Vec<AclContext>,
+}
+
+/// Builds contexts over `rules`, halving the list (in priority order) while rte_acl runs out of tries.
+fn build_split(
+    eal: &Eal,
+    layout: &Layout,
+    rules: &[AclRule],
+    algorithm: Option<AclAlgorithm>,
+    out: &mut Vec<AclContext>,
+) -> Result<()> {
+    match AclContext::build(eal, layout.fields(), rules, algorithm) {
+        Ok(acl) => {
+            out.push(acl);
+            Ok(())
+        }
+        Err(Error::Dpdk { errno, .. }) if errno == ENOMEM && rules.len() > 1 => {
+            let (first, rest) = rules.split_at(rules.len() / 2);
+            build_split(eal, layout, first, algorithm, out)?;
+            build_split(eal, layout, rest, algorithm, out)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// `ENOMEM`: what rte_acl_build returns when the rules need more than 8 tries (or the heap is full).
+const ENOMEM: i32 = 12;
+
 struct CompiledTable {
     default: Action,
     actions: Vec<Action>,
-    tree: Tree,
+    /// IPv4 and IPv6 classifiers; `None` when no rule of the table can match that version.
+    ip: [Option<IpClassifier>; 2],
+    l2: L2Lookup,
     rewrite_a_to_b: Rewrite,
     rewrite_b_to_a: Rewrite,
 }
 
+fn family_index(family: Family) -> usize {
+    match family {
+        Family::V4 => 0,
+        Family::V6 => 1,
+    }
+}
+
+impl CompiledTable {
+    fn compile(eal: &Eal, table: &Table, algorithm: Option<AclAlgorithm>) -> Result<CompiledTable> {
+        let mut ip = [None, None];
+        for family in [Family::V4, Family::V6] {
+            let admitted = || table.rules.iter().filter(move |r| family.admits(r));
+            if admitted().next().is_none() {
+                continue;
+            }
+            let layout = Layout::new(family, admitted());
+            let rules: Vec<AclRule> = (table.rules.iter().enumerate())
+                .filter(|(_, r)| family.admits(r))
+                .map(|(i, r)| AclRule {
+                    userdata: i as u32 + 1,
+                    tests: layout.tests(r),
+                })
+                .collect();
+            let mut acls = Vec::with_capacity(1);
+            build_split(eal, &layout, &rules, algorithm, &mut acls)?;
+            ip[family_index(family)] = Some(IpClassifier { layout, acls });
+        }
+        Ok(CompiledTable {
+            default: table.default,
+            actions: table.rules.iter().map(|r| r.action).collect(),
+            ip,
+            l2: L2Lookup::new(&table.rules),
+            rewrite_a_to_b: table.rewrite_a_to_b,
+            rewrite_b_to_a: table.rewrite_b_to_a,
+        })
+    }
+
+    fn classifiers(&self) -> impl Iterator<Item = &IpClassifier> {
+        self.ip.iter().flatten()
+    }
+}
+
+/// DPDK heap taken by a firewall's search structures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Memory {
+    /// Bytes of the IPv4 classifiers.
+    pub ipv4: usize,
+    /// Bytes of the IPv6 classifiers (rules without IPv4-only conditions are in both).
+    pub ipv6: usize,
+}
+
+impl Memory {
+    /// Both together.
+    pub fn total(&self) -> usize {
+        self.ipv4 + self.ipv6
+    }
+}
+
 /// A rule set compiled for fast classification. Immutable; share it between cores behind an `Arc`.
+///
+/// Its search structures live in DPDK's heap, so compiling needs the EAL (the firewall keeps it alive).
 pub struct Firewall {
     rules: RuleSet,
     /// Table position for each VLAN ID 0-4095 (index 0 is unused: VLAN 0 frames are priority-tagged).
@@ -26,9 +124,27 @@ pub struct Firewall {
     tables: Vec<CompiledTable>,
 }
 
+/// A frame of a burst that waits for an rte_acl search: its table position and IP version.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Pending {
+    table: u16,
+    family: Family,
+}
+
 impl Firewall {
-    /// Compiles `rules`.
-    pub fn compile(rules: RuleSet) -> Firewall {
+    /// Compiles `rules`, classifying with the fastest rte_acl method this CPU and the EAL's maximum
+    /// SIMD width allow (`--force-max-simd-bitwidth=512` enables the AVX-512 ones).
+    pub fn compile(eal: &Eal, rules: RuleSet) -> Result<Firewall> {
+        Self::compile_with(eal, rules, None)
+    }
+
+    /// Compiles `rules` with the given rte_acl classification method (`None`: the fastest available).
+    /// Fails if the CPU or the EAL's SIMD width does not allow the method.
+    pub fn compile_with(
+        eal: &Eal,
+        rules: RuleSet,
+        algorithm: Option<AclAlgorithm>,
+    ) -> Result<Firewall> {
         let mut vlan_index = Box::new([NO_TABLE; 4096]);
         let mut untagged = NO_TABLE;
         let mut tables = Vec::with_capacity(rules.tables.len());
@@ -37,20 +153,14 @@ impl Firewall {
                 TableKey::Untagged => untagged = pos as u16,
                 TableKey::Vlan(id) => vlan_index[*id as usize] = pos as u16,
             }
-            tables.push(CompiledTable {
-                default: table.default,
-                actions: table.rules.iter().map(|r| r.action).collect(),
-                tree: Tree::build(&table.rules.iter().map(RuleBox::of).collect::<Vec<_>>()),
-                rewrite_a_to_b: table.rewrite_a_to_b,
-                rewrite_b_to_a: table.rewrite_b_to_a,
-            });
+            tables.push(CompiledTable::compile(eal, table, algorithm)?);
         }
-        Firewall {
+        Ok(Firewall {
             rules,
             vlan_index,
             untagged,
             tables,
-        }
+        })
     }
 
     /// The rule set this firewall was compiled from.
@@ -58,46 +168,163 @@ impl Firewall {
         &self.rules
     }
 
-    /// Size figures of each table's decision tree, in table order.
-    pub fn tree_stats(&self) -> Vec<TreeStats> {
-        self.tables.iter().map(|t| t.tree.stats()).collect()
+    /// The rte_acl classification method in use (`None` if no table has an IP rule).
+    pub fn algorithm(&self) -> Option<AclAlgorithm> {
+        let mut all = self.tables.iter().flat_map(CompiledTable::classifiers);
+        all.next().map(|c| c.acls[0].algorithm())
+    }
+
+    /// Bytes of DPDK heap that the compiled search structures of every table take, by IP version.
+    pub fn memory(&self) -> Memory {
+        let of = |family: Family| {
+            let classifiers = self.tables.iter().filter_map(|t| t.ip[family_index(family)].as_ref());
+            classifiers.flat_map(|c| &c.acls).map(AclContext::memory).sum()
+        };
+        Memory {
+            ipv4: of(Family::V4),
+            ipv6: of(Family::V6),
+        }
     }
 
     /// Judges `frame`, which arrived on `ingress`, without counting or rewriting it.
     pub fn classify(&self, ingress: Side, frame: &[u8]) -> Verdict {
-        match parse_flow(frame) {
-            Ok(flow) => self.classify_flow(ingress, &flow),
-            Err(reason) => Verdict {
-                action: Action::Drop,
-                hit: Hit::Malformed(reason),
-            },
-        }
+        self.classify_flow_or_error(ingress, parse_flow(frame))
     }
 
     /// Judges an already parsed frame that arrived on `ingress`.
     pub fn classify_flow(&self, ingress: Side, flow: &Flow) -> Verdict {
-        let pos = match flow.vlan {
+        self.classify_flow_or_error(ingress, Ok(*flow))
+    }
+
+    fn classify_flow_or_error(
+        &self,
+        ingress: Side,
+        flow: std::result::Result<Flow, ParseError>,
+    ) -> Verdict {
+        let mut verdicts = Vec::with_capacity(1);
+        self.classify_burst(ingress, &[flow], &mut verdicts);
+        verdicts[0]
+    }
+
+    /// Judges a burst of parsed frames (or their parse errors) that all arrived on `ingress`; the
+    /// verdicts replace the contents of `verdicts`, in order. IP frames of the same table and IP version
+    /// are searched together, 32 per rte_acl call.
+    pub fn classify_burst(
+        &self,
+        ingress: Side,
+        flows: &[std::result::Result<Flow, ParseError>],
+        verdicts: &mut Vec<Verdict>,
+    ) {
+        verdicts.clear();
+        for chunk in flows.chunks(MAX_KEYS) {
+            self.classify_chunk(ingress, chunk, verdicts);
+        }
+    }
+
+    fn table_of(&self, flow: &Flow) -> u16 {
+        match flow.vlan {
             None => self.untagged,
             Some(id) => self.vlan_index[id as usize],
-        };
-        let Some(table) = self.tables.get(pos as usize) else {
-            return Verdict {
-                action: self.rules.default,
-                hit: Hit::NoTable,
+        }
+    }
+
+    /// Classifies up to [`MAX_KEYS`] frames, appending their verdicts.
+    fn classify_chunk(
+        &self,
+        ingress: Side,
+        flows: &[std::result::Result<Flow, ParseError>],
+        verdicts: &mut Vec<Verdict>,
+    ) {
+        let base = verdicts.len();
+        let mut keys = [Key::ZERO; MAX_KEYS];
+        let mut pending: [Option<Pending>; MAX_KEYS] = [None; MAX_KEYS];
+        for (i, flow) in flows.iter().enumerate() {
+            let flow = match flow {
+                Ok(flow) => flow,
+                Err(reason) => {
+                    verdicts.push(Verdict {
+                        action: Action::Drop,
+                        hit: Hit::Malformed(*reason),
+                    });
+                    continue;
+                }
             };
-        };
-        let table_pos = pos as usize;
-        match table.tree.lookup(&Key::new(ingress, flow)) {
+            let pos = self.table_of(flow);
+            let Some(table) = self.tables.get(pos as usize) else {
+                verdicts.push(Verdict {
+                    action: self.rules.default,
+                    hit: Hit::NoTable,
+                });
+                continue;
+            };
+            let found = match &flow.ip {
+                None => table.l2.lookup(ingress, flow.ethertype),
+                Some(ip) => {
+                    let family = Family::of(ip);
+                    if let Some(c) = &table.ip[family_index(family)] {
+                        c.layout.write_key(ingress, ip, &mut keys[i]);
+                        pending[i] = Some(Pending { table: pos, family });
+                    }
+                    None
+                }
+            };
+            verdicts.push(self.verdict(pos as usize, found));
+        }
+        self.search_pending(&keys, &mut pending, &mut verdicts[base..]);
+    }
+
+    /// Searches the keys of pending frames, one rte_acl call per (table, IP version) in the chunk.
+    fn search_pending(
+        &self,
+        keys: &[Key; MAX_KEYS],
+        pending: &mut [Option<Pending>; MAX_KEYS],
+        verdicts: &mut [Verdict],
+    ) {
+        let mut start = 0;
+        while let Some(first) = (start..MAX_KEYS).find(|&i| pending[i].is_some()) {
+            start = first;
+            let group = pending[first].expect("found above");
+            let mut members = [0usize; MAX_KEYS];
+            let mut group_keys = [&keys[0]; MAX_KEYS];
+            let mut n = 0;
+            for i in first..MAX_KEYS {
+                if pending[i] == Some(group) {
+                    pending[i] = None;
+                    (members[n], group_keys[n]) = (i, &keys[i]);
+                    n += 1;
+                }
+            }
+            let table = group.table as usize;
+            let classifier = self.tables[table].ip[family_index(group.family)]
+                .as_ref()
+                .expect("only frames with a classifier are pending");
+            let mut first = [u32::MAX; MAX_KEYS];
+            for acl in &classifier.acls {
+                let mut results = [0u32; MAX_KEYS];
+                acl.classify(&group_keys[..n], &mut results[..n]);
+                for (best, &r) in first.iter_mut().zip(&results[..n]) {
+                    // Userdata is the rule's position + 1 (0 = no match): the smallest wins.
+                    *best = (*best).min(r.wrapping_sub(1));
+                }
+            }
+            for (&i, &rule) in members[..n].iter().zip(&first[..n]) {
+                let rule = (rule != u32::MAX).then_some(rule as usize);
+                verdicts[i] = self.verdict(table, rule);
+            }
+        }
+    }
+
+    /// The verdict of table `table` when `rule` (or no rule) matched first.
+    fn verdict(&self, table: usize, rule: Option<usize>) -> Verdict {
+        let t = &self.tables[table];
+        match rule {
             Some(rule) => Verdict {
-                action: table.actions[rule],
-                hit: Hit::Rule {
-                    table: table_pos,
-                    rule,
-                },
+                action: t.actions[rule],
+                hit: Hit::Rule { table, rule },
             },
             None => Verdict {
-                action: table.default,
-                hit: Hit::Default { table: table_pos },
+                action: t.default,
+                hit: Hit::Default { table },
             },
         }
     }
@@ -106,24 +333,38 @@ impl Firewall {
     /// its table's egress rewrite in place.
     pub fn process(&self, counters: &Counters, ingress: Side, frame: &mut [u8]) -> Verdict {
         let verdict = self.classify(ingress, frame);
+        self.count_and_rewrite(counters, ingress, verdict, frame);
+        verdict
+    }
+
+    /// Counts `frame`, judged `verdict`, in `counters` and, if it is allowed, applies its table's egress
+    /// rewrite in place: what [`Firewall::process`] does after classifying.
+    pub fn count_and_rewrite(
+        &self,
+        counters: &Counters,
+        ingress: Side,
+        verdict: Verdict,
+        frame: &mut [u8],
+    ) {
         counters.record(verdict.hit, frame.len());
         if verdict.action == Action::Allow {
             if let Hit::Rule { table, .. } | Hit::Default { table } = verdict.hit {
                 let t = &self.tables[table];
-                let rewrite = if ingress == Side::A {
-                    &t.rewrite_a_to_b
-                } else {
-                    &t.rewrite_b_to_a
+                let rewrite = match ingress {
+                    Side::A => &t.rewrite_a_to_b,
+                    Side::B => &t.rewrite_b_to_a,
                 };
                 apply_rewrite(rewrite, frame);
             }
         }
-        verdict
     }
 }
 
 /// Rewrites MAC addresses and the outermost VLAN ID of a frame that parsed.
 fn apply_rewrite(rewrite: &Rewrite, frame: &mut [u8]) {
+    if *rewrite == Rewrite::default() {
+        return;
+    }
     let Ok(mut eth) = EthernetFrame::new_checked(frame) else {
         return;
     };

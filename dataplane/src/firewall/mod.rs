@@ -6,21 +6,25 @@
 //! default. Allowed frames leave on the other port, after the table's rewrite for that direction (VLAN
 //! translation, MAC rewrite). Malformed frames are dropped and counted by [`ParseError`](crate::packet::ParseError).
 
+mod acl;
+pub mod classbench;
 mod engine;
-mod matcher;
+mod five_tuple;
+mod l2;
+mod layout;
 mod model;
 mod rule_file;
 mod rules;
 mod strict_json;
 pub mod synth;
-mod tree;
 mod verdict;
 
-pub use engine::Firewall;
+pub use acl::AclAlgorithm;
+pub use engine::{Firewall, Memory};
+pub use five_tuple::FiveTupleAcl;
 pub use model::ReferenceModel;
 pub use rule_file::{parse_rule_file, RuleFileError};
 pub use rules::{
     Action, PortRange, Prefix, Rewrite, Rule, RuleSet, Side, Table, TableKey, TcpFlagsMatch,
 };
-pub use tree::TreeStats;
 pub use verdict::{Counter, Counters, CountersSnapshot, Hit, PacketCount, Verdict};

@@ -19,12 +19,14 @@ pub struct FirewallPorts {
 
 /// A request to the running firewall.
 pub enum Command {
-    /// Swap in a new rule set. The reply, its generation number, comes once every core judges with it.
+    /// Swap in a new rule set. The reply, its generation number, comes once every core judges with it;
+    /// if the rules cannot be compiled (DPDK heap exhausted), the reply is the error and the running
+    /// rules stay.
     Update {
         /// The new rules (already validated).
         rules: RuleSet,
-        /// Where the generation number goes.
-        reply: Sender<u64>,
+        /// Where the generation number (or the compile error) goes.
+        reply: Sender<Result<u64>>,
     },
     /// Ask for a [`Stats`] snapshot, taken without pausing the workers.
     Stats {
@@ -46,6 +48,7 @@ impl Drop for StopOnDrop<'_> {
 
 /// The control side's view of the workers.
 struct Control {
+    eal: Eal,
     started: Instant,
     stop: Arc<AtomicBool>,
     cores: Vec<Arc<CoreCounters>>,
@@ -77,12 +80,13 @@ impl Control {
     }
 
     /// Publishes `rules` as the next generation and waits until every core uses it (or the workers stop).
-    fn update(&mut self, rules: RuleSet) -> u64 {
+    fn update(&mut self, rules: RuleSet) -> Result<u64> {
         let next = Arc::new(Generation::new(
+            &self.eal,
             self.current.id + 1,
             rules,
             self.cores.len(),
-        ));
+        )?);
         for worker in &self.updates {
             let _ = worker.send(next.clone());
         }
@@ -94,7 +98,7 @@ impl Control {
         // Every core switched after finishing its last burst with `old` (Release/Acquire on the
         // generation number), so its counters are final.
         self.retired.push((old.id, old.totals()));
-        self.current.id
+        Ok(self.current.id)
     }
 
     fn stats(&self) -> Stats {
@@ -149,8 +153,9 @@ pub fn run(
         port.start()?;
     }
     let stop = Arc::new(AtomicBool::new(false));
-    let first = Arc::new(Generation::new(1, rules, cores));
+    let first = Arc::new(Generation::new(eal, 1, rules, cores)?);
     let mut control = Control {
+        eal: eal.clone(),
         started: Instant::now(),
         stop: stop.clone(),
         cores: Vec::new(),

@@ -4,6 +4,7 @@
 use crate::firewall::{
     Action, Counter, Counters, CountersSnapshot, Firewall, PacketCount, RuleSet, TableKey,
 };
+use crate::{Eal, Result};
 use std::fmt::{self, Write as _};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -20,13 +21,13 @@ pub struct Generation {
 
 impl Generation {
     /// Compiles `rules` as generation `id` with zeroed counters for `cores` cores.
-    pub fn new(id: u64, rules: RuleSet, cores: usize) -> Generation {
+    pub fn new(eal: &Eal, id: u64, rules: RuleSet, cores: usize) -> Result<Generation> {
         let counters = (0..cores).map(|_| Counters::new(&rules)).collect();
-        Generation {
+        Ok(Generation {
             id,
-            firewall: Firewall::compile(rules),
+            firewall: Firewall::compile(eal, rules)?,
             counters,
-        }
+        })
     }
 
     /// The rule counters of every core, summed.

@@ -1,7 +1,8 @@
 //! The per-lcore poll loop.
 
 use super::stats::{CoreCounters, Generation};
-use crate::firewall::{Action, PacketCount, Side};
+use crate::firewall::{Action, PacketCount, Side, Verdict};
+use crate::packet::{parse_flow, Flow, ParseError};
 use crate::{MbufBatch, RxQueue, TxQueue};
 use crossbeam_channel::Receiver;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -32,6 +33,7 @@ impl Worker {
     /// no mbuf held: every received frame has been sent or freed.
     pub(crate) fn run(mut self) {
         let mut batch = MbufBatch::new();
+        let mut scratch = Scratch::default();
         self.counters
             .generation
             .store(self.generation.id, Ordering::Release);
@@ -52,6 +54,7 @@ impl Worker {
                         &self.counters,
                         lane,
                         &mut batch,
+                        &mut scratch,
                     );
                 }
             }
@@ -62,26 +65,45 @@ impl Worker {
     }
 }
 
-/// Classifies the burst in `batch`, frees what is dropped, rewrites and sends what is allowed.
+/// Per-burst working space, allocated once per worker.
+#[derive(Default)]
+struct Scratch {
+    flows: Vec<Result<Flow, ParseError>>,
+    verdicts: Vec<Verdict>,
+}
+
+/// Parses the burst in `batch`, classifies it in one go, counts and rewrites each frame, frees what is
+/// dropped and sends what is allowed.
 fn forward(
     generation: &Generation,
     core: usize,
     counters: &CoreCounters,
     lane: &mut Lane,
     batch: &mut MbufBatch,
+    scratch: &mut Scratch,
 ) {
     let rule_counters = &generation.counters[core];
+    let firewall = &generation.firewall;
+    scratch.flows.clear();
+    for m in batch.as_slice() {
+        counters.rx.add(m.pkt_len());
+        // Headers could straddle segments; the pool's data room is meant to prevent this.
+        if m.segments() == 1 {
+            scratch.flows.push(parse_flow(m.data()));
+        }
+    }
+    firewall.classify_burst(lane.ingress, &scratch.flows, &mut scratch.verdicts);
+    let mut verdicts = scratch.verdicts.iter();
     batch.retain(
         |m| {
-            counters.rx.add(m.pkt_len());
             if m.segments() > 1 {
-                // Headers could straddle segments; the pool's data room is meant to prevent this.
                 counters.multi_segment.add(m.pkt_len());
                 return false;
             }
-            let verdict = generation
-                .firewall
-                .process(rule_counters, lane.ingress, m.data_mut());
+            let verdict = *verdicts
+                .next()
+                .expect("one verdict per single-segment frame");
+            firewall.count_and_rewrite(rule_counters, lane.ingress, verdict, m.data_mut());
             verdict.action == Action::Allow
         },
         drop,
