@@ -2,7 +2,7 @@
 # Both install what they need first (Debian packages, cargo-nextest, hugepages).
 CARGO ?= cargo
 
-.PHONY: deps demo test lab k8s
+.PHONY: deps demo test lab k8s bench-multus
 deps:
 	./.ci/install-deps
 
@@ -21,6 +21,10 @@ test: deps
 # /var/cache/multiplane/k8s, and every `k8s_*` test of the cni crate against it; root only.
 k8s:
 	./cni/tests/k8s/run.sh
+
+# multus ADD+DEL latency through libcni vs the bare bridge plugin, in config-file and Kubernetes mode.
+bench-multus: deps
+	./cni/tests/k8s/with-control-plane.sh $(CARGO) bench -p cni --bench multus_libcni
 
 # The emulated SR-IOV lab (cni/tests/lab/README.md): one guest boot running every scenario; root only.
 lab:

@@ -1,5 +1,8 @@
 //! ADD+DEL latency through libcni: `multus` with one bridge delegate vs the bridge plugin alone, measured
-//! in the same run, alternating, in one network namespace. Prints both and the overhead ratio.
+//! in the same run, alternating, in one network namespace. Prints both and the overhead ratio. With the
+//! Kubernetes tier's control plane in the environment (`make bench-multus` starts it), a third side:
+//! multus in Kubernetes mode, the same bridge as the cluster network NAD of a real pod (pod and NAD
+//! read from the API server, network-status written back on every ADD).
 //!
 //!     cargo bench -p cni --bench multus_libcni        (root; ROUNDS=<n> per batch, default 20)
 
@@ -7,6 +10,7 @@
 mod support;
 
 use serde_json::json;
+use support::multus_k8s::World;
 use support::*;
 
 const BATCHES: usize = 5;
@@ -43,8 +47,16 @@ fn main() {
     let (alone_file, multus_file) = (scratch.join("bridge.conf"), scratch.join("multus.conf"));
     std::fs::write(&alone_file, alone.to_string()).unwrap();
     std::fs::write(&multus_file, multus.to_string()).unwrap();
+    let kubernetes = std::env::var_os("K8S_SERVER").map(|_| {
+        let world = World::new("bench");
+        world.nad("cluster", alone.clone(), json!({}));
+        let (_, file) = world.multus_conf(json!({"clusterNetwork": "cluster", "binDir": REFERENCE_PLUGINS}));
+        let mut pod = world.pod("bench-pod", json!({}), &netns);
+        pod.id = "k8s".into();
+        (world, file, pod)
+    });
 
-    let (mut bridge_us, mut multus_us) = (Vec::new(), Vec::new());
+    let (mut bridge_us, mut multus_us, mut k8s_us) = (Vec::new(), Vec::new(), Vec::new());
     for b in 0..BATCHES {
         let pod = |id: String| Pod {
             id,
@@ -57,6 +69,10 @@ fn main() {
             rounds,
             &scratch,
         ));
+        if let Some((_, file, pod)) = &kubernetes {
+            let pod = Pod { id: format!("k8s{b}"), ..pod.clone() };
+            k8s_us.push(batch(file, &pod, rounds, &scratch));
+        }
     }
     assert!(
         netns.links().is_empty() && scratch.leases("ipam").is_empty(),
@@ -72,8 +88,32 @@ fn main() {
         "  multus + bridge         {:>8.2} ms   batches {multus_us:?} us",
         m as f64 / 1000.0
     );
+    let verdict = |ratio: f64| if ratio <= TARGET { "met" } else { "not met" };
+    let ratio = m as f64 / b as f64;
     println!(
-        "  ratio multus/bridge     {:>8.3}x   (target <= 1.2x)",
-        m as f64 / b as f64
+        "  ratio multus/bridge     {ratio:>8.3}x   (target <= {TARGET}x: {})",
+        verdict(ratio)
     );
+    match kubernetes {
+        Some((world, _, _)) => {
+            let k = median(k8s_us.clone());
+            println!(
+                "  multus, Kubernetes mode {:>8.2} ms   batches {k8s_us:?} us",
+                k as f64 / 1000.0
+            );
+            let ratio = k as f64 / b as f64;
+            println!(
+                "  ratio k8s-mode/bridge   {ratio:>8.3}x   (target <= {TARGET}x: {}); over config-file mode {:.2} ms",
+                verdict(ratio),
+                (k as f64 - m as f64) / 1000.0
+            );
+            world.assert_nothing_left();
+        }
+        None => println!(
+            "  multus, Kubernetes mode: not measured (no K8S_SERVER; `make bench-multus` starts the tier)"
+        ),
+    }
 }
+
+/// The overhead target for multus over the bare delegate, in both modes.
+const TARGET: f64 = 1.1;

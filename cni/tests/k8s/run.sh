@@ -4,14 +4,8 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../../.." && pwd)
-target=${CARGO_TARGET_DIR:-$repo/target}
-state=$target/k8s-tier
 started=$(date +%s)
-
-env_file=$("$here/up.sh" "$state")
-trap '"$here/down.sh" "$state"' EXIT
-. "$env_file"
 cd "$repo"
 cargo build -p cni --bins
-cargo nextest run -p cni --no-fail-fast -E 'binary(/^k8s_/)' "$@"
-echo "k8s tier: took $(( $(date +%s) - started ))s in all (apiserver log: $state/kube-apiserver.log)"
+"$here/with-control-plane.sh" cargo nextest run -p cni --no-fail-fast -E 'binary(/^k8s_/)' "$@"
+echo "k8s tier: took $(( $(date +%s) - started ))s in all"
