@@ -81,25 +81,52 @@ impl Cluster {
     /// Server-side applies every document of `yaml` (into `namespace` when namespaced and the document
     /// names none), waiting for CRDs to be established. Returns the applied objects.
     pub fn apply_yaml(&self, namespace: Option<&str>, yaml: &str) -> Vec<Value> {
-        use serde::Deserialize;
-        serde_yaml::Deserializer::from_str(yaml)
-            .map(|doc| Value::deserialize(doc).expect("YAML document"))
-            .filter(|doc| !doc.is_null())
+        yaml_documents(yaml)
+            .into_iter()
             .map(|doc| self.apply(namespace, doc))
             .collect()
     }
 
     /// Server-side applies one object (`apiVersion`, `kind`, `metadata.name` required).
-    pub fn apply(&self, namespace: Option<&str>, mut doc: Value) -> Value {
+    pub fn apply(&self, namespace: Option<&str>, doc: Value) -> Value {
+        let what = format!("apply {} {}", doc["kind"], doc["metadata"]["name"]);
+        self.try_apply(namespace, doc, &PatchParams::apply(FIELD_MANAGER).force())
+            .unwrap_or_else(|e| panic!("{what}: {e}"))
+    }
+
+    /// Server-side applies one object with strict field validation (an unknown or duplicated field
+    /// is refused, as by `kubectl apply --server-side --validate=strict`), waiting for a CRD to be
+    /// established. Returns the applied object or the API's refusal.
+    pub fn try_apply_strict(&self, namespace: Option<&str>, doc: Value) -> Result<Value, kube::Error> {
+        let params = PatchParams::apply(FIELD_MANAGER).force().validation_strict();
+        self.try_apply(namespace, doc, &params)
+    }
+
+    fn try_apply(&self, namespace: Option<&str>, mut doc: Value, params: &PatchParams) -> Result<Value, kube::Error> {
         let (api, name) = self.api_for(namespace, &mut doc);
-        let params = PatchParams::apply(FIELD_MANAGER).force();
-        let applied = self
-            .block_on(api.patch(&name, &params, &Patch::Apply(&doc)))
-            .unwrap_or_else(|e| panic!("apply {} {name}: {e}", doc["kind"]));
+        let applied = self.block_on(api.patch(&name, params, &Patch::Apply(&doc)))?;
         if doc["kind"] == "CustomResourceDefinition" {
             self.wait_established(&name);
         }
-        serde_json::to_value(applied).unwrap()
+        Ok(serde_json::to_value(applied).unwrap())
+    }
+
+    /// A token of ServiceAccount `namespace/name`, from the TokenRequest API (`serviceaccounts/token`).
+    pub fn service_account_token(&self, namespace: &str, name: &str) -> String {
+        use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+        use k8s_openapi::api::core::v1::ServiceAccount;
+        let api: Api<ServiceAccount> = Api::namespaced(self.client.clone(), namespace);
+        let request = TokenRequest {
+            spec: TokenRequestSpec {
+                expiration_seconds: Some(3600),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let issued = self
+            .block_on(api.create_token_request(name, &PostParams::default(), &request))
+            .unwrap_or_else(|e| panic!("token request for {namespace}/{name}: {e}"));
+        issued.status.expect("a token request's status").token
     }
 
     /// Creates one object and returns it (or the API error).
@@ -239,6 +266,15 @@ impl Cluster {
             std::thread::sleep(Duration::from_millis(100));
         }
     }
+}
+
+/// The documents of a multi-document YAML text, empty ones left out.
+pub fn yaml_documents(yaml: &str) -> Vec<Value> {
+    use serde::Deserialize;
+    serde_yaml::Deserializer::from_str(yaml)
+        .map(|doc| Value::deserialize(doc).expect("YAML document"))
+        .filter(|doc| !doc.is_null())
+        .collect()
 }
 
 /// A control plane of a test's own (`cni/tests/k8s/up.sh` on other ports), for faults that must not
