@@ -20,6 +20,24 @@ struct IpClassifier {
     acls: Vec<AclContext>,
 }
 
+impl IpClassifier {
+    /// The userdata (rule position + 1, or 0) of the first rule matching each key.
+    fn first_matches(&self, keys: &[&Key]) -> [u32; MAX_KEYS] {
+        let mut first = [0u32; MAX_KEYS];
+        let mut results = [0u32; MAX_KEYS];
+        for (k, acl) in self.acls.iter().enumerate() {
+            acl.classify(keys, &mut results[..keys.len()]);
+            for (best, r) in first.iter_mut().zip(&results) {
+                // Contexts hold consecutive runs of the rules, so an earlier context's match wins.
+                if k == 0 || *best == 0 {
+                    *best = *r;
+                }
+            }
+        }
+        first
+    }
+}
+
 /// Builds contexts over `rules`, halving the list (in priority order) while rte_acl runs out of tries.
 fn build_split(
     eal: &Eal,
@@ -124,12 +142,10 @@ pub struct Firewall {
     tables: Vec<CompiledTable>,
 }
 
-/// A frame of a burst that waits for an rte_acl search: its table position and IP version.
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct Pending {
-    table: u16,
-    family: Family,
-}
+/// The rte_acl search a frame of a burst waits for: table position and IP version, packed as
+/// `table << 1 | family`; [`NO_SEARCH`] when its verdict is known.
+type Search = u32;
+const NO_SEARCH: Search = u32::MAX;
 
 impl Firewall {
     /// Compiles `rules`, classifying with the fastest rte_acl method this CPU and the EAL's maximum
@@ -237,7 +253,7 @@ impl Firewall {
     ) {
         let base = verdicts.len();
         let mut keys = [Key::ZERO; MAX_KEYS];
-        let mut pending: [Option<Pending>; MAX_KEYS] = [None; MAX_KEYS];
+        let mut searches = [NO_SEARCH; MAX_KEYS];
         for (i, flow) in flows.iter().enumerate() {
             let flow = match flow {
                 Ok(flow) => flow,
@@ -260,56 +276,43 @@ impl Firewall {
             let found = match &flow.ip {
                 None => table.l2.lookup(ingress, flow.ethertype),
                 Some(ip) => {
-                    let family = Family::of(ip);
-                    if let Some(c) = &table.ip[family_index(family)] {
+                    let family = family_index(Family::of(ip));
+                    if let Some(c) = &table.ip[family] {
                         c.layout.write_key(ingress, ip, &mut keys[i]);
-                        pending[i] = Some(Pending { table: pos, family });
+                        searches[i] = (pos as u32) << 1 | family as u32;
                     }
                     None
                 }
             };
             verdicts.push(self.verdict(pos as usize, found));
         }
-        self.search_pending(&keys, &mut pending, &mut verdicts[base..]);
+        self.search(&keys, &mut searches[..flows.len()], &mut verdicts[base..]);
     }
 
-    /// Searches the keys of pending frames, one rte_acl call per (table, IP version) in the chunk.
-    fn search_pending(
-        &self,
-        keys: &[Key; MAX_KEYS],
-        pending: &mut [Option<Pending>; MAX_KEYS],
-        verdicts: &mut [Verdict],
-    ) {
-        let mut start = 0;
-        while let Some(first) = (start..MAX_KEYS).find(|&i| pending[i].is_some()) {
-            start = first;
-            let group = pending[first].expect("found above");
+    /// Runs the searches frames wait for, one rte_acl call per distinct search in the chunk.
+    fn search(&self, keys: &[Key; MAX_KEYS], searches: &mut [Search], verdicts: &mut [Verdict]) {
+        for first in 0..searches.len() {
+            let search = searches[first];
+            if search == NO_SEARCH {
+                continue;
+            }
             let mut members = [0usize; MAX_KEYS];
-            let mut group_keys = [&keys[0]; MAX_KEYS];
+            let mut group = [&keys[0]; MAX_KEYS];
             let mut n = 0;
-            for i in first..MAX_KEYS {
-                if pending[i] == Some(group) {
-                    pending[i] = None;
-                    (members[n], group_keys[n]) = (i, &keys[i]);
+            for (i, s) in searches.iter_mut().enumerate().skip(first) {
+                if *s == search {
+                    *s = NO_SEARCH;
+                    (members[n], group[n]) = (i, &keys[i]);
                     n += 1;
                 }
             }
-            let table = group.table as usize;
-            let classifier = self.tables[table].ip[family_index(group.family)]
+            let (table, family) = ((search >> 1) as usize, (search & 1) as usize);
+            let classifier = self.tables[table].ip[family]
                 .as_ref()
-                .expect("only frames with a classifier are pending");
-            let mut first = [u32::MAX; MAX_KEYS];
-            for acl in &classifier.acls {
-                let mut results = [0u32; MAX_KEYS];
-                acl.classify(&group_keys[..n], &mut results[..n]);
-                for (best, &r) in first.iter_mut().zip(&results[..n]) {
-                    // Userdata is the rule's position + 1 (0 = no match): the smallest wins.
-                    *best = (*best).min(r.wrapping_sub(1));
-                }
-            }
-            for (&i, &rule) in members[..n].iter().zip(&first[..n]) {
-                let rule = (rule != u32::MAX).then_some(rule as usize);
-                verdicts[i] = self.verdict(table, rule);
+                .expect("only frames with a classifier wait for a search");
+            let rules = classifier.first_matches(&group[..n]);
+            for (&i, &rule) in members[..n].iter().zip(&rules[..n]) {
+                verdicts[i] = self.verdict(table, rule.checked_sub(1).map(|r| r as usize));
             }
         }
     }

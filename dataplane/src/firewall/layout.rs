@@ -5,11 +5,13 @@
 //! destination address and the two ports. For IPv4 these are the same 13 classified bytes as DPDK's own
 //! 5-tuple layout. *Wide* (a table that tests TCP flags or names more than 63 protocols): byte 0 is the
 //! raw protocol, then a 4-byte group of side/ports/flags bits, the TCP flags and padding, then the same
-//! addresses and ports.
+//! addresses and ports. An address or the port pair that no rule of the table tests is left out of the
+//! key: fewer bytes to walk.
 //!
 //! Every rule condition becomes one field test, so a rule matches a key exactly when it matches the
-//! frame. A left-out address or port and its spelled-out wildcard (`0.0.0.0/0`, `0-65535`) become the
-//! same test (a /0 prefix, a full range), so they build the same tries.
+//! frame. A left-out address and `0.0.0.0/0` become the same test. A left-out port and `0-65535` do
+//! not quite: a port range requires the frame to have ports (a TCP non-first fragment has none), so it
+//! also tests the class byte's ports bit.
 
 use super::acl::{FieldDef, FieldKind, FieldTest, Key, MAX_FIELDS};
 use super::rules::{PortRange, Prefix, Rule, Side};
@@ -74,13 +76,20 @@ pub(crate) struct Layout {
     family: Family,
     /// The class code of each protocol number (narrow layout); `None` for the wide layout.
     codes: Option<Box<[u8; 256]>>,
+    /// Key offsets of the source and destination address and the port pair, when some rule tests them.
+    src_at: Option<usize>,
+    dst_at: Option<usize>,
+    ports_at: Option<usize>,
     fields: Vec<FieldDef>,
 }
 
 impl Layout {
     /// The layout for `rules`, the rules of a table that this family admits.
     pub(crate) fn new<'a>(family: Family, rules: impl Iterator<Item = &'a Rule> + Clone) -> Layout {
-        let tests_flags = rules.clone().any(|r| r.tcp_flags.is_some());
+        let any = |test: fn(&Rule) -> bool| rules.clone().any(|r| test(r));
+        let tests_flags = any(|r| r.tcp_flags.is_some());
+        let (tests_src, tests_dst) = (any(|r| r.src.is_some()), any(|r| r.dst.is_some()));
+        let tests_ports = any(|r| r.sport.is_some() || r.dport.is_some());
         let mut codes = Box::new([0u8; 256]);
         let mut next = 0u8;
         for p in rules.filter_map(|r| r.protocol) {
@@ -90,11 +99,11 @@ impl Layout {
             }
         }
         let narrow = !tests_flags && next <= MAX_CODES;
-        let field = |kind, size, input, offset| FieldDef {
+        let field = |kind, size, input, offset: usize| FieldDef {
             kind,
             size,
             input,
-            offset,
+            offset: offset as u8,
         };
         let mut fields = vec![field(FieldKind::Bitmask, 1, 0, 0)];
         let (mut input, mut offset) = (1, 4);
@@ -104,16 +113,27 @@ impl Layout {
             fields.push(field(FieldKind::Range, 2, 1, 6));
             (input, offset) = (2, 8);
         }
-        for _ in 0..2 * family.words() {
-            fields.push(field(FieldKind::Mask, 4, input, offset));
-            (input, offset) = (input + 1, offset + 4);
+        let mut address = |tested: bool| {
+            let at = tested.then_some(offset);
+            for _ in 0..if tested { family.words() } else { 0 } {
+                fields.push(field(FieldKind::Mask, 4, input, offset));
+                (input, offset) = (input + 1, offset + 4);
+            }
+            at
+        };
+        let (src_at, dst_at) = (address(tests_src), address(tests_dst));
+        let ports_at = tests_ports.then_some(offset);
+        if tests_ports {
+            fields.push(field(FieldKind::Range, 2, input, offset));
+            fields.push(field(FieldKind::Range, 2, input, offset + 2));
         }
-        fields.push(field(FieldKind::Range, 2, input, offset));
-        fields.push(field(FieldKind::Range, 2, input, offset + 2));
         debug_assert!(fields.len() <= MAX_FIELDS);
         Layout {
             family,
             codes: narrow.then_some(codes),
+            src_at,
+            dst_at,
+            ports_at,
             fields,
         }
     }
@@ -133,15 +153,13 @@ impl Layout {
     pub(crate) fn tests(&self, rule: &Rule) -> [FieldTest; MAX_FIELDS] {
         let mut tests = [FieldTest::default(); MAX_FIELDS];
         let mut bits = FieldTest::default();
-        let mut require = |bit: u8, on: bool| {
-            bits.mask_range |= bit as u32;
-            bits.value |= if on { bit as u32 } else { 0 };
-        };
         if let Some(side) = rule.ingress {
-            require(SIDE_B, side == Side::B);
+            bits.mask_range |= SIDE_B as u32;
+            bits.value |= if side == Side::B { SIDE_B as u32 } else { 0 };
         }
         if rule.sport.is_some() || rule.dport.is_some() {
-            require(HAS_PORTS, true);
+            bits.mask_range |= HAS_PORTS as u32;
+            bits.value |= HAS_PORTS as u32;
         }
         let mut at = 1;
         match &self.codes {
@@ -160,7 +178,8 @@ impl Layout {
                     };
                 }
                 if let Some(f) = rule.tcp_flags {
-                    require(HAS_FLAGS, true);
+                    bits.mask_range |= HAS_FLAGS as u32;
+                    bits.value |= HAS_FLAGS as u32;
                     tests[2] = FieldTest {
                         value: f.value as u32,
                         mask_range: f.mask as u32,
@@ -171,14 +190,16 @@ impl Layout {
                 at = 4;
             }
         }
-        for prefix in [rule.src, rule.dst] {
-            for word in 0..self.family.words() {
+        for (prefix, present) in [(rule.src, self.src_at), (rule.dst, self.dst_at)] {
+            for word in 0..present.map_or(0, |_| self.family.words()) {
                 tests[at] = prefix.map_or(FieldTest::default(), |p| prefix_word(p, word));
                 at += 1;
             }
         }
-        tests[at] = port_test(rule.sport);
-        tests[at + 1] = port_test(rule.dport);
+        if self.ports_at.is_some() {
+            tests[at] = port_test(rule.sport);
+            tests[at + 1] = port_test(rule.dport);
+        }
         tests
     }
 
@@ -190,7 +211,6 @@ impl Layout {
             bits |= HAS_PORTS;
         }
         k[1..4].fill(0);
-        let mut at = 4;
         match &self.codes {
             Some(codes) => k[0] = codes[ip.protocol as usize] << 2 | bits,
             None => {
@@ -199,31 +219,47 @@ impl Layout {
                 }
                 k[0] = ip.protocol;
                 k[4..8].copy_from_slice(&[bits, ip.tcp_flags.unwrap_or(0), 0, 0]);
-                at = 8;
             }
         }
-        write_addresses_and_ports(ip, k, at);
+        if let Some(at) = self.src_at {
+            write_address(ip.src, k, at);
+        }
+        if let Some(at) = self.dst_at {
+            write_address(ip.dst, k, at);
+        }
+        if let Some(at) = self.ports_at {
+            write_ports(ip, k, at);
+        }
     }
+}
+
+/// Writes `addr` into `k` from byte `at`, in network byte order; returns the byte after it.
+fn write_address(addr: IpAddr, k: &mut [u8], at: usize) -> usize {
+    match addr {
+        IpAddr::V4(a) => {
+            k[at..at + 4].copy_from_slice(&a.octets());
+            at + 4
+        }
+        IpAddr::V6(a) => {
+            k[at..at + 16].copy_from_slice(&a.octets());
+            at + 16
+        }
+    }
+}
+
+/// Writes `ip`'s ports (0 when it has none) into `k` from byte `at`, in network byte order.
+fn write_ports(ip: &IpFlow, k: &mut [u8], at: usize) {
+    let (sport, dport) = ip.ports.unwrap_or((0, 0));
+    k[at..at + 2].copy_from_slice(&sport.to_be_bytes());
+    k[at + 2..at + 4].copy_from_slice(&dport.to_be_bytes());
 }
 
 /// Writes `ip`'s source and destination address and its ports (0 when it has none) into `k` from
 /// byte `at`, in network byte order.
-pub(crate) fn write_addresses_and_ports(ip: &IpFlow, k: &mut [u8], mut at: usize) {
-    for addr in [ip.src, ip.dst] {
-        match addr {
-            IpAddr::V4(a) => {
-                k[at..at + 4].copy_from_slice(&a.octets());
-                at += 4;
-            }
-            IpAddr::V6(a) => {
-                k[at..at + 16].copy_from_slice(&a.octets());
-                at += 16;
-            }
-        }
-    }
-    let (sport, dport) = ip.ports.unwrap_or((0, 0));
-    k[at..at + 2].copy_from_slice(&sport.to_be_bytes());
-    k[at + 2..at + 4].copy_from_slice(&dport.to_be_bytes());
+pub(crate) fn write_addresses_and_ports(ip: &IpFlow, k: &mut [u8], at: usize) {
+    let at = write_address(ip.src, k, at);
+    let at = write_address(ip.dst, k, at);
+    write_ports(ip, k, at);
 }
 
 /// The test of a port condition: its range, or every port.
