@@ -178,6 +178,27 @@ fn npwg_annotations_cluster_network_and_default_network_override() {
     assert!(cbr.ports().is_empty());
     drive("del", &conf, &pod, &w.libcni_cache()).expect_ok("DEL override");
 
+    // default-route: the selected network takes the pod's default route from the cluster network.
+    let netns = Netns::new();
+    let annotation = json!([{"name": "mv", "default-route": ["10.96.0.1"]}]);
+    let pod = w.pod("routed", json!({"k8s.v1.cni.cncf.io/networks": annotation.to_string()}), &netns);
+    drive("add", &conf, &pod, &w.libcni_cache()).expect_ok("ADD default-route");
+    let defaults = netns.ip("-4 route show default");
+    assert_eq!(defaults.lines().count(), 1, "{defaults}");
+    assert!(defaults.starts_with("default via 10.96.0.1 dev net1"), "{defaults}");
+    let status = status_summary(&w.network_status("routed"));
+    assert_eq!(status.iter().map(|s| (s.1.as_str(), s.3)).collect::<Vec<_>>(), [("eth0", false), ("net1", true)]);
+    drive("del", &conf, &pod, &w.libcni_cache()).expect_ok("DEL default-route");
+
+    // A gateway that is not an address is refused before anything runs.
+    let netns = Netns::new();
+    let annotation = json!([{"name": "mv", "default-route": ["gateway-1"]}]);
+    let pod = w.pod("badroute", json!({"k8s.v1.cni.cncf.io/networks": annotation.to_string()}), &netns);
+    let (code, msg) = pod.call("ADD", &w.multus_conf(json!({"clusterNetwork": "cbr"})).0).expect_err("bad default-route");
+    assert_eq!(code, 7, "{msg}");
+    assert!(msg.contains("default-route: \"gateway-1\" is not an IP address"), "{msg}");
+    assert!(netns.links().is_empty());
+
     assert!(cbr.ports().is_empty() && alt.ports().is_empty());
     w.assert_nothing_left();
 }

@@ -8,6 +8,7 @@
 //! the first one as master unless another sets `masterplugin`, secondaries named `net0, net1…`.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Map, Value};
@@ -44,8 +45,16 @@ pub struct PodNetworks {
     kube: Kube,
     namespace: String,
     name: String,
-    /// Per delegate: the network's name in network-status, and the device it was given.
-    status: Vec<(String, Option<String>)>,
+    /// Per delegate: its name in network-status, its device and its `default-route` gateways.
+    status: Vec<StatusSource>,
+}
+
+/// What network-status says of one delegate beyond its ADD result.
+#[derive(Debug)]
+struct StatusSource {
+    name: String,
+    device: Option<String>,
+    gateways: Vec<IpAddr>,
 }
 
 /// One network of the pod before it becomes a delegate.
@@ -106,12 +115,31 @@ impl Plan {
 }
 
 impl PodNetworks {
-    /// Writes `k8s.v1.cni.cncf.io/network-status` on the pod from the delegates' ADD results.
+    /// Gives the pod's default route to the networks selected with `default-route` (after every
+    /// delegate's ADD, so that the cluster network's default route is replaced, not doubled).
+    pub fn route_defaults(&self, netns: &Path, delegates: &[DelegateRecord]) -> Result<(), CniError> {
+        for (d, source) in delegates.iter().zip(&self.status) {
+            if source.gateways.is_empty() {
+                continue;
+            }
+            crate::netlink::set_default_route_in(netns, &d.ifname, &source.gateways).map_err(|e| {
+                CniError::io(format!("default-route of {} via {}", source.name, d.ifname), e)
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Writes `k8s.v1.cni.cncf.io/network-status` on the pod from the delegates' ADD results. The
+    /// networks selected with `default-route` are `default`; without one, the master is.
     pub fn report(&self, delegates: &[DelegateRecord]) -> Result<(), CniError> {
+        let routed = self.status.iter().any(|s| !s.gateways.is_empty());
         let entries: Vec<Value> = delegates
             .iter()
             .zip(&self.status)
-            .map(|(d, (name, device))| status_entry(d, name, device.as_deref()))
+            .map(|(d, source)| {
+                let default = if routed { !source.gateways.is_empty() } else { d.master };
+                status_entry(d, &source.name, source.device.as_deref(), default)
+            })
             .collect();
         let text = serde_json::to_string_pretty(&entries).expect("JSON values always serialise");
         self.kube
@@ -120,7 +148,7 @@ impl PodNetworks {
 }
 
 /// One network-status element: name, interface, ips (without prefix), mac, default, dns, device-info.
-fn status_entry(d: &DelegateRecord, name: &str, device: Option<&str>) -> Value {
+fn status_entry(d: &DelegateRecord, name: &str, device: Option<&str>, default: bool) -> Value {
     let result = d.result.as_ref();
     let interfaces = result.map(|r| r.interfaces.as_slice()).unwrap_or_default();
     let own = interfaces
@@ -133,7 +161,7 @@ fn status_entry(d: &DelegateRecord, name: &str, device: Option<&str>) -> Value {
         .filter(|ip| ip.interface.is_none() || ip.interface == own)
         .map(|ip| ip.address.addr.to_string())
         .collect();
-    let mut entry = json!({"name": name, "interface": d.ifname, "ips": ips, "default": d.master,
+    let mut entry = json!({"name": name, "interface": d.ifname, "ips": ips, "default": default,
         "dns": result.map(|r| serde_json::to_value(&r.dns).expect("dns serialises")).unwrap_or(json!({}))});
     if let Some(mac) = own.and_then(|i| interfaces[i].mac.clone()) {
         entry["mac"] = json!(mac);
@@ -426,7 +454,17 @@ impl Network {
         index: usize,
         device: Option<String>,
         multus: &NetConf,
-    ) -> Result<(Delegate, (String, Option<String>)), CniError> {
+    ) -> Result<(Delegate, StatusSource), CniError> {
+        let gateways = self
+            .selection
+            .iter()
+            .flat_map(|s| &s.default_route)
+            .map(|gw| {
+                gw.parse::<IpAddr>().map_err(|_| {
+                    CniError::invalid_config(&format!("{} default-route", self.source), format!("{gw:?} is not an IP address"))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         if let Some(device) = &device {
             first_plugin(&mut self.conf).insert("deviceID".into(), Value::from(device.clone()));
         }
@@ -461,7 +499,7 @@ impl Network {
                 delegate.add_args.push(("MAC".into(), mac.clone()));
             }
         }
-        Ok((delegate, (self.status_name, device)))
+        Ok((delegate, StatusSource { name: self.status_name, device, gateways }))
     }
 }
 

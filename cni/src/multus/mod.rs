@@ -120,7 +120,10 @@ impl crate::spec::Plugin for Multus {
             }
         }
         if let Some(pod) = &plan.pod {
-            if let Err(err) = pod.report(&record.delegates) {
+            let reported = pod
+                .route_defaults(netns, &record.delegates)
+                .and_then(|()| pod.report(&record.delegates));
+            if let Err(err) = reported {
                 m.log.error(format_args!("network-status not written, rolling back: {err}"));
                 rollback(&record, record.delegates.len() - 1)?;
                 return Err(err);

@@ -71,3 +71,39 @@ impl From<crate::netns::Error> for Error {
 pub fn link_names_in(netns: impl AsRef<Path>) -> Result<Vec<String>, Error> {
     crate::netns::run_in(netns, || Netlink::open()?.link_names())?
 }
+
+/// Makes `ifname` the default route of the namespace at `netns` for each gateway's address family:
+/// every other default route of that family goes, and one via the gateway through `ifname` is added
+/// (what Multus does for a network selected with `default-route`).
+pub fn set_default_route_in(
+    netns: impl AsRef<Path>,
+    ifname: &str,
+    gateways: &[std::net::IpAddr],
+) -> Result<(), Error> {
+    crate::netns::run_in(netns, || {
+        let mut nl = Netlink::open()?;
+        let target = nl
+            .link_by_name(ifname)?
+            .ok_or_else(|| Error::Malformed(format!("no link {ifname:?} in the pod")))?;
+        let family_of = |ip: &std::net::IpAddr| ip.is_ipv4();
+        for link in nl.links()? {
+            for route in nl.routes(link.index)? {
+                let replaced = route.dst.prefix == 0
+                    && gateways.iter().any(|gw| family_of(gw) == route.dst.addr.is_ipv4());
+                if replaced {
+                    nl.del_route(link.index, &route)?;
+                }
+            }
+        }
+        for gw in gateways {
+            let any: std::net::IpAddr = if gw.is_ipv4() {
+                [0u8; 4].into()
+            } else {
+                [0u16; 8].into()
+            };
+            let dst = crate::spec::Cidr { addr: any, prefix: 0 };
+            nl.add_route(target.index, &Route { dst, gateway: Some(*gw) })?;
+        }
+        Ok(())
+    })?
+}

@@ -37,38 +37,54 @@ fn ip_of(addr: &RouteAddress) -> Option<IpAddr> {
     }
 }
 
+/// `dst` or `dst via gw`.
+fn describe(route: &Route) -> String {
+    match route.gateway {
+        Some(gw) => format!("{} via {gw}", route.dst),
+        None => route.dst.to_string(),
+    }
+}
+
+/// The main-table unicast route message for `route` through link `index`.
+fn route_message(index: u32, route: &Route) -> RouteMessage {
+    let mut msg = RouteMessage::default();
+    msg.header.address_family = family(&route.dst);
+    msg.header.destination_prefix_length = route.dst.prefix;
+    msg.header.table = RouteHeader::RT_TABLE_MAIN;
+    msg.header.protocol = RouteProtocol::Boot;
+    msg.header.kind = RouteType::Unicast;
+    msg.header.scope = if route.gateway.is_some() {
+        RouteScope::Universe
+    } else {
+        RouteScope::Link
+    };
+    if route.dst.prefix > 0 {
+        msg.attributes
+            .push(RouteAttribute::Destination(route_addr(route.dst.addr)));
+    }
+    if let Some(gw) = route.gateway {
+        msg.attributes.push(RouteAttribute::Gateway(route_addr(gw)));
+    }
+    msg.attributes.push(RouteAttribute::Oif(index));
+    msg
+}
+
 impl Netlink {
     /// Adds `route` through link `index`.
     pub fn add_route(&mut self, index: u32, route: &Route) -> Result<(), Error> {
-        let mut msg = RouteMessage::default();
-        msg.header.address_family = family(&route.dst);
-        msg.header.destination_prefix_length = route.dst.prefix;
-        msg.header.table = RouteHeader::RT_TABLE_MAIN;
-        msg.header.protocol = RouteProtocol::Boot;
-        msg.header.kind = RouteType::Unicast;
-        msg.header.scope = if route.gateway.is_some() {
-            RouteScope::Universe
-        } else {
-            RouteScope::Link
-        };
-        if route.dst.prefix > 0 {
-            msg.attributes
-                .push(RouteAttribute::Destination(route_addr(route.dst.addr)));
-        }
-        if let Some(gw) = route.gateway {
-            msg.attributes.push(RouteAttribute::Gateway(route_addr(gw)));
-        }
-        msg.attributes.push(RouteAttribute::Oif(index));
         self.execute(
-            RouteNetlinkMessage::NewRoute(msg),
+            RouteNetlinkMessage::NewRoute(route_message(index, route)),
             NLM_F_CREATE | NLM_F_EXCL,
-            || {
-                let via = route
-                    .gateway
-                    .map(|g| format!(" via {g}"))
-                    .unwrap_or_default();
-                format!("add route {}{via} on link #{index}", route.dst)
-            },
+            || format!("add route {} on link #{index}", describe(route)),
+        )
+    }
+
+    /// Deletes `route` through link `index`.
+    pub fn del_route(&mut self, index: u32, route: &Route) -> Result<(), Error> {
+        self.execute(
+            RouteNetlinkMessage::DelRoute(route_message(index, route)),
+            0,
+            || format!("delete route {} on link #{index}", describe(route)),
         )
     }
 
