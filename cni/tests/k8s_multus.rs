@@ -283,3 +283,50 @@ fn device_id_from_kubelet_pod_resources_reaches_sriov() {
     assert!(netns.links().is_empty());
     w.assert_nothing_left();
 }
+
+#[test]
+fn in_cluster_service_account_credentials_without_a_kubeconfig() {
+    let w = World::new("incl");
+    let bridge = HostLink::expect("mtb");
+    w.nad("cbr", json!({"cniVersion": "1.0.0", "type": "bridge", "bridge": bridge.name,
+        "ipam": {"type": "host-local", "subnet": "10.91.0.0/24", "dataDir": w.scratch.join("ipam")}}), json!({}));
+    // The service-account files a pod sees, in a private mount namespace where /run is a fresh tmpfs
+    // (the netns directory bound back in), so that /var/run/secrets/kubernetes.io/serviceaccount holds
+    // them only for this multus call.
+    let sa = w.scratch.join("sa");
+    std::fs::create_dir_all(&sa).unwrap();
+    std::fs::write(sa.join("token"), w.cluster.token_of("admin")).unwrap();
+    std::fs::copy(w.cluster.state.join("pki/ca.crt"), sa.join("ca.crt")).unwrap();
+    std::fs::write(sa.join("namespace"), &w.ns).unwrap();
+    let inner = w.scratch.join("inner.sh");
+    std::fs::write(&inner, format!(
+        "#!/bin/sh\nset -e\nmkdir -p {old}\nmount --rbind /run {old}\nmount -t tmpfs tmpfs /run\n\
+         mkdir -p /run/netns /run/secrets/kubernetes.io/serviceaccount\nmount --rbind {old}/netns /run/netns\n\
+         cp {sa}/* /run/secrets/kubernetes.io/serviceaccount/\nexec {multus}\n",
+        old = w.scratch.join("oldrun").display(), sa = sa.display(), multus = multus_bin().display())).unwrap();
+    let outer = w.scratch.join("multus-in-pod");
+    std::fs::write(&outer, format!("#!/bin/sh\nexec unshare --mount --propagation private /bin/sh {}\n", inner.display())).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&outer, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    let (mut conf, _) = w.multus_conf(json!({"clusterNetwork": "cbr"}));
+    conf.as_object_mut().unwrap().remove("kubeconfig");
+    let netns = Netns::new();
+    let mut pod = w.pod("in-cluster", json!({}), &netns);
+    pod.binary = outer;
+    let port = w.cluster.server.rsplit(':').next().unwrap().to_string();
+    pod.env = vec![("KUBERNETES_SERVICE_HOST".into(), "127.0.0.1".into()), ("KUBERNETES_SERVICE_PORT".into(), port)];
+    pod.call("ADD", &conf).expect_ok("ADD with in-cluster credentials");
+    assert_eq!(netns.links(), ["eth0"]);
+    assert_eq!(status_summary(&w.network_status("in-cluster"))[0].1, "eth0");
+
+    // Outside a pod (no service account) the error says so.
+    let plain = Pod { binary: multus_bin(), env: vec![], ..pod.clone() };
+    let (code, msg) = plain.call("ADD", &conf).expect_err("ADD without credentials");
+    assert_eq!(code, 7, "{msg}");
+    assert!(msg.starts_with("kubeconfig: none given and no in-cluster service account"), "{msg}");
+
+    pod.call("DEL", &conf).expect_ok("DEL");
+    assert!(netns.links().is_empty());
+    w.assert_nothing_left();
+}

@@ -32,7 +32,7 @@ pub struct MultusConf {
     /// The configured delegates in order; exactly one has `master` set. Empty only in Kubernetes
     /// mode, where the networks may all come from the pod.
     pub delegates: Vec<Delegate>,
-    /// Kubernetes mode: set when `kubeconfig` is.
+    /// Kubernetes mode: set when `kubeconfig` or `clusterNetwork` is.
     pub kubernetes: Option<KubernetesConf>,
     /// `confDir`.
     pub conf_dir: PathBuf,
@@ -51,8 +51,9 @@ pub struct MultusConf {
 /// The settings of Kubernetes mode, named as in Multus.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KubernetesConf {
-    /// `kubeconfig`: the credentials for the API server.
-    pub kubeconfig: PathBuf,
+    /// `kubeconfig`: the credentials for the API server; without it, the in-cluster service account
+    /// (multus running in a pod), as kubectl falls back to it.
+    pub kubeconfig: Option<PathBuf>,
     /// `clusterNetwork`: the pod's primary network (a NetworkAttachmentDefinition in
     /// `multusNamespace`, a file name in `confDir` without extension, or a file or directory path).
     pub cluster_network: Option<String>,
@@ -177,11 +178,15 @@ pub fn ifnames(delegates: &[Delegate], master_ifname: &str, first: usize) -> Res
 }
 
 impl KubernetesConf {
-    /// Kubernetes mode's fields; `None` without `kubeconfig`.
+    /// Kubernetes mode's fields; `None` without `kubeconfig` and `clusterNetwork`.
     fn parse(raw: &serde_json::Map<String, Value>) -> Result<Option<KubernetesConf>, CniError> {
-        let Some(kubeconfig) = optional_str(raw, "", "kubeconfig")?.filter(|k| !k.is_empty()) else {
+        let kubeconfig = optional_str(raw, "", "kubeconfig")?.filter(|k| !k.is_empty());
+        let cluster_network = optional_str(raw, "", "clusterNetwork")?
+            .filter(|c| !c.is_empty())
+            .map(str::to_string);
+        if kubeconfig.is_none() && cluster_network.is_none() {
             return Ok(None);
-        };
+        }
         let strings = |field: &str| -> Result<Option<Vec<String>>, CniError> {
             match raw.get(field) {
                 None => Ok(None),
@@ -209,8 +214,8 @@ impl KubernetesConf {
             .map(|list| list.split(',').map(|n| n.trim().to_string()).filter(|n| !n.is_empty()).collect())
             .unwrap_or_else(|| vec!["default".to_string()]);
         Ok(Some(KubernetesConf {
-            kubeconfig: PathBuf::from(kubeconfig),
-            cluster_network: optional_str(raw, "", "clusterNetwork")?.filter(|c| !c.is_empty()).map(str::to_string),
+            kubeconfig: kubeconfig.map(PathBuf::from),
+            cluster_network,
             default_networks: strings("defaultNetworks")?.unwrap_or_default(),
             multus_namespace: optional_str(raw, "", "multusNamespace")?
                 .unwrap_or(DEFAULT_MULTUS_NAMESPACE)

@@ -86,7 +86,11 @@ impl Plan {
                 pod: None,
             });
         };
-        let kube = Kube::connect(Credentials::Kubeconfig(&k.kubeconfig))?;
+        let credentials = match &k.kubeconfig {
+            Some(file) => Credentials::Kubeconfig(file),
+            None => Credentials::InCluster,
+        };
+        let kube = Kube::connect(credentials)?;
         let resolver = Resolver { m, k, kube: &kube, pod_namespace: namespace };
         let (networks, first_secondary) = resolver.networks(name, env.arg("K8S_POD_UID"))?;
         let devices = resolver.devices(&networks, name)?;
