@@ -6,14 +6,16 @@
 //! memory <= rte_acl's, compile time <= rte_acl's build time.
 //!
 //! Criterion measures each case's burst classification; the table is measured in alternating rounds
-//! (ours, then each `dpdk-test-acl` method) so both sides see the same machine, and reports medians.
+//! (ours and rte_acl alone in this process pass by pass, then each `dpdk-test-acl` method) so both
+//! sides see the same machine, and reports medians. A free argument (criterion's filter, e.g.
+//! `-- "fw 10000"`) limits the cases.
 
 use benches::test_acl::{self, TestAclRun};
 use criterion::{black_box, criterion_group, Criterion, Throughput};
 use dataplane::firewall::classbench::{rule_set, rules, traffic, Shape, Wildcards};
 use dataplane::firewall::synth::Rng;
 use dataplane::firewall::{AclAlgorithm, FiveTupleAcl, Firewall, Rule, Side, Verdict};
-use dataplane::packet::{Flow, ParseError};
+use dataplane::packet::{Flow, IpFlow, ParseError};
 use dataplane::{Eal, EalBuilder};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -67,14 +69,23 @@ fn pass(firewall: &Firewall, flows: &[Result<Flow, ParseError>], verdicts: &mut 
     allowed
 }
 
-/// Median ns/packet of `passes` passes.
-fn ns_per_packet(firewall: &Firewall, flows: &[Result<Flow, ParseError>], passes: usize) -> f64 {
-    let mut verdicts = Vec::with_capacity(BURST);
+/// One pass of rte_acl alone (DPDK's 5-tuple layout, through the FFI) over the trace in bursts.
+fn rte_acl_pass(acl: &FiveTupleAcl, ips: &[IpFlow], rules: &mut Vec<Option<usize>>) -> usize {
+    ips.chunks(BURST)
+        .map(|burst| {
+            acl.classify(burst, rules);
+            rules.iter().flatten().count()
+        })
+        .sum()
+}
+
+/// Median ns/packet of `passes` runs of `pass` over `packets` packets.
+fn ns_per_packet(packets: usize, passes: usize, mut pass: impl FnMut() -> usize) -> f64 {
     let mut samples: Vec<f64> = (0..passes)
         .map(|_| {
             let start = Instant::now();
-            black_box(pass(firewall, flows, &mut verdicts));
-            start.elapsed().as_nanos() as f64 / flows.len() as f64
+            black_box(pass());
+            start.elapsed().as_nanos() as f64 / packets as f64
         })
         .collect();
     median(&mut samples)
@@ -108,13 +119,23 @@ fn met(ok: bool) -> &'static str {
 /// The comparison table for one case.
 fn compare(eal: &Eal, case: &Case) {
     let ours_alg = case.firewall.algorithm().map_or("-", AclAlgorithm::name);
-    let ours_once = ns_per_packet(&case.firewall, &case.flows, 5);
+    let mut verdicts = Vec::with_capacity(BURST);
+    let mut classify = |firewall: &Firewall, passes| {
+        ns_per_packet(case.flows.len(), passes, || pass(firewall, &case.flows, &mut verdicts))
+    };
+    let ours_once = classify(&case.firewall, 5);
     let iterations = ((0.25e9 / (ours_once * FLOWS as f64)) as usize).clamp(20, 5000);
-    let (mut ours, mut spelled) = (Vec::new(), Vec::new());
+    let five_tuple = FiveTupleAcl::build(eal, &case.rules, None).expect("5-tuple rte_acl");
+    let ips: Vec<IpFlow> = case.flows.iter().filter_map(|f| f.as_ref().ok()?.ip).collect();
+    let mut matched = Vec::with_capacity(BURST);
+    let (mut ours, mut spelled, mut in_process) = (Vec::new(), Vec::new(), Vec::new());
     let mut theirs: Vec<(AclAlgorithm, Vec<TestAclRun>)> = Vec::new();
     for _ in 0..ROUNDS {
-        ours.push(ns_per_packet(&case.firewall, &case.flows, 30));
-        spelled.push(ns_per_packet(&case.firewall_spelled, &case.flows, 30));
+        for _ in 0..10 {
+            ours.push(classify(&case.firewall, 3));
+            in_process.push(ns_per_packet(ips.len(), 3, || rte_acl_pass(&five_tuple, &ips, &mut matched)));
+        }
+        spelled.push(classify(&case.firewall_spelled, 30));
         for alg in AclAlgorithm::ALL {
             if let Some(run) = test_acl::run(&case.dir, alg, BURST, iterations) {
                 match theirs.iter_mut().find(|(a, _)| *a == alg) {
@@ -126,9 +147,9 @@ fn compare(eal: &Eal, case: &Case) {
     }
     let ours = median(&mut ours);
     let spelled = median(&mut spelled);
+    let in_process = median(&mut in_process);
     let compile_ours = fastest(3, || Firewall::compile(eal, rule_set(case.rules.clone())));
     let compile_spelled = fastest(3, || Firewall::compile(eal, rule_set(case.spelled.clone())));
-    let five_tuple = FiveTupleAcl::build(eal, &case.rules, None).expect("5-tuple rte_acl");
     let compile_theirs = fastest(3, || FiveTupleAcl::build(eal, &case.rules, None));
     let memory_ours = case.firewall.memory();
     println!();
@@ -146,6 +167,11 @@ fn compare(eal: &Eal, case: &Case) {
         "  multiplane ({ours_alg:<9})          {ours:>8.1} ns/packet  memory {:>10} B IPv4 ({} B with the IPv6 copy of wildcard rules)",
         memory_ours.ipv4,
         memory_ours.total()
+    );
+    println!(
+        "  rte_acl 5-tuple in this process ({}) {in_process:>8.1} ns/packet (alternating with ours: overhead of the firewall's semantics {:+.1} ns)",
+        five_tuple.algorithm().name(),
+        ours - in_process
     );
     println!(
         "  multiplane, wildcards spelled out    {spelled:>8.1} ns/packet  memory {:>10} B IPv4; compile {:.2} ms",
@@ -190,10 +216,15 @@ fn bench(c: &mut Criterion) {
         .arg("--force-max-simd-bitwidth=512")
         .init()
         .expect("EAL for the classifier bench");
+    // The first free argument is criterion's filter; the comparison table honours it too.
+    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let mut cases = Vec::new();
     for (i, shape) in Shape::ALL.into_iter().enumerate() {
         for (j, n) in [10, 1000, 10_000].into_iter().enumerate() {
-            cases.push(case(&eal, shape, n, 100 + (i * 10 + j) as u64));
+            let name = format!("{} {n}", shape.name());
+            if filter.as_ref().is_none_or(|f| name.contains(f.as_str())) {
+                cases.push(case(&eal, shape, n, 100 + (i * 10 + j) as u64));
+            }
         }
     }
     for case in &cases {

@@ -24,6 +24,10 @@ impl IpClassifier {
     /// The userdata (rule position + 1, or 0) of the first rule matching each key.
     fn first_matches(&self, keys: &[&Key]) -> [u32; MAX_KEYS] {
         let mut first = [0u32; MAX_KEYS];
+        if let [acl] = &self.acls[..] {
+            acl.classify(keys, &mut first[..keys.len()]);
+            return first;
+        }
         let mut results = [0u32; MAX_KEYS];
         for (k, acl) in self.acls.iter().enumerate() {
             acl.classify(keys, &mut results[..keys.len()]);
@@ -237,6 +241,7 @@ impl Firewall {
         }
     }
 
+    #[inline]
     fn table_of(&self, flow: &Flow) -> u16 {
         match flow.vlan {
             None => self.untagged,
@@ -284,7 +289,14 @@ impl Firewall {
                     None
                 }
             };
-            verdicts.push(self.verdict(pos as usize, found));
+            // A frame that waits for a search gets its verdict from it; this one is a placeholder.
+            verdicts.push(Verdict {
+                action: table.default,
+                hit: Hit::Default { table: pos as usize },
+            });
+            if searches[i] == NO_SEARCH {
+                verdicts[base + i] = self.verdict(pos as usize, found);
+            }
         }
         self.search(&keys, &mut searches[..flows.len()], &mut verdicts[base..]);
     }
@@ -318,6 +330,7 @@ impl Firewall {
     }
 
     /// The verdict of table `table` when `rule` (or no rule) matched first.
+    #[inline]
     fn verdict(&self, table: usize, rule: Option<usize>) -> Verdict {
         let t = &self.tables[table];
         match rule {

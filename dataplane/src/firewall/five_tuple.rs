@@ -107,9 +107,12 @@ impl FiveTupleAcl {
                 key.0[0] = ip.protocol;
                 write_addresses_and_ports(ip, &mut key.0, 4);
             }
-            let refs: Vec<&Key> = keys[..chunk.len()].iter().collect();
+            let mut refs = [&keys[0]; MAX_KEYS];
+            for (r, key) in refs.iter_mut().zip(&keys) {
+                *r = key;
+            }
             let mut results = [0u32; MAX_KEYS];
-            self.acl.classify(&refs, &mut results[..chunk.len()]);
+            self.acl.classify(&refs[..chunk.len()], &mut results[..chunk.len()]);
             out.extend(results[..chunk.len()].iter().map(|r| r.checked_sub(1).map(|r| r as usize)));
         }
     }

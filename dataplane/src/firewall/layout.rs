@@ -75,7 +75,7 @@ impl Family {
 pub(crate) struct Layout {
     family: Family,
     /// The class code of each protocol number (narrow layout); `None` for the wide layout.
-    codes: Option<Box<[u8; 256]>>,
+    codes: Option<[u8; 256]>,
     /// Key offsets of the source and destination address and the port pair, when some rule tests them.
     src_at: Option<usize>,
     dst_at: Option<usize>,
@@ -90,7 +90,7 @@ impl Layout {
         let tests_flags = any(|r| r.tcp_flags.is_some());
         let (tests_src, tests_dst) = (any(|r| r.src.is_some()), any(|r| r.dst.is_some()));
         let tests_ports = any(|r| r.sport.is_some() || r.dport.is_some());
-        let mut codes = Box::new([0u8; 256]);
+        let mut codes = [0u8; 256];
         let mut next = 0u8;
         for p in rules.filter_map(|r| r.protocol) {
             if codes[p as usize] == 0 {
@@ -204,6 +204,7 @@ impl Layout {
     }
 
     /// Writes the key of `ip`, a frame of this layout's family that arrived on `side`.
+    #[inline]
     pub(crate) fn write_key(&self, side: Side, ip: &IpFlow, key: &mut Key) {
         let k = &mut key.0;
         let mut bits = if side == Side::B { SIDE_B } else { 0 };
@@ -234,6 +235,7 @@ impl Layout {
 }
 
 /// Writes `addr` into `k` from byte `at`, in network byte order; returns the byte after it.
+#[inline]
 fn write_address(addr: IpAddr, k: &mut [u8], at: usize) -> usize {
     match addr {
         IpAddr::V4(a) => {
@@ -248,6 +250,7 @@ fn write_address(addr: IpAddr, k: &mut [u8], at: usize) -> usize {
 }
 
 /// Writes `ip`'s ports (0 when it has none) into `k` from byte `at`, in network byte order.
+#[inline]
 fn write_ports(ip: &IpFlow, k: &mut [u8], at: usize) {
     let (sport, dport) = ip.ports.unwrap_or((0, 0));
     k[at..at + 2].copy_from_slice(&sport.to_be_bytes());
