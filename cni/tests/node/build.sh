@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Builds what the node tier needs, once, into caches outside the repo, installing Debian packages first:
+# containerd + runc (the CRI runtime), busybox-static (the test image), gcc (the pause binary); kubelet,
+# etcd, kube-apiserver and the podresources-stub through the Kubernetes tier's build.sh; crictl from the
+# Go module proxy; kube-controller-manager of the same release; and the node's two images (pause, busybox) as OCI archives.
+# Prints the directory holding crictl and the images' archives (NODE_CACHE below).
+# Env: NODE_CACHE (default /var/cache/multiplane/node), CRICTL_VERSION (v1.34.0), K8S_VERSION (build.sh's).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+cache=${NODE_CACHE:-/var/cache/multiplane/node}
+crictl_version=${CRICTL_VERSION:-v1.34.0}
+
+missing=()
+for package in containerd runc busybox-static gcc libc6-dev openssl curl util-linux iproute2; do
+  dpkg-query -W -f '${Status}' "$package" 2>/dev/null | grep -q 'ok installed' || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "node build: installing ${missing[*]}" >&2
+  apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+
+"$here/../k8s/build.sh" etcd kube-apiserver kubelet podresources-stub >/dev/null
+
+export PATH=/usr/local/go/bin:$PATH GOTOOLCHAIN=local GOFLAGS=-mod=mod
+export GOPATH=${GOPATH:-/root/go} GOCACHE=${GOCACHE:-/root/.cache/go-build}
+mkdir -p "$cache/bin" "$cache/images"
+if [ ! -x "$cache/bin/crictl" ]; then
+  started=$(date +%s)
+  GOBIN=$cache/bin.tmp go install -trimpath -ldflags=-s "sigs.k8s.io/cri-tools/cmd/crictl@$crictl_version"
+  mv "$cache/bin.tmp/crictl" "$cache/bin/crictl"; rmdir "$cache/bin.tmp"
+  echo "node build: crictl $crictl_version built in $(( $(date +%s) - started ))s" >&2
+fi
+
+# kube-controller-manager (its DaemonSet controller runs the installer's DaemonSet), from the same
+# k8s.io/kubernetes release as the tier: a module of our own that starts from the tier's go.mod.
+k8s_version=${K8S_VERSION:-v1.34.4}
+k8s_src=${K8S_CACHE:-/var/cache/multiplane/k8s}/$k8s_version/src
+src=$cache/src/$k8s_version
+if [ ! -x "$cache/bin/kube-controller-manager-$k8s_version" ]; then
+  started=$(date +%s)
+  mkdir -p "$src"
+  if [ ! -f "$src/tools.go" ]; then
+    cp "$k8s_src/go.mod" "$k8s_src/go.sum" "$src/"
+    (cd "$src" && go mod edit -module multiplane.local/node-tier)
+    printf '%s\n' '//go:build tools' '' '// Package tools pins the commands the node tier builds.' 'package tools' '' \
+      'import _ "k8s.io/kubernetes/cmd/kube-controller-manager"' > "$src/tools.go.tmp"
+    mv "$src/tools.go.tmp" "$src/tools.go"
+    (cd "$src" && go mod tidy >/dev/null)
+  fi
+  flags="-s -X k8s.io/component-base/version.gitVersion=$k8s_version -X k8s.io/component-base/version.gitMajor=1"
+  flags="$flags -X k8s.io/component-base/version.gitMinor=$(echo "$k8s_version" | cut -d. -f2)"
+  (cd "$src" && go build -trimpath -ldflags="$flags" -o "$cache/bin/kube-controller-manager.tmp" \
+    k8s.io/kubernetes/cmd/kube-controller-manager)
+  mv "$cache/bin/kube-controller-manager.tmp" "$cache/bin/kube-controller-manager-$k8s_version"
+  echo "node build: kube-controller-manager $k8s_version built in $(( $(date +%s) - started ))s" >&2
+fi
+
+# The images are tiny and rebuilt every time (deterministically: same inputs, same digests).
+work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/pause" "$work/busybox/bin" "$work/busybox/etc"
+install -d -m 1777 "$work/busybox/tmp"
+gcc -static -Os -s -o "$work/pause/pause" "$here/pause/pause.c"
+"$here/oci-archive.sh" "$work/pause" localhost/multiplane/pause:node '["/pause"]' "$cache/images/pause.tar"
+cp /bin/busybox "$work/busybox/bin/busybox"
+for applet in $(busybox --list); do
+  [ "$applet" = busybox ] || ln -s busybox "$work/busybox/bin/$applet"
+done
+printf 'root:x:0:0:root:/root:/bin/sh\n' > "$work/busybox/etc/passwd"
+printf 'root:x:0:\n' > "$work/busybox/etc/group"
+"$here/oci-archive.sh" "$work/busybox" localhost/multiplane/busybox:node '["/bin/sh"]' "$cache/images/busybox.tar"
+echo "$cache"
