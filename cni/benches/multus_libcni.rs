@@ -50,7 +50,8 @@ fn main() {
     let kubernetes = std::env::var_os("K8S_SERVER").map(|_| {
         let world = World::new("bench");
         world.nad("cluster", alone.clone(), json!({}));
-        let (_, file) = world.multus_conf(json!({"clusterNetwork": "cluster", "binDir": REFERENCE_PLUGINS}));
+        let (_, file) =
+            world.multus_conf(json!({"clusterNetwork": "cluster", "binDir": REFERENCE_PLUGINS}));
         let mut pod = world.pod("bench-pod", json!({}), &netns);
         pod.id = "k8s".into();
         (world, file, pod)
@@ -70,7 +71,10 @@ fn main() {
             &scratch,
         ));
         if let Some((_, file, pod)) = &kubernetes {
-            let pod = Pod { id: format!("k8s{b}"), ..pod.clone() };
+            let pod = Pod {
+                id: format!("k8s{b}"),
+                ..pod.clone()
+            };
             k8s_us.push(batch(file, &pod, rounds, &scratch));
         }
     }

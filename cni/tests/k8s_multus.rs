@@ -79,11 +79,21 @@ args: '[
     // Section 4.2.2's configuration: only a kubeconfig.
     let (_, conf) = w.multus_conf(json!({}));
     let netns = Netns::new();
-    let mut pod = w.pod("multus-multi-net-pod", json!({"networks": SEED_ANNOTATION}), &netns);
+    let mut pod = w.pod(
+        "multus-multi-net-pod",
+        json!({"networks": SEED_ANNOTATION}),
+        &netns,
+    );
     pod.env = tree.env();
 
     let result = drive("add", &conf, &pod, &w.libcni_cache()).expect_ok("ADD through libcni");
-    assert!(result["ips"][0]["address"].as_str().unwrap().starts_with("192.168.42."), "{result}");
+    assert!(
+        result["ips"][0]["address"]
+            .as_str()
+            .unwrap()
+            .starts_with("192.168.42."),
+        "{result}"
+    );
     // Section 4.3: eth0 (flannel's stand-in), net0 with 10.56.217.171, north with no address.
     assert_eq!(sorted(netns.links()), ["eth0", "net0", "north"]);
     assert_eq!(netns.ipv4_of("net0"), ["10.56.217.171/24"]);
@@ -94,12 +104,34 @@ args: '[
     assert_eq!(
         status_summary(&status),
         [
-            (format!("{ns}/flannel-conf"), "eth0".into(), vec![netns.ipv4_of("eth0")[0].split('/').next().unwrap().to_string()], true),
-            (format!("{ns}/sriov-conf"), "net0".into(), vec!["10.56.217.171".to_string()], false),
-            (format!("{ns}/sriov-vlanid-l2enable-conf"), "north".into(), vec![], false),
+            (
+                format!("{ns}/flannel-conf"),
+                "eth0".into(),
+                vec![netns.ipv4_of("eth0")[0]
+                    .split('/')
+                    .next()
+                    .unwrap()
+                    .to_string()],
+                true
+            ),
+            (
+                format!("{ns}/sriov-conf"),
+                "net0".into(),
+                vec!["10.56.217.171".to_string()],
+                false
+            ),
+            (
+                format!("{ns}/sriov-vlanid-l2enable-conf"),
+                "north".into(),
+                vec![],
+                false
+            ),
         ]
     );
-    assert!(status[1]["mac"].as_str().is_some_and(|m| m.len() == 17), "{status:?}");
+    assert!(
+        status[1]["mac"].as_str().is_some_and(|m| m.len() == 17),
+        "{status:?}"
+    );
 
     drive("del", &conf, &pod, &w.libcni_cache()).expect_ok("DEL through libcni");
     assert!(netns.links().is_empty());
@@ -115,8 +147,12 @@ fn npwg_networks(w: &World, cbr: &HostLink, alt: &HostLink, master: &HostLink) {
         "ipam": {"type": "host-local", "subnet": "10.97.0.0/24", "dataDir": ipam}}), json!({}));
     w.nad("alt", json!({"cniVersion": "1.0.0", "type": "bridge", "bridge": alt.name, "isDefaultGateway": true,
         "ipam": {"type": "host-local", "subnet": "10.98.0.0/24", "dataDir": ipam}}), json!({}));
-    w.nad("mv", json!({"cniVersion": "1.0.0", "type": "macvlan", "master": master.name, "mode": "bridge",
-        "ipam": {"type": "host-local", "subnet": "10.96.0.0/24", "dataDir": ipam}}), json!({}));
+    w.nad(
+        "mv",
+        json!({"cniVersion": "1.0.0", "type": "macvlan", "master": master.name, "mode": "bridge",
+        "ipam": {"type": "host-local", "subnet": "10.96.0.0/24", "dataDir": ipam}}),
+        json!({}),
+    );
     w.nad("st", json!({"cniVersion": "1.0.0", "name": "static-net", "plugins": [
         {"type": "macvlan", "master": master.name, "mode": "bridge", "ipam": {"type": "static"}, "capabilities": {"ips": true}},
         {"type": "tuning", "capabilities": {"mac": true}}]}), json!({}));
@@ -125,7 +161,11 @@ fn npwg_networks(w: &World, cbr: &HostLink, alt: &HostLink, master: &HostLink) {
 #[test]
 fn npwg_annotations_cluster_network_and_default_network_override() {
     let w = World::new("npwg");
-    let (cbr, alt, master) = (HostLink::expect("mtb"), HostLink::expect("mtb"), HostLink::veth().up());
+    let (cbr, alt, master) = (
+        HostLink::expect("mtb"),
+        HostLink::expect("mtb"),
+        HostLink::veth().up(),
+    );
     npwg_networks(&w, &cbr, &alt, &master);
     let (_, conf) = w.multus_conf(json!({"clusterNetwork": "cbr"}));
     let ns = w.ns.clone();
@@ -134,7 +174,11 @@ fn npwg_annotations_cluster_network_and_default_network_override() {
     let netns = Netns::new();
     let annotation = json!([{"name": "mv", "interface": "data0"},
         {"name": "st", "namespace": ns, "ips": ["10.99.0.5/24"], "mac": "02:00:00:aa:bb:01"}]);
-    let pod = w.pod("json-form", json!({"k8s.v1.cni.cncf.io/networks": annotation.to_string()}), &netns);
+    let pod = w.pod(
+        "json-form",
+        json!({"k8s.v1.cni.cncf.io/networks": annotation.to_string()}),
+        &netns,
+    );
     drive("add", &conf, &pod, &w.libcni_cache()).expect_ok("ADD json form");
     assert_eq!(sorted(netns.links()), ["data0", "eth0", "net2"]);
     assert_eq!(netns.ipv4_of("net2"), ["10.99.0.5/24"]);
@@ -142,11 +186,17 @@ fn npwg_annotations_cluster_network_and_default_network_override() {
     assert!(netns.ipv4_of("eth0")[0].starts_with("10.97.0."));
     let status = w.network_status("json-form");
     let summary = status_summary(&status);
-    assert_eq!(summary.iter().map(|s| (s.0.clone(), s.1.clone(), s.3)).collect::<Vec<_>>(), [
-        (format!("{ns}/cbr"), "eth0".into(), true),
-        (format!("{ns}/mv"), "data0".into(), false),
-        (format!("{ns}/st"), "net2".into(), false),
-    ]);
+    assert_eq!(
+        summary
+            .iter()
+            .map(|s| (s.0.clone(), s.1.clone(), s.3))
+            .collect::<Vec<_>>(),
+        [
+            (format!("{ns}/cbr"), "eth0".into(), true),
+            (format!("{ns}/mv"), "data0".into(), false),
+            (format!("{ns}/st"), "net2".into(), false),
+        ]
+    );
     assert_eq!(summary[2].2, ["10.99.0.5"]);
     assert_eq!(status[2]["mac"], "02:00:00:aa:bb:01");
     drive("del", &conf, &pod, &w.libcni_cache()).expect_ok("DEL json form");
@@ -154,7 +204,11 @@ fn npwg_annotations_cluster_network_and_default_network_override() {
 
     // Comma form, the same network twice (net1, then an explicit name).
     let netns = Netns::new();
-    let pod = w.pod("comma-form", json!({"k8s.v1.cni.cncf.io/networks": format!("mv, {ns}/mv@m2")}), &netns);
+    let pod = w.pod(
+        "comma-form",
+        json!({"k8s.v1.cni.cncf.io/networks": format!("mv, {ns}/mv@m2")}),
+        &netns,
+    );
     drive("add", &conf, &pod, &w.libcni_cache()).expect_ok("ADD comma form");
     assert_eq!(sorted(netns.links()), ["eth0", "m2", "net1"]);
     assert_eq!(w.network_status("comma-form").len(), 3);
@@ -165,15 +219,25 @@ fn npwg_annotations_cluster_network_and_default_network_override() {
     let pod = w.pod("plain", json!({}), &netns);
     drive("add", &conf, &pod, &w.libcni_cache()).expect_ok("ADD plain");
     assert_eq!(netns.links(), ["eth0"]);
-    assert_eq!(status_summary(&w.network_status("plain"))[0].0, format!("{ns}/cbr"));
+    assert_eq!(
+        status_summary(&w.network_status("plain"))[0].0,
+        format!("{ns}/cbr")
+    );
     drive("del", &conf, &pod, &w.libcni_cache()).expect_ok("DEL plain");
 
     // The default-network annotation replaces the cluster network.
     let netns = Netns::new();
-    let pod = w.pod("override", json!({"v1.multus-cni.io/default-network": "alt"}), &netns);
+    let pod = w.pod(
+        "override",
+        json!({"v1.multus-cni.io/default-network": "alt"}),
+        &netns,
+    );
     drive("add", &conf, &pod, &w.libcni_cache()).expect_ok("ADD override");
     assert!(netns.ipv4_of("eth0")[0].starts_with("10.98.0."));
-    assert_eq!(status_summary(&w.network_status("override"))[0].0, format!("{ns}/alt"));
+    assert_eq!(
+        status_summary(&w.network_status("override"))[0].0,
+        format!("{ns}/alt")
+    );
     assert_eq!(alt.ports().len(), 1);
     assert!(cbr.ports().is_empty());
     drive("del", &conf, &pod, &w.libcni_cache()).expect_ok("DEL override");
@@ -181,22 +245,44 @@ fn npwg_annotations_cluster_network_and_default_network_override() {
     // default-route: the selected network takes the pod's default route from the cluster network.
     let netns = Netns::new();
     let annotation = json!([{"name": "mv", "default-route": ["10.96.0.1"]}]);
-    let pod = w.pod("routed", json!({"k8s.v1.cni.cncf.io/networks": annotation.to_string()}), &netns);
+    let pod = w.pod(
+        "routed",
+        json!({"k8s.v1.cni.cncf.io/networks": annotation.to_string()}),
+        &netns,
+    );
     drive("add", &conf, &pod, &w.libcni_cache()).expect_ok("ADD default-route");
     let defaults = netns.ip("-4 route show default");
     assert_eq!(defaults.lines().count(), 1, "{defaults}");
-    assert!(defaults.starts_with("default via 10.96.0.1 dev net1"), "{defaults}");
+    assert!(
+        defaults.starts_with("default via 10.96.0.1 dev net1"),
+        "{defaults}"
+    );
     let status = status_summary(&w.network_status("routed"));
-    assert_eq!(status.iter().map(|s| (s.1.as_str(), s.3)).collect::<Vec<_>>(), [("eth0", false), ("net1", true)]);
+    assert_eq!(
+        status
+            .iter()
+            .map(|s| (s.1.as_str(), s.3))
+            .collect::<Vec<_>>(),
+        [("eth0", false), ("net1", true)]
+    );
     drive("del", &conf, &pod, &w.libcni_cache()).expect_ok("DEL default-route");
 
     // A gateway that is not an address is refused before anything runs.
     let netns = Netns::new();
     let annotation = json!([{"name": "mv", "default-route": ["gateway-1"]}]);
-    let pod = w.pod("badroute", json!({"k8s.v1.cni.cncf.io/networks": annotation.to_string()}), &netns);
-    let (code, msg) = pod.call("ADD", &w.multus_conf(json!({"clusterNetwork": "cbr"})).0).expect_err("bad default-route");
+    let pod = w.pod(
+        "badroute",
+        json!({"k8s.v1.cni.cncf.io/networks": annotation.to_string()}),
+        &netns,
+    );
+    let (code, msg) = pod
+        .call("ADD", &w.multus_conf(json!({"clusterNetwork": "cbr"})).0)
+        .expect_err("bad default-route");
     assert_eq!(code, 7, "{msg}");
-    assert!(msg.contains("default-route: \"gateway-1\" is not an IP address"), "{msg}");
+    assert!(
+        msg.contains("default-route: \"gateway-1\" is not an IP address"),
+        "{msg}"
+    );
     assert!(netns.links().is_empty());
 
     assert!(cbr.ports().is_empty() && alt.ports().is_empty());
@@ -206,13 +292,21 @@ fn npwg_annotations_cluster_network_and_default_network_override() {
 #[test]
 fn default_networks_skip_system_namespaces_and_cluster_network_from_conf_dir() {
     let w = World::new("defn");
-    let (cbr, alt, master) = (HostLink::expect("mtb"), HostLink::expect("mtb"), HostLink::veth().up());
+    let (cbr, alt, master) = (
+        HostLink::expect("mtb"),
+        HostLink::expect("mtb"),
+        HostLink::veth().up(),
+    );
     npwg_networks(&w, &cbr, &alt, &master);
     // The cluster network as a file in confDir, named by its network name.
     std::fs::create_dir_all(w.scratch.join("net.d")).unwrap();
     let file_net = json!({"cniVersion": "1.0.0", "name": "filenet", "type": "bridge", "bridge": alt.name,
         "ipam": {"type": "host-local", "subnet": "10.95.0.0/24", "dataDir": w.scratch.join("ipam")}});
-    std::fs::write(w.scratch.join("net.d/10-filenet.conf"), file_net.to_string()).unwrap();
+    std::fs::write(
+        w.scratch.join("net.d/10-filenet.conf"),
+        file_net.to_string(),
+    )
+    .unwrap();
     let (_, conf) = w.multus_conf(json!({"clusterNetwork": "filenet", "defaultNetworks": ["mv"]}));
 
     let netns = Netns::new();
@@ -220,11 +314,16 @@ fn default_networks_skip_system_namespaces_and_cluster_network_from_conf_dir() {
     drive("add", &conf, &pod, &w.libcni_cache()).expect_ok("ADD");
     assert_eq!(sorted(netns.links()), ["eth0", "net1"]);
     assert!(netns.ipv4_of("eth0")[0].starts_with("10.95.0."));
-    assert_eq!(status_summary(&w.network_status("with-defaults"))[0].0, "filenet");
+    assert_eq!(
+        status_summary(&w.network_status("with-defaults"))[0].0,
+        "filenet"
+    );
     drive("del", &conf, &pod, &w.libcni_cache()).expect_ok("DEL");
 
     // In a system namespace the default networks are left out.
-    let (_, conf) = w.multus_conf(json!({"clusterNetwork": "filenet", "defaultNetworks": ["mv"], "systemNamespaces": [w.ns]}));
+    let (_, conf) = w.multus_conf(
+        json!({"clusterNetwork": "filenet", "defaultNetworks": ["mv"], "systemNamespaces": [w.ns]}),
+    );
     let netns = Netns::new();
     let pod = w.pod("system", json!({}), &netns);
     drive("add", &conf, &pod, &w.libcni_cache()).expect_ok("ADD system");
@@ -258,28 +357,52 @@ fn device_id_from_kubelet_pod_resources_reaches_sriov() {
                 {"resource": "intel.com/intel_sriov_netdevice", "ids": [chosen]}]}]}
         ]),
     );
-    let (_, conf) = w.multus_conf(json!({"clusterNetwork": "cbr", "podResourcesSocket": stub.socket}));
+    let (_, conf) =
+        w.multus_conf(json!({"clusterNetwork": "cbr", "podResourcesSocket": stub.socket}));
     let netns = Netns::new();
-    let mut pod = w.pod("vnf", json!({"k8s.v1.cni.cncf.io/networks": "sriov-net"}), &netns);
+    let mut pod = w.pod(
+        "vnf",
+        json!({"k8s.v1.cni.cncf.io/networks": "sriov-net"}),
+        &netns,
+    );
     pod.env = tree.env();
     drive("add", &conf, &pod, &w.libcni_cache()).expect_ok("ADD");
     assert_eq!(sorted(netns.links()), ["eth0", "net1"]);
-    assert_eq!(tree.state_files("alloc"), [chosen.clone()], "the VF kubelet allocated is the one attached");
+    assert_eq!(
+        tree.state_files("alloc"),
+        std::slice::from_ref(&chosen),
+        "the VF kubelet allocated is the one attached"
+    );
     assert_eq!(tree.vf_config(0, 2).vlan, 100);
     let status = w.network_status("vnf");
-    assert_eq!(status[1]["device-info"], json!({"type": "pci", "version": "1.1.0", "pci": {"pci-address": chosen}}));
+    assert_eq!(
+        status[1]["device-info"],
+        json!({"type": "pci", "version": "1.1.0", "pci": {"pci-address": chosen}})
+    );
     drive("del", &conf, &pod, &w.libcni_cache()).expect_ok("DEL");
     tree.assert_restored();
     w.assert_nothing_left();
 
     // Two networks of the resource, one device allocated: refused, naming the resource; nothing left.
     let netns = Netns::new();
-    let mut pod = w.pod("greedy", json!({"k8s.v1.cni.cncf.io/networks": "sriov-net,sriov-net"}), &netns);
+    let mut pod = w.pod(
+        "greedy",
+        json!({"k8s.v1.cni.cncf.io/networks": "sriov-net,sriov-net"}),
+        &netns,
+    );
     pod.env = tree.env();
-    let (code, msg) = pod.call("ADD", &w.multus_conf(json!({"clusterNetwork": "cbr", "podResourcesSocket": stub.socket})).0)
+    let (code, msg) = pod
+        .call(
+            "ADD",
+            &w.multus_conf(json!({"clusterNetwork": "cbr", "podResourcesSocket": stub.socket}))
+                .0,
+        )
         .expect_err("ADD without enough devices");
     assert_eq!(code, 7, "{msg}");
-    assert!(msg.contains("kubelet allocated 0 device(s) of intel.com/intel_sriov_netdevice to pod"), "{msg}");
+    assert!(
+        msg.contains("kubelet allocated 0 device(s) of intel.com/intel_sriov_netdevice to pod"),
+        "{msg}"
+    );
     assert!(netns.links().is_empty());
     w.assert_nothing_left();
 }
@@ -305,7 +428,14 @@ fn in_cluster_service_account_credentials_without_a_kubeconfig() {
          cp {sa}/* /run/secrets/kubernetes.io/serviceaccount/\nexec {multus}\n",
         old = w.scratch.join("oldrun").display(), sa = sa.display(), multus = multus_bin().display())).unwrap();
     let outer = w.scratch.join("multus-in-pod");
-    std::fs::write(&outer, format!("#!/bin/sh\nexec unshare --mount --propagation private /bin/sh {}\n", inner.display())).unwrap();
+    std::fs::write(
+        &outer,
+        format!(
+            "#!/bin/sh\nexec unshare --mount --propagation private /bin/sh {}\n",
+            inner.display()
+        ),
+    )
+    .unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&outer, std::fs::Permissions::from_mode(0o755)).unwrap();
 
@@ -315,16 +445,29 @@ fn in_cluster_service_account_credentials_without_a_kubeconfig() {
     let mut pod = w.pod("in-cluster", json!({}), &netns);
     pod.binary = outer;
     let port = w.cluster.server.rsplit(':').next().unwrap().to_string();
-    pod.env = vec![("KUBERNETES_SERVICE_HOST".into(), "127.0.0.1".into()), ("KUBERNETES_SERVICE_PORT".into(), port)];
-    pod.call("ADD", &conf).expect_ok("ADD with in-cluster credentials");
+    pod.env = vec![
+        ("KUBERNETES_SERVICE_HOST".into(), "127.0.0.1".into()),
+        ("KUBERNETES_SERVICE_PORT".into(), port),
+    ];
+    pod.call("ADD", &conf)
+        .expect_ok("ADD with in-cluster credentials");
     assert_eq!(netns.links(), ["eth0"]);
     assert_eq!(status_summary(&w.network_status("in-cluster"))[0].1, "eth0");
 
     // Outside a pod (no service account) the error says so.
-    let plain = Pod { binary: multus_bin(), env: vec![], ..pod.clone() };
-    let (code, msg) = plain.call("ADD", &conf).expect_err("ADD without credentials");
+    let plain = Pod {
+        binary: multus_bin(),
+        env: vec![],
+        ..pod.clone()
+    };
+    let (code, msg) = plain
+        .call("ADD", &conf)
+        .expect_err("ADD without credentials");
     assert_eq!(code, 7, "{msg}");
-    assert!(msg.starts_with("kubeconfig: none given and no in-cluster service account"), "{msg}");
+    assert!(
+        msg.starts_with("kubeconfig: none given and no in-cluster service account"),
+        "{msg}"
+    );
 
     pod.call("DEL", &conf).expect_ok("DEL");
     assert!(netns.links().is_empty());

@@ -15,10 +15,18 @@ use support::*;
 /// A bridge NAD `cbr` (the cluster network) and a macvlan NAD `mv` on `master`.
 fn networks(w: &World, cbr: &HostLink, master: &HostLink) {
     let ipam = w.scratch.join("ipam");
-    w.nad("cbr", json!({"cniVersion": "1.0.0", "type": "bridge", "bridge": cbr.name,
-        "ipam": {"type": "host-local", "subnet": "10.94.0.0/16", "dataDir": ipam}}), json!({}));
-    w.nad("mv", json!({"cniVersion": "1.0.0", "type": "macvlan", "master": master.name, "mode": "bridge",
-        "ipam": {"type": "host-local", "subnet": "10.93.0.0/16", "dataDir": ipam}}), json!({}));
+    w.nad(
+        "cbr",
+        json!({"cniVersion": "1.0.0", "type": "bridge", "bridge": cbr.name,
+        "ipam": {"type": "host-local", "subnet": "10.94.0.0/16", "dataDir": ipam}}),
+        json!({}),
+    );
+    w.nad(
+        "mv",
+        json!({"cniVersion": "1.0.0", "type": "macvlan", "master": master.name, "mode": "bridge",
+        "ipam": {"type": "host-local", "subnet": "10.93.0.0/16", "dataDir": ipam}}),
+        json!({}),
+    );
 }
 
 #[test]
@@ -30,21 +38,42 @@ fn api_server_down_at_add_is_try_again_later_and_del_works_from_the_cache() {
     networks(&w, &cbr, &master);
     let (conf, _) = w.multus_conf(json!({"clusterNetwork": "cbr"}));
     let netns = Netns::new();
-    let up_pod = w.pod("before", json!({"k8s.v1.cni.cncf.io/networks": "mv"}), &netns);
-    up_pod.call("ADD", &conf).expect_ok("ADD while the API server is up");
+    let up_pod = w.pod(
+        "before",
+        json!({"k8s.v1.cni.cncf.io/networks": "mv"}),
+        &netns,
+    );
+    up_pod
+        .call("ADD", &conf)
+        .expect_ok("ADD while the API server is up");
     assert_eq!(sorted(netns.links()), ["eth0", "net1"]);
     let later = Netns::new();
-    let down_pod = w.pod("after", json!({"k8s.v1.cni.cncf.io/networks": "mv"}), &later);
+    let down_pod = w.pod(
+        "after",
+        json!({"k8s.v1.cni.cncf.io/networks": "mv"}),
+        &later,
+    );
 
     plane.stop();
     let started = Instant::now();
-    let (code, msg) = down_pod.call("ADD", &conf).expect_err("ADD with the API server down");
+    let (code, msg) = down_pod
+        .call("ADD", &conf)
+        .expect_err("ADD with the API server down");
     assert_eq!(code, 11, "{msg}");
-    assert!(msg.contains("cannot reach the API server https://127.0.0.1:26443 (3 tries)"), "{msg}");
-    assert!(started.elapsed().as_secs() < 20, "the retry is bounded: {:?}", started.elapsed());
+    assert!(
+        msg.contains("cannot reach the API server https://127.0.0.1:26443 (3 tries)"),
+        "{msg}"
+    );
+    assert!(
+        started.elapsed().as_secs() < 20,
+        "the retry is bounded: {:?}",
+        started.elapsed()
+    );
     assert!(later.links().is_empty());
 
-    up_pod.call("DEL", &conf).expect_ok("DEL with the API server down");
+    up_pod
+        .call("DEL", &conf)
+        .expect_ok("DEL with the API server down");
     assert!(netns.links().is_empty());
     assert!(cbr.ports().is_empty());
     w.assert_nothing_left();
@@ -58,25 +87,54 @@ fn credentials_refused_name_the_user_and_the_verb() {
     let netns = Netns::new();
     let pod = w.pod("p", json!({}), &netns);
 
-    let bad = w.cluster.kubeconfig_with_token(&w.scratch.join("bad.kubeconfig"), &w.cluster.server, "intruder", "not-a-token");
+    let bad = w.cluster.kubeconfig_with_token(
+        &w.scratch.join("bad.kubeconfig"),
+        &w.cluster.server,
+        "intruder",
+        "not-a-token",
+    );
     let (conf, _) = w.multus_conf(json!({"clusterNetwork": "cbr", "kubeconfig": bad}));
     let (code, msg) = pod.call("ADD", &conf).expect_err("ADD with a wrong token");
     assert_eq!(code, 110, "{msg}");
-    assert!(msg.contains(&format!("get pod {}/p: the API server {} refused the credentials of user \"intruder\"", w.ns, w.cluster.server)), "{msg}");
+    assert!(
+        msg.contains(&format!(
+            "get pod {}/p: the API server {} refused the credentials of user \"intruder\"",
+            w.ns, w.cluster.server
+        )),
+        "{msg}"
+    );
     assert!(msg.contains("401 Unauthorized"), "{msg}");
 
     let token = w.cluster.token_of("nobody");
-    let weak = w.cluster.kubeconfig_with_token(&w.scratch.join("weak.kubeconfig"), &w.cluster.server, "nobody", &token);
+    let weak = w.cluster.kubeconfig_with_token(
+        &w.scratch.join("weak.kubeconfig"),
+        &w.cluster.server,
+        "nobody",
+        &token,
+    );
     let (conf, _) = w.multus_conf(json!({"clusterNetwork": "cbr", "kubeconfig": weak}));
     let (code, msg) = pod.call("ADD", &conf).expect_err("ADD without rights");
     assert_eq!(code, 110, "{msg}");
     assert!(msg.contains("403 Forbidden"), "{msg}");
-    assert!(msg.contains("User \"nobody\" cannot get resource \"pods\""), "{msg}");
+    assert!(
+        msg.contains("User \"nobody\" cannot get resource \"pods\""),
+        "{msg}"
+    );
 
-    let (conf, _) = w.multus_conf(json!({"clusterNetwork": "cbr", "kubeconfig": w.scratch.join("missing.kubeconfig")}));
-    let (code, msg) = pod.call("ADD", &conf).expect_err("ADD with a missing kubeconfig");
+    let (conf, _) = w.multus_conf(
+        json!({"clusterNetwork": "cbr", "kubeconfig": w.scratch.join("missing.kubeconfig")}),
+    );
+    let (code, msg) = pod
+        .call("ADD", &conf)
+        .expect_err("ADD with a missing kubeconfig");
     assert_eq!(code, 7, "{msg}");
-    assert!(msg.starts_with(&format!("kubeconfig: {}", w.scratch.join("missing.kubeconfig").display())), "{msg}");
+    assert!(
+        msg.starts_with(&format!(
+            "kubeconfig: {}",
+            w.scratch.join("missing.kubeconfig").display()
+        )),
+        "{msg}"
+    );
     assert!(netns.links().is_empty());
     w.assert_nothing_left();
 }
@@ -87,8 +145,11 @@ fn bad_pods_and_network_objects_are_refused_with_what_is_wrong() {
     let (cbr, master) = (HostLink::expect("mtb"), HostLink::veth().up());
     networks(&w, &cbr, &master);
     w.nad("broken", json!(null), json!({}));
-    w.cluster.apply(Some(&w.ns), json!({"apiVersion": "k8s.cni.cncf.io/v1", "kind": "NetworkAttachmentDefinition",
-        "metadata": {"name": "garbled"}, "spec": {"config": "{\"type\": \"macvlan\", "}}));
+    w.cluster.apply(
+        Some(&w.ns),
+        json!({"apiVersion": "k8s.cni.cncf.io/v1", "kind": "NetworkAttachmentDefinition",
+        "metadata": {"name": "garbled"}, "spec": {"config": "{\"type\": \"macvlan\", "}}),
+    );
     let other = World::new("other");
     networks(&other, &cbr, &master);
     let (conf, _) = w.multus_conf(json!({"clusterNetwork": "cbr", "namespaceIsolation": true}));
@@ -114,8 +175,14 @@ fn bad_pods_and_network_objects_are_refused_with_what_is_wrong() {
         let pod = w.pod(&format!("p{i}"), json!({*key: value}), &netns);
         let (got_code, got) = pod.call("ADD", &conf).expect_err(value);
         assert_eq!(got_code, *code as u64, "{got}");
-        assert!(got.starts_with(msg.as_str()), "case {i}:\n got: {got}\nwant: {msg}");
-        assert!(netns.links().is_empty(), "case {i}: nothing is left in the pod");
+        assert!(
+            got.starts_with(msg.as_str()),
+            "case {i}:\n got: {got}\nwant: {msg}"
+        );
+        assert!(
+            netns.links().is_empty(),
+            "case {i}: nothing is left in the pod"
+        );
     }
 
     // A pod recreated under the same name: the runtime's UID is the old one.
@@ -130,7 +197,13 @@ fn bad_pods_and_network_objects_are_refused_with_what_is_wrong() {
     let mut ghost = Pod::new(&netns);
     ghost.args = support::k8s::pod_args(ns, "ghost", "x", &ghost.id);
     let (code, msg) = ghost.call("ADD", &conf).expect_err("ADD for a missing pod");
-    assert_eq!((code, msg.as_str()), (3, format!("pod {ns}/ghost not found in the API server").as_str()));
+    assert_eq!(
+        (code, msg.as_str()),
+        (
+            3,
+            format!("pod {ns}/ghost not found in the API server").as_str()
+        )
+    );
     w.assert_nothing_left();
 }
 
@@ -144,19 +217,33 @@ fn a_failing_network_rolls_back_the_others_and_del_survives_the_pods_deletion() 
     let (conf, _) = w.multus_conf(json!({"clusterNetwork": "cbr"}));
 
     let netns = Netns::new();
-    let pod = w.pod("fails", json!({"k8s.v1.cni.cncf.io/networks": "mv,nomaster"}), &netns);
-    let (_, msg) = pod.call("ADD", &conf).expect_err("ADD with a failing network");
+    let pod = w.pod(
+        "fails",
+        json!({"k8s.v1.cni.cncf.io/networks": "mv,nomaster"}),
+        &netns,
+    );
+    let (_, msg) = pod
+        .call("ADD", &conf)
+        .expect_err("ADD with a failing network");
     assert!(msg.contains("nomaster"), "{msg}");
     assert!(netns.links().is_empty(), "eth0 and net1 were rolled back");
     assert!(cbr.ports().is_empty());
-    assert!(w.network_status("fails").is_empty(), "no network-status for a failed ADD");
+    assert!(
+        w.network_status("fails").is_empty(),
+        "no network-status for a failed ADD"
+    );
     w.assert_nothing_left();
 
     let netns = Netns::new();
-    let pod = w.pod("deleted", json!({"k8s.v1.cni.cncf.io/networks": "mv"}), &netns);
+    let pod = w.pod(
+        "deleted",
+        json!({"k8s.v1.cni.cncf.io/networks": "mv"}),
+        &netns,
+    );
     pod.call("ADD", &conf).expect_ok("ADD");
     w.cluster.delete("v1", "Pod", Some(&w.ns), "deleted");
-    pod.call("DEL", &conf).expect_ok("DEL after the pod was deleted");
+    pod.call("DEL", &conf)
+        .expect_ok("DEL after the pod was deleted");
     pod.call("DEL", &conf).expect_ok("second DEL");
     assert!(netns.links().is_empty());
     w.assert_nothing_left();
@@ -191,7 +278,11 @@ fn twenty_pods_added_at_once_each_get_network_status_and_leave_nothing() {
         addresses.extend(status.into_iter().flat_map(|s| s.2));
     }
     let unique_addresses: std::collections::HashSet<_> = addresses.iter().collect();
-    assert_eq!(unique_addresses.len(), 40, "every interface got its own address");
+    assert_eq!(
+        unique_addresses.len(),
+        40,
+        "every interface got its own address"
+    );
     let children: Vec<_> = pods
         .iter()
         .map(|(_, pod, _)| spawn_with_stdin(libcni("del", &conf, pod, &w.libcni_cache()), b""))

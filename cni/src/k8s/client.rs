@@ -67,7 +67,10 @@ impl Kube {
         let (mut config, identity) = match credentials {
             Credentials::Kubeconfig(path) => {
                 let bad = |e: &(dyn StdError + 'static)| {
-                    CniError::invalid_config("kubeconfig", format!("{}: {}", path.display(), causes(e)))
+                    CniError::invalid_config(
+                        "kubeconfig",
+                        format!("{}: {}", path.display(), causes(e)),
+                    )
                 };
                 let file = Kubeconfig::read_from(path).map_err(|e| bad(&e))?;
                 let user = current_user(&file).unwrap_or_else(|| "(none)".into());
@@ -81,7 +84,10 @@ impl Kube {
                 let config = Config::incluster().map_err(|e| {
                     CniError::invalid_config(
                         "kubeconfig",
-                        format!("none given and no in-cluster service account: {}", causes(&e)),
+                        format!(
+                            "none given and no in-cluster service account: {}",
+                            causes(&e)
+                        ),
                     )
                 })?;
                 (config, "the pod's service account".to_string())
@@ -89,11 +95,18 @@ impl Kube {
         };
         config.connect_timeout = Some(CONNECT_TIMEOUT);
         config.read_timeout = Some(READ_TIMEOUT);
-        let server = config.cluster_url.to_string().trim_end_matches('/').to_string();
+        let server = config
+            .cluster_url
+            .to_string()
+            .trim_end_matches('/')
+            .to_string();
         let client = {
             let _in_runtime = runtime.enter();
             kube::Client::try_from(config).map_err(|e| {
-                CniError::invalid_config("kubeconfig", format!("cannot build a client for {server}: {}", causes(&e)))
+                CniError::invalid_config(
+                    "kubeconfig",
+                    format!("cannot build a client for {server}: {}", causes(&e)),
+                )
             })?
         };
         Ok(Kube {
@@ -129,11 +142,16 @@ impl Kube {
     }
 
     /// The seed's `Network` object `namespace/name`, if it exists.
-    pub fn legacy_network(&self, namespace: &str, name: &str) -> Result<Option<LegacyNetwork>, CniError> {
+    pub fn legacy_network(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<LegacyNetwork>, CniError> {
         let api: Api<LegacyNetwork> = Api::namespaced(self.client.clone(), namespace);
-        self.request(&format!("get network {namespace}/{name} (kubernetes.com/v1)"), || {
-            api.get_opt(name)
-        })
+        self.request(
+            &format!("get network {namespace}/{name} (kubernetes.com/v1)"),
+            || api.get_opt(name),
+        )
     }
 
     /// Sets one annotation on the pod through its `status` subresource (as Multus writes
@@ -148,9 +166,10 @@ impl Kube {
         let api: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
         let patch = Patch::Merge(json!({"metadata": {"annotations": {key: value}}}));
         let params = PatchParams::default();
-        self.request(&format!("patch pod {namespace}/{name} status ({key})"), || {
-            api.patch_status(name, &params, &patch)
-        })
+        self.request(
+            &format!("patch pod {namespace}/{name} status ({key})"),
+            || api.patch_status(name, &params, &patch),
+        )
         .map(drop)
     }
 

@@ -90,7 +90,8 @@ async fn list(socket: PathBuf) -> Result<ListPodResourcesResponse, String> {
     grpc.ready()
         .await
         .map_err(|e| format!("not ready: {}", super::client::causes(&e)))?;
-    let codec = tonic_prost::ProstCodec::<ListPodResourcesRequest, ListPodResourcesResponse>::default();
+    let codec =
+        tonic_prost::ProstCodec::<ListPodResourcesRequest, ListPodResourcesResponse>::default();
     grpc.unary(
         tonic::Request::new(ListPodResourcesRequest {}),
         PathAndQuery::from_static("/v1.PodResourcesLister/List"),

@@ -153,7 +153,11 @@ impl MultusConf {
 /// their requested name or `net<N>`, N counting the non-master delegates from `first` (0 in the seed,
 /// where the first secondary interface is `net0`; 1 for NPWG networks, as Multus names them). Code 7
 /// if two delegates would share a name.
-pub fn ifnames(delegates: &[Delegate], master_ifname: &str, first: usize) -> Result<Vec<String>, CniError> {
+pub fn ifnames(
+    delegates: &[Delegate],
+    master_ifname: &str,
+    first: usize,
+) -> Result<Vec<String>, CniError> {
     let mut names: Vec<String> = Vec::with_capacity(delegates.len());
     let mut secondary = first;
     for d in delegates {
@@ -169,7 +173,10 @@ pub fn ifnames(delegates: &[Delegate], master_ifname: &str, first: usize) -> Res
         if let Some(other) = names.iter().position(|n| *n == name) {
             return Err(CniError::invalid_config(
                 &d.source,
-                format!("interface name {name:?} is already used by {}", delegates[other].source),
+                format!(
+                    "interface name {name:?} is already used by {}",
+                    delegates[other].source
+                ),
             ));
         }
         names.push(name);
@@ -195,23 +202,37 @@ impl KubernetesConf {
                     .enumerate()
                     .map(|(i, v)| {
                         v.as_str().map(str::to_string).ok_or_else(|| {
-                            CniError::invalid_config(&format!("{field}[{i}]"), format!("expected a string, found {v}"))
+                            CniError::invalid_config(
+                                &format!("{field}[{i}]"),
+                                format!("expected a string, found {v}"),
+                            )
                         })
                     })
                     .collect::<Result<Vec<_>, _>>()
                     .map(Some),
-                Some(other) => Err(CniError::invalid_config(field, format!("expected a list of strings, found {other}"))),
+                Some(other) => Err(CniError::invalid_config(
+                    field,
+                    format!("expected a list of strings, found {other}"),
+                )),
             }
         };
         let namespace_isolation = match raw.get("namespaceIsolation") {
             None => false,
             Some(Value::Bool(b)) => *b,
             Some(other) => {
-                return Err(CniError::invalid_config("namespaceIsolation", format!("expected a boolean, found {other}")))
+                return Err(CniError::invalid_config(
+                    "namespaceIsolation",
+                    format!("expected a boolean, found {other}"),
+                ))
             }
         };
         let global_namespaces = optional_str(raw, "", "globalNamespaces")?
-            .map(|list| list.split(',').map(|n| n.trim().to_string()).filter(|n| !n.is_empty()).collect())
+            .map(|list| {
+                list.split(',')
+                    .map(|n| n.trim().to_string())
+                    .filter(|n| !n.is_empty())
+                    .collect()
+            })
             .unwrap_or_else(|| vec!["default".to_string()]);
         Ok(Some(KubernetesConf {
             kubeconfig: kubeconfig.map(PathBuf::from),
@@ -222,9 +243,11 @@ impl KubernetesConf {
                 .to_string(),
             namespace_isolation,
             global_namespaces,
-            system_namespaces: strings("systemNamespaces")?.unwrap_or_else(|| vec!["kube-system".to_string()]),
+            system_namespaces: strings("systemNamespaces")?
+                .unwrap_or_else(|| vec!["kube-system".to_string()]),
             pod_resources_socket: PathBuf::from(
-                optional_str(raw, "", "podResourcesSocket")?.unwrap_or(crate::k8s::DEFAULT_POD_RESOURCES_SOCKET),
+                optional_str(raw, "", "podResourcesSocket")?
+                    .unwrap_or(crate::k8s::DEFAULT_POD_RESOURCES_SOCKET),
             ),
         }))
     }

@@ -91,7 +91,12 @@ impl Plan {
             None => Credentials::InCluster,
         };
         let kube = Kube::connect(credentials)?;
-        let resolver = Resolver { m, k, kube: &kube, pod_namespace: namespace };
+        let resolver = Resolver {
+            m,
+            k,
+            kube: &kube,
+            pod_namespace: namespace,
+        };
         let (networks, first_secondary) = resolver.networks(name, env.arg("K8S_POD_UID"))?;
         let devices = resolver.devices(&networks, name)?;
         let mut delegates = Vec::with_capacity(networks.len());
@@ -121,14 +126,23 @@ impl Plan {
 impl PodNetworks {
     /// Gives the pod's default route to the networks selected with `default-route` (after every
     /// delegate's ADD, so that the cluster network's default route is replaced, not doubled).
-    pub fn route_defaults(&self, netns: &Path, delegates: &[DelegateRecord]) -> Result<(), CniError> {
+    pub fn route_defaults(
+        &self,
+        netns: &Path,
+        delegates: &[DelegateRecord],
+    ) -> Result<(), CniError> {
         for (d, source) in delegates.iter().zip(&self.status) {
             if source.gateways.is_empty() {
                 continue;
             }
-            crate::netlink::set_default_route_in(netns, &d.ifname, &source.gateways).map_err(|e| {
-                CniError::io(format!("default-route of {} via {}", source.name, d.ifname), e)
-            })?;
+            crate::netlink::set_default_route_in(netns, &d.ifname, &source.gateways).map_err(
+                |e| {
+                    CniError::io(
+                        format!("default-route of {} via {}", source.name, d.ifname),
+                        e,
+                    )
+                },
+            )?;
         }
         Ok(())
     }
@@ -141,13 +155,21 @@ impl PodNetworks {
             .iter()
             .zip(&self.status)
             .map(|(d, source)| {
-                let default = if routed { !source.gateways.is_empty() } else { d.master };
+                let default = if routed {
+                    !source.gateways.is_empty()
+                } else {
+                    d.master
+                };
                 status_entry(d, &source.name, source.device.as_deref(), default)
             })
             .collect();
         let text = serde_json::to_string_pretty(&entries).expect("JSON values always serialise");
-        self.kube
-            .annotate_pod_status(&self.namespace, &self.name, NETWORK_STATUS_ANNOTATION, &text)
+        self.kube.annotate_pod_status(
+            &self.namespace,
+            &self.name,
+            NETWORK_STATUS_ANNOTATION,
+            &text,
+        )
     }
 }
 
@@ -174,7 +196,8 @@ fn status_entry(d: &DelegateRecord, name: &str, device: Option<&str>, default: b
         .map(str::to_string)
         .or_else(|| own.and_then(|i| interfaces[i].pci_id.clone()));
     if let Some(pci) = pci {
-        entry["device-info"] = json!({"type": "pci", "version": "1.1.0", "pci": {"pci-address": pci}});
+        entry["device-info"] =
+            json!({"type": "pci", "version": "1.1.0", "pci": {"pci-address": pci}});
     }
     entry
 }
@@ -189,10 +212,18 @@ struct Resolver<'a> {
 
 impl Resolver<'_> {
     /// The pod's networks in ADD order, and the number its first unnamed secondary gets (`net<N>`).
-    fn networks(&self, pod_name: &str, uid: Option<&str>) -> Result<(Vec<Network>, usize), CniError> {
+    fn networks(
+        &self,
+        pod_name: &str,
+        uid: Option<&str>,
+    ) -> Result<(Vec<Network>, usize), CniError> {
         let ns = self.pod_namespace;
         let pod = self.kube.pod(ns, pod_name)?.ok_or_else(|| {
-            CniError::new(CniError::UNKNOWN_CONTAINER, format!("pod {ns}/{pod_name} not found in the API server"), "")
+            CniError::new(
+                CniError::UNKNOWN_CONTAINER,
+                format!("pod {ns}/{pod_name} not found in the API server"),
+                "",
+            )
         })?;
         if let (Some(wanted), Some(actual)) = (uid, pod.metadata.uid.as_deref()) {
             if wanted != actual {
@@ -209,7 +240,10 @@ impl Resolver<'_> {
                 .get(key)
                 .map(|text| {
                     parse(text).map_err(|e| {
-                        CniError::invalid_config(&format!("pod {ns}/{pod_name} annotation {key}"), e)
+                        CniError::invalid_config(
+                            &format!("pod {ns}/{pod_name} annotation {key}"),
+                            e,
+                        )
                     })
                 })
                 .transpose()
@@ -227,7 +261,8 @@ impl Resolver<'_> {
         let mut first_secondary = 1;
         if let Some(text) = annotations.get(DEFAULT_NETWORK_ANNOTATION) {
             let at = format!("pod {ns}/{pod_name} annotation {DEFAULT_NETWORK_ANNOTATION}");
-            let selection = parse_default_network(text).map_err(|e| CniError::invalid_config(&at, e))?;
+            let selection =
+                parse_default_network(text).map_err(|e| CniError::invalid_config(&at, e))?;
             let mut net = self.attachment(&selection, &at)?;
             net.master = true;
             net.selection = None;
@@ -261,7 +296,8 @@ impl Resolver<'_> {
         if let Some(legacy) = &legacy {
             first_secondary = 0;
             for (i, selection) in legacy.iter().enumerate() {
-                let at = format!("pod {ns}/{pod_name} annotation {LEGACY_NETWORKS_ANNOTATION}[{i}]");
+                let at =
+                    format!("pod {ns}/{pod_name} annotation {LEGACY_NETWORKS_ANNOTATION}[{i}]");
                 networks.push(self.legacy(selection, &at)?);
             }
         }
@@ -292,7 +328,13 @@ impl Resolver<'_> {
             ));
         }
         let mut net = self.nad(namespace, &selection.name, at)?.ok_or_else(|| {
-            CniError::invalid_config(at, format!("network {:?} not found in namespace {namespace:?}", selection.name))
+            CniError::invalid_config(
+                at,
+                format!(
+                    "network {:?} not found in namespace {namespace:?}",
+                    selection.name
+                ),
+            )
         })?;
         net.selection = Some(selection.clone());
         Ok(net)
@@ -308,7 +350,10 @@ impl Resolver<'_> {
             self.conf_file_named(name)?.ok_or_else(|| {
                 CniError::invalid_config(
                     &format!("{object} spec.config"),
-                    format!("empty, and no file in {} has a network named {name:?}", self.m.conf_dir.display()),
+                    format!(
+                        "empty, and no file in {} has a network named {name:?}",
+                        self.m.conf_dir.display()
+                    ),
                 )
             })?
         } else {
@@ -335,7 +380,11 @@ impl Resolver<'_> {
     /// `multusNamespace`, else a file in `confDir` whose network has that name, else a file or directory path.
     fn named(&self, name: &str, at: &str) -> Result<Network, CniError> {
         let from_file = |conf: Map<String, Value>| {
-            let status_name = conf.get("name").and_then(Value::as_str).unwrap_or(name).to_string();
+            let status_name = conf
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or(name)
+                .to_string();
             Network {
                 source: format!("{at} ({name:?})"),
                 status_name,
@@ -347,8 +396,14 @@ impl Resolver<'_> {
         };
         if name.starts_with('/') {
             let path = Path::new(name);
-            let file = if path.is_dir() { first_conf_file(path)? } else { Some(path.to_path_buf()) };
-            let file = file.ok_or_else(|| CniError::invalid_config(at, format!("{name}: no network configuration file in it")))?;
+            let file = if path.is_dir() {
+                first_conf_file(path)?
+            } else {
+                Some(path.to_path_buf())
+            };
+            let file = file.ok_or_else(|| {
+                CniError::invalid_config(at, format!("{name}: no network configuration file in it"))
+            })?;
             return Ok(from_file(read_conf_file(&file, at)?));
         }
         if let Some(net) = self.nad(&self.k.multus_namespace, name, at)? {
@@ -372,7 +427,10 @@ impl Resolver<'_> {
         let ns = self.pod_namespace;
         let name = &selection.name;
         let object = self.kube.legacy_network(ns, name)?.ok_or_else(|| {
-            CniError::invalid_config(at, format!("network {name:?} not found in namespace {ns:?}"))
+            CniError::invalid_config(
+                at,
+                format!("network {name:?} not found in namespace {ns:?}"),
+            )
         })?;
         let field = format!("network {ns}/{name} (kubernetes.com/v1) args");
         let args: Value = serde_json::from_str(&object.args)
@@ -380,17 +438,29 @@ impl Resolver<'_> {
         let mut conf = match args {
             Value::Array(mut list) if list.len() == 1 => match list.remove(0) {
                 Value::Object(conf) => conf,
-                other => return Err(CniError::invalid_config(&field, format!("expected an object in the list, found {other}"))),
+                other => {
+                    return Err(CniError::invalid_config(
+                        &field,
+                        format!("expected an object in the list, found {other}"),
+                    ))
+                }
             },
             other => {
-                return Err(CniError::invalid_config(&field, format!("expected a list of one configuration object, found {other}")))
+                return Err(CniError::invalid_config(
+                    &field,
+                    format!("expected a list of one configuration object, found {other}"),
+                ))
             }
         };
         if object.plugin.is_empty() {
-            return Err(CniError::invalid_config(&format!("network {ns}/{name} (kubernetes.com/v1) plugin"), "missing"));
+            return Err(CniError::invalid_config(
+                &format!("network {ns}/{name} (kubernetes.com/v1) plugin"),
+                "missing",
+            ));
         }
         conf.insert("type".into(), Value::from(object.plugin));
-        conf.entry("name").or_insert_with(|| Value::from(name.as_str()));
+        conf.entry("name")
+            .or_insert_with(|| Value::from(name.as_str()));
         Ok(Network {
             source: format!("{at} (network \"{ns}/{name}\")"),
             status_name: format!("{ns}/{name}"),
@@ -403,16 +473,23 @@ impl Resolver<'_> {
 
     /// The device each network gets from kubelet's allocation to the pod: networks of the same
     /// resource take its devices in order. Asks kubelet only when some network names a resource.
-    fn devices(&self, networks: &[Network], pod_name: &str) -> Result<Vec<Option<String>>, CniError> {
+    fn devices(
+        &self,
+        networks: &[Network],
+        pod_name: &str,
+    ) -> Result<Vec<Option<String>>, CniError> {
         if networks.iter().all(|n| n.resource.is_none()) {
             return Ok(vec![None; networks.len()]);
         }
-        let allocated = self
-            .kube
-            .pod_devices(&self.k.pod_resources_socket, self.pod_namespace, pod_name)?;
+        let allocated =
+            self.kube
+                .pod_devices(&self.k.pod_resources_socket, self.pod_namespace, pod_name)?;
         let mut pools: HashMap<&str, Vec<&str>> = HashMap::new();
         for (resource, ids) in &allocated {
-            pools.entry(resource).or_default().extend(ids.iter().map(String::as_str));
+            pools
+                .entry(resource)
+                .or_default()
+                .extend(ids.iter().map(String::as_str));
         }
         let mut taken: HashMap<&str, usize> = HashMap::new();
         networks
@@ -465,7 +542,10 @@ impl Network {
             .flat_map(|s| &s.default_route)
             .map(|gw| {
                 gw.parse::<IpAddr>().map_err(|_| {
-                    CniError::invalid_config(&format!("{} default-route", self.source), format!("{gw:?} is not an IP address"))
+                    CniError::invalid_config(
+                        &format!("{} default-route", self.source),
+                        format!("{gw:?} is not an IP address"),
+                    )
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -489,9 +569,11 @@ impl Network {
             }
         }
         if self.master {
-            self.conf.insert(super::delegate::MASTER_KEY.into(), Value::Bool(true));
+            self.conf
+                .insert(super::delegate::MASTER_KEY.into(), Value::Bool(true));
         }
-        let mut delegate = Delegate::from_network(index, self.source, self.conf, multus, &runtime_config)?;
+        let mut delegate =
+            Delegate::from_network(index, self.source, self.conf, multus, &runtime_config)?;
         if let Some(s) = &self.selection {
             if let Some(iface) = &s.interface {
                 delegate.requested_ifname = Some(iface.clone());
@@ -503,7 +585,14 @@ impl Network {
                 delegate.add_args.push(("MAC".into(), mac.clone()));
             }
         }
-        Ok((delegate, StatusSource { name: self.status_name, device, gateways }))
+        Ok((
+            delegate,
+            StatusSource {
+                name: self.status_name,
+                device,
+                gateways,
+            },
+        ))
     }
 }
 
@@ -523,7 +612,11 @@ fn plugins(conf: &mut Map<String, Value>) -> Vec<&mut Map<String, Value>> {
 
 /// The first plugin of a configuration (where Multus puts `deviceID`).
 fn first_plugin(conf: &mut Map<String, Value>) -> &mut Map<String, Value> {
-    if conf.get("plugins").and_then(Value::as_array).is_some_and(|p| p.first().is_some_and(Value::is_object)) {
+    if conf
+        .get("plugins")
+        .and_then(Value::as_array)
+        .is_some_and(|p| p.first().is_some_and(Value::is_object))
+    {
         return conf["plugins"][0].as_object_mut().expect("checked above");
     }
     conf
@@ -533,14 +626,18 @@ fn first_plugin(conf: &mut Map<String, Value>) -> &mut Map<String, Value> {
 fn parse_conf_object(bytes: &[u8], at: &str) -> Result<Map<String, Value>, CniError> {
     match serde_json::from_slice(bytes) {
         Ok(Value::Object(conf)) => Ok(conf),
-        Ok(other) => Err(CniError::invalid_config(at, format!("expected a JSON object, found {other}"))),
+        Ok(other) => Err(CniError::invalid_config(
+            at,
+            format!("expected a JSON object, found {other}"),
+        )),
         Err(e) => Err(CniError::invalid_config(at, format!("invalid JSON: {e}"))),
     }
 }
 
 /// Reads a network configuration file.
 fn read_conf_file(file: &Path, at: &str) -> Result<Map<String, Value>, CniError> {
-    let bytes = std::fs::read(file).map_err(|e| CniError::invalid_config(at, format!("{}: {e}", file.display())))?;
+    let bytes = std::fs::read(file)
+        .map_err(|e| CniError::invalid_config(at, format!("{}: {e}", file.display())))?;
     parse_conf_object(&bytes, &format!("{at} ({})", file.display()))
 }
 
@@ -554,7 +651,12 @@ fn conf_files(dir: &Path) -> Result<Vec<PathBuf>, CniError> {
     let mut files: Vec<PathBuf> = entries
         .filter_map(Result::ok)
         .map(|e| e.path())
-        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("conf" | "conflist" | "json")))
+        .filter(|p| {
+            matches!(
+                p.extension().and_then(|e| e.to_str()),
+                Some("conf" | "conflist" | "json")
+            )
+        })
         .collect();
     files.sort();
     Ok(files)

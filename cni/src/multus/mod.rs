@@ -124,7 +124,9 @@ impl crate::spec::Plugin for Multus {
                 .route_defaults(netns, &record.delegates)
                 .and_then(|()| pod.report(&record.delegates));
             if let Err(err) = reported {
-                m.log.error(format_args!("network-status not written, rolling back: {err}"));
+                m.log.error(format_args!(
+                    "network-status not written, rolling back: {err}"
+                ));
                 rollback(&record, record.delegates.len() - 1)?;
                 return Err(err);
             }

@@ -74,7 +74,8 @@ impl Selection {
 pub fn parse_networks(text: &str) -> Result<Vec<Selection>, String> {
     let text = text.trim();
     let selections = if text.starts_with('[') {
-        let list: Vec<Value> = serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
+        let list: Vec<Value> =
+            serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
         list.into_iter()
             .enumerate()
             .map(|(i, v)| {
@@ -153,13 +154,16 @@ fn check_names(s: &Selection) -> Result<(), String> {
     let dns_name = |what: &str, v: &str| {
         let ok = !v.is_empty()
             && v.len() <= 253
-            && v.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+            && v.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
             && v.as_bytes()[0].is_ascii_alphanumeric()
             && v.as_bytes()[v.len() - 1].is_ascii_alphanumeric();
         if ok {
             Ok(())
         } else {
-            Err(format!("{what} {v:?} is not a valid object name (lowercase letters, digits, '-', '.')"))
+            Err(format!(
+                "{what} {v:?} is not a valid object name (lowercase letters, digits, '-', '.')"
+            ))
         }
     };
     dns_name("name", &s.name)?;
@@ -181,10 +185,23 @@ mod tests {
     fn comma_form_with_namespaces_and_interfaces() {
         let got = parse_networks(" a, other/b@data0 ,c@net7").unwrap();
         assert_eq!(got.len(), 3);
-        assert_eq!((got[0].name.as_str(), got[0].namespace.as_deref(), got[0].interface.as_deref()), ("a", None, None));
-        assert_eq!((got[1].namespace.as_deref(), got[1].name.as_str()), (Some("other"), "b"));
+        assert_eq!(
+            (
+                got[0].name.as_str(),
+                got[0].namespace.as_deref(),
+                got[0].interface.as_deref()
+            ),
+            ("a", None, None)
+        );
+        assert_eq!(
+            (got[1].namespace.as_deref(), got[1].name.as_str()),
+            (Some("other"), "b")
+        );
         assert_eq!(got[1].interface.as_deref(), Some("data0"));
-        assert_eq!((got[2].namespace.as_deref(), got[2].interface.as_deref()), (None, Some("net7")));
+        assert_eq!(
+            (got[2].namespace.as_deref(), got[2].interface.as_deref()),
+            (None, Some("net7"))
+        );
     }
 
     #[test]
@@ -226,15 +243,28 @@ mod tests {
       { "name": "sriov-conf"},
       { "name": "sriov-vlanid-l2enable-conf" }
     ]"#;
-        let names: Vec<String> = parse_legacy_networks(text).unwrap().into_iter().map(|s| s.name).collect();
-        assert_eq!(names, ["flannel-conf", "sriov-conf", "sriov-vlanid-l2enable-conf"]);
-        assert_eq!(parse_legacy_networks("[{}]").unwrap_err(), "element 0: missing field `name`");
+        let names: Vec<String> = parse_legacy_networks(text)
+            .unwrap()
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
+        assert_eq!(
+            names,
+            ["flannel-conf", "sriov-conf", "sriov-vlanid-l2enable-conf"]
+        );
+        assert_eq!(
+            parse_legacy_networks("[{}]").unwrap_err(),
+            "element 0: missing field `name`"
+        );
     }
 
     #[test]
     fn default_network_override() {
         let s = parse_default_network("kube-system/calico").unwrap();
-        assert_eq!((s.namespace.as_deref(), s.name.as_str()), (Some("kube-system"), "calico"));
+        assert_eq!(
+            (s.namespace.as_deref(), s.name.as_str()),
+            (Some("kube-system"), "calico")
+        );
         assert!(parse_default_network("a@eth1").is_err());
     }
 }

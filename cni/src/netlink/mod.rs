@@ -89,7 +89,9 @@ pub fn set_default_route_in(
         for link in nl.links()? {
             for route in nl.routes(link.index)? {
                 let replaced = route.dst.prefix == 0
-                    && gateways.iter().any(|gw| family_of(gw) == route.dst.addr.is_ipv4());
+                    && gateways
+                        .iter()
+                        .any(|gw| family_of(gw) == route.dst.addr.is_ipv4());
                 if replaced {
                     nl.del_route(link.index, &route)?;
                 }
@@ -101,8 +103,17 @@ pub fn set_default_route_in(
             } else {
                 [0u16; 8].into()
             };
-            let dst = crate::spec::Cidr { addr: any, prefix: 0 };
-            nl.add_route(target.index, &Route { dst, gateway: Some(*gw) })?;
+            let dst = crate::spec::Cidr {
+                addr: any,
+                prefix: 0,
+            };
+            nl.add_route(
+                target.index,
+                &Route {
+                    dst,
+                    gateway: Some(*gw),
+                },
+            )?;
         }
         Ok(())
     })?

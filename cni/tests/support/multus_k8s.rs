@@ -79,7 +79,11 @@ impl World {
     pub fn on(cluster: Cluster, prefix: &str) -> World {
         cluster.apply_yaml(None, CRDS);
         let ns = cluster.namespace(prefix);
-        World { cluster, ns, scratch: Scratch::new() }
+        World {
+            cluster,
+            ns,
+            scratch: Scratch::new(),
+        }
     }
 
     /// A multus configuration in Kubernetes mode (`extra` merged in), written to a file.
@@ -98,7 +102,11 @@ impl World {
 
     /// A NetworkAttachmentDefinition in this test's namespace.
     pub fn nad(&self, name: &str, config: Value, annotations: Value) {
-        let config = if config.is_null() { String::new() } else { config.to_string() };
+        let config = if config.is_null() {
+            String::new()
+        } else {
+            config.to_string()
+        };
         self.cluster.apply(
             Some(&self.ns),
             json!({"apiVersion": "k8s.cni.cncf.io/v1", "kind": "NetworkAttachmentDefinition",
@@ -121,13 +129,25 @@ impl World {
 
     /// The pod's network-status entries.
     pub fn network_status(&self, pod: &str) -> Vec<Value> {
-        self.cluster.network_status(&self.ns, pod).as_array().cloned().unwrap_or_default()
+        self.cluster
+            .network_status(&self.ns, pod)
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Asserts that multus kept no cache and the host-local data dir holds no lease.
     pub fn assert_nothing_left(&self) {
-        assert_eq!(self.scratch.files("multus"), Vec::<String>::new(), "multus cache");
-        assert_eq!(self.scratch.leases("ipam"), Vec::<String>::new(), "IP leases");
+        assert_eq!(
+            self.scratch.files("multus"),
+            Vec::<String>::new(),
+            "multus cache"
+        );
+        assert_eq!(
+            self.scratch.leases("ipam"),
+            Vec::<String>::new(),
+            "IP leases"
+        );
     }
 }
 
@@ -136,8 +156,18 @@ pub fn status_summary(status: &[Value]) -> Vec<(String, String, Vec<String>, boo
     status
         .iter()
         .map(|e| {
-            let ips = e["ips"].as_array().unwrap().iter().map(|ip| ip.as_str().unwrap().to_string()).collect();
-            (e["name"].as_str().unwrap().to_string(), e["interface"].as_str().unwrap().to_string(), ips, e["default"] == true)
+            let ips = e["ips"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|ip| ip.as_str().unwrap().to_string())
+                .collect();
+            (
+                e["name"].as_str().unwrap().to_string(),
+                e["interface"].as_str().unwrap().to_string(),
+                ips,
+                e["default"] == true,
+            )
         })
         .collect()
 }
@@ -160,7 +190,8 @@ impl PodResourcesStub {
     pub fn start(dir: &Path, allocations: &Value) -> PodResourcesStub {
         let (socket, file) = (dir.join("kubelet.sock"), dir.join("allocations.json"));
         std::fs::write(&file, allocations.to_string()).unwrap();
-        let bin = PathBuf::from(std::env::var("K8S_BIN").expect("K8S_BIN from the tier")).join("podresources-stub");
+        let bin = PathBuf::from(std::env::var("K8S_BIN").expect("K8S_BIN from the tier"))
+            .join("podresources-stub");
         let child = Command::new(bin)
             .arg("-socket")
             .arg(&socket)
@@ -179,4 +210,3 @@ impl Drop for PodResourcesStub {
         let _ = self.child.wait();
     }
 }
-
