@@ -10,47 +10,9 @@ use super::k8s::{pod_args, Cluster};
 use super::sriov_tree::wait_until;
 use super::{unique, Netns, Pod, Scratch};
 
-/// The CRDs multus reads: NPWG's NetworkAttachmentDefinition and the seed's `networks.kubernetes.com`
-/// (section 4.1.1, as apiextensions.k8s.io/v1: `plugin` and `args` at the top level of each object).
-pub const CRDS: &str = r#"
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: network-attachment-definitions.k8s.cni.cncf.io
-spec:
-  group: k8s.cni.cncf.io
-  scope: Namespaced
-  names: {plural: network-attachment-definitions, singular: network-attachment-definition, kind: NetworkAttachmentDefinition, shortNames: [net-attach-def]}
-  versions:
-  - name: v1
-    served: true
-    storage: true
-    schema:
-      openAPIV3Schema:
-        type: object
-        properties:
-          spec:
-            type: object
-            properties:
-              config: {type: string}
----
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: networks.kubernetes.com
-spec:
-  group: kubernetes.com
-  scope: Namespaced
-  names: {plural: networks, singular: network, kind: Network, shortNames: [net]}
-  versions:
-  - name: v1
-    served: true
-    storage: true
-    schema:
-      openAPIV3Schema:
-        type: object
-        x-kubernetes-preserve-unknown-fields: true
-"#;
+/// The CRDs multus reads, as the project ships them: NPWG's NetworkAttachmentDefinition and the seed's
+/// `networks.kubernetes.com`.
+pub const CRDS: &str = include_str!("../../../docker/manifests/crds.yaml");
 
 /// The seed's section 4.1.4 pod annotation, verbatim.
 pub const SEED_ANNOTATION: &str = r#"[
