@@ -14,7 +14,7 @@ use benches::test_acl::{self, TestAclRun};
 use criterion::{black_box, criterion_group, Criterion, Throughput};
 use dataplane::firewall::classbench::{rule_set, rules, traffic, Shape, Wildcards};
 use dataplane::firewall::synth::Rng;
-use dataplane::firewall::{AclAlgorithm, FiveTupleAcl, Firewall, Rule, Side, Verdict};
+use dataplane::firewall::{AclAlgorithm, Firewall, FiveTupleAcl, Rule, Side, Verdict};
 use dataplane::packet::{Flow, IpFlow, ParseError};
 use dataplane::{Eal, EalBuilder};
 use std::path::PathBuf;
@@ -42,12 +42,17 @@ fn case(eal: &Eal, shape: Shape, n: usize, seed: u64) -> Case {
     let draw = |wildcards| rules(&mut Rng::new(seed), shape, n, wildcards);
     let (rules, spelled) = (draw(Wildcards::LeftOut), draw(Wildcards::SpelledOut));
     let flows = traffic(&mut Rng::new(seed ^ 0xf10), &rules, FLOWS);
-    let dir = std::env::temp_dir().join(format!("classifier-bench-{}-{}-{n}", std::process::id(), shape.name()));
+    let dir = std::env::temp_dir().join(format!(
+        "classifier-bench-{}-{}-{n}",
+        std::process::id(),
+        shape.name()
+    ));
     std::fs::create_dir_all(&dir).expect("bench temp dir");
     let ips: Vec<_> = flows.iter().filter_map(|f| f.ip).collect();
     std::fs::write(dir.join("rules.txt"), test_acl::rules_file(&rules)).expect("rules file");
     std::fs::write(dir.join("trace.txt"), test_acl::trace_file(&ips)).expect("trace file");
-    let compile = |rules: &[Rule]| Firewall::compile(eal, rule_set(rules.to_vec())).expect("compile");
+    let compile =
+        |rules: &[Rule]| Firewall::compile(eal, rule_set(rules.to_vec())).expect("compile");
     Case {
         name: format!("{} {n}", shape.name()),
         firewall: compile(&rules),
@@ -60,11 +65,18 @@ fn case(eal: &Eal, shape: Shape, n: usize, seed: u64) -> Case {
 }
 
 /// One pass over the trace in bursts; returns the allowed count so nothing is optimised away.
-fn pass(firewall: &Firewall, flows: &[Result<Flow, ParseError>], verdicts: &mut Vec<Verdict>) -> usize {
+fn pass(
+    firewall: &Firewall,
+    flows: &[Result<Flow, ParseError>],
+    verdicts: &mut Vec<Verdict>,
+) -> usize {
     let mut allowed = 0;
     for burst in flows.chunks(BURST) {
         firewall.classify_burst(Side::A, burst, verdicts);
-        allowed += verdicts.iter().filter(|v| v.action == dataplane::firewall::Action::Allow).count();
+        allowed += verdicts
+            .iter()
+            .filter(|v| v.action == dataplane::firewall::Action::Allow)
+            .count();
     }
     allowed
 }
@@ -121,19 +133,27 @@ fn compare(eal: &Eal, case: &Case) {
     let ours_alg = case.firewall.algorithm().map_or("-", AclAlgorithm::name);
     let mut verdicts = Vec::with_capacity(BURST);
     let mut classify = |firewall: &Firewall, passes| {
-        ns_per_packet(case.flows.len(), passes, || pass(firewall, &case.flows, &mut verdicts))
+        ns_per_packet(case.flows.len(), passes, || {
+            pass(firewall, &case.flows, &mut verdicts)
+        })
     };
     let ours_once = classify(&case.firewall, 5);
     let iterations = ((0.25e9 / (ours_once * FLOWS as f64)) as usize).clamp(20, 5000);
     let five_tuple = FiveTupleAcl::build(eal, &case.rules, None).expect("5-tuple rte_acl");
-    let ips: Vec<IpFlow> = case.flows.iter().filter_map(|f| f.as_ref().ok()?.ip).collect();
+    let ips: Vec<IpFlow> = case
+        .flows
+        .iter()
+        .filter_map(|f| f.as_ref().ok()?.ip)
+        .collect();
     let mut matched = Vec::with_capacity(BURST);
     let (mut ours, mut spelled, mut in_process) = (Vec::new(), Vec::new(), Vec::new());
     let mut theirs: Vec<(AclAlgorithm, Vec<TestAclRun>)> = Vec::new();
     for _ in 0..ROUNDS {
         for _ in 0..10 {
             ours.push(classify(&case.firewall, 3));
-            in_process.push(ns_per_packet(ips.len(), 3, || rte_acl_pass(&five_tuple, &ips, &mut matched)));
+            in_process.push(ns_per_packet(ips.len(), 3, || {
+                rte_acl_pass(&five_tuple, &ips, &mut matched)
+            }));
         }
         spelled.push(classify(&case.firewall_spelled, 30));
         for alg in AclAlgorithm::ALL {
@@ -158,7 +178,11 @@ fn compare(eal: &Eal, case: &Case) {
     for (alg, runs) in &mut theirs {
         let mut ns: Vec<f64> = runs.iter().map(|r| r.ns_per_packet).collect();
         let ns = median(&mut ns);
-        println!("  dpdk-test-acl --alg={:<10} {ns:>8.1} ns/packet  memory {:>10} B", alg.name(), runs[0].memory);
+        println!(
+            "  dpdk-test-acl --alg={:<10} {ns:>8.1} ns/packet  memory {:>10} B",
+            alg.name(),
+            runs[0].memory
+        );
         if best.is_none_or(|(_, b, _)| ns < b) {
             best = Some((*alg, ns, runs[0].memory));
         }
@@ -230,7 +254,9 @@ fn bench(c: &mut Criterion) {
     for case in &cases {
         let mut group = c.benchmark_group(format!("classifier/{}", case.name));
         group.throughput(Throughput::Elements(case.flows.len() as u64));
-        group.sample_size(20).measurement_time(Duration::from_secs(2));
+        group
+            .sample_size(20)
+            .measurement_time(Duration::from_secs(2));
         let mut verdicts = Vec::with_capacity(BURST);
         group.bench_function("classify_burst", |b| {
             b.iter(|| pass(&case.firewall, &case.flows, &mut verdicts))

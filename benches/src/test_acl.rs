@@ -27,7 +27,8 @@ fn v4(prefix: Option<dataplane::firewall::Prefix>) -> String {
 pub fn rules_file(rules: &[Rule]) -> String {
     let mut out = String::new();
     for r in rules {
-        let ports = |p: Option<dataplane::firewall::PortRange>| p.map_or((0, 65535), |p| (p.lo, p.hi));
+        let ports =
+            |p: Option<dataplane::firewall::PortRange>| p.map_or((0, 65535), |p| (p.lo, p.hi));
         let ((slo, shi), (dlo, dhi)) = (ports(r.sport), ports(r.dport));
         let (proto, mask) = r.protocol.map_or((0, 0), |p| (p, 0xff));
         let _ = writeln!(
@@ -50,7 +51,13 @@ pub fn trace_file(flows: &[IpFlow]) -> String {
             IpAddr::V6(_) => 0,
         };
         let (s, d) = f.ports.unwrap_or((0, 0));
-        let _ = writeln!(out, "{:#010x} {:#010x} {s} {d} {}", num(f.src), num(f.dst), f.protocol);
+        let _ = writeln!(
+            out,
+            "{:#010x} {:#010x} {s} {d} {}",
+            num(f.src),
+            num(f.dst),
+            f.protocol
+        );
     }
     out
 }
@@ -59,13 +66,23 @@ pub fn trace_file(flows: &[IpFlow]) -> String {
 pub fn parse_output(text: &str) -> Option<TestAclRun> {
     let pps: f64 = text
         .lines()
+        .rev()
         .filter(|l| l.contains("search_ip5tuples") && l.contains("pkt/sec"))
-        .filter_map(|l| l.split(", ").last()?.strip_suffix(" pkt/sec")?.trim().parse().ok())
-        .last()?;
-    let memory = text
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("total: ")?.strip_suffix(" bytes")?.parse().ok())
-        .last()?;
+        .find_map(|l| {
+            l.rsplit(", ")
+                .next()?
+                .strip_suffix(" pkt/sec")?
+                .trim()
+                .parse()
+                .ok()
+        })?;
+    let memory = text.lines().rev().find_map(|l| {
+        l.trim()
+            .strip_prefix("total: ")?
+            .strip_suffix(" bytes")?
+            .parse()
+            .ok()
+    })?;
     (pps > 0.0).then(|| TestAclRun {
         ns_per_packet: 1e9 / pps,
         memory,
@@ -76,9 +93,21 @@ pub fn parse_output(text: &str) -> Option<TestAclRun> {
 /// call for `iterations` passes; `None` if this CPU cannot run `alg` or the tool failed.
 pub fn run(dir: &Path, alg: AclAlgorithm, step: usize, iterations: usize) -> Option<TestAclRun> {
     let out = Command::new("dpdk-test-acl")
-        .args(["-l", "0", "--no-pci", "--no-huge", "--no-shconf", "-m", "1024"])
+        .args([
+            "-l",
+            "0",
+            "--no-pci",
+            "--no-huge",
+            "--no-shconf",
+            "-m",
+            "1024",
+        ])
         .arg(format!("--file-prefix=testacl{}", std::process::id()))
-        .args(["--force-max-simd-bitwidth=512", "--log-level=lib.acl:debug", "--"])
+        .args([
+            "--force-max-simd-bitwidth=512",
+            "--log-level=lib.acl:debug",
+            "--",
+        ])
         .arg(format!("--rulesf={}", dir.join("rules.txt").display()))
         .arg(format!("--tracef={}", dir.join("trace.txt").display()))
         .args(["--bldcat=1", "--runcat=1", "--verbose=0"])

@@ -9,11 +9,11 @@ mod common;
 use dataplane::firewall::classbench::{rule_set, rules, traffic, Shape, Wildcards};
 use dataplane::firewall::synth::Rng;
 use dataplane::firewall::{
-    FiveTupleAcl, Firewall, Hit, Prefix, ReferenceModel, Rule, Side, Verdict,
+    Firewall, FiveTupleAcl, Hit, Prefix, ReferenceModel, Rule, Side, Verdict,
 };
-use std::net::Ipv4Addr;
 use dataplane::packet::{emit_frame, parse_flow, Flow, MacAddr};
 use dataplane::Eal;
+use std::net::Ipv4Addr;
 
 fn eal() -> Eal {
     common::test_eal_builder()
@@ -30,7 +30,15 @@ fn check(eal: &Eal, firewall: &Firewall, rules: &[Rule], flows: &[Flow]) -> usiz
     let peer = FiveTupleAcl::build(eal, rules, None).expect("classbench rules fit a 5-tuple");
     let frames: Vec<Vec<u8>> = flows
         .iter()
-        .map(|f| emit_frame(f, None, MacAddr([2, 0, 0, 0, 0, 1]), MacAddr([2, 0, 0, 0, 0, 2]), 0))
+        .map(|f| {
+            emit_frame(
+                f,
+                None,
+                MacAddr([2, 0, 0, 0, 0, 1]),
+                MacAddr([2, 0, 0, 0, 0, 2]),
+                0,
+            )
+        })
         .collect();
     let parsed: Vec<_> = frames.iter().map(|f| parse_flow(f)).collect();
     let mut burst = Vec::new();
@@ -39,7 +47,11 @@ fn check(eal: &Eal, firewall: &Firewall, rules: &[Rule], flows: &[Flow]) -> usiz
     let mut peer_rules = Vec::new();
     peer.classify(&ips, &mut peer_rules);
     let mut deepest = 0;
-    let catch_alls = rules.iter().rev().take_while(|r| r.src.is_none() && r.dst.is_none()).count();
+    let catch_alls = rules
+        .iter()
+        .rev()
+        .take_while(|r| r.src.is_none() && r.dst.is_none())
+        .count();
     for (i, frame) in frames.iter().enumerate() {
         let (expected, _) = model.process(Side::A, frame);
         let single = firewall.classify(Side::A, frame);
@@ -159,8 +171,8 @@ fn every_algorithm_this_cpu_runs_gives_the_same_verdicts() {
     let rules = rules(&mut rng, Shape::Fw, 1000, Wildcards::LeftOut);
     let flows = traffic(&mut rng, &rules, 3000);
     let parsed: Vec<_> = flows.iter().map(|f| Ok(*f)).collect();
-    let reference = Firewall::compile_with(&eal, rule_set(rules.clone()), Some(AclAlgorithm::Scalar))
-        .unwrap();
+    let reference =
+        Firewall::compile_with(&eal, rule_set(rules.clone()), Some(AclAlgorithm::Scalar)).unwrap();
     let mut expected = Vec::new();
     reference.classify_burst(Side::B, &parsed, &mut expected);
     let mut ran = 0;

@@ -17,6 +17,17 @@ pub(crate) const KEY_BYTES: usize = 48;
 /// Most keys one `rte_acl_classify` call is given here (a burst).
 pub(crate) const MAX_KEYS: usize = 32;
 
+/// Every key index of a full burst, in order: the members of a search over all keys.
+pub(crate) const ALL_KEYS: [u8; MAX_KEYS] = {
+    let mut all = [0u8; MAX_KEYS];
+    let mut i = 0;
+    while i < MAX_KEYS {
+        all[i] = i as u8;
+        i += 1;
+    }
+    all
+};
+
 /// A search key: the bytes rte_acl reads, in network byte order.
 #[derive(Clone, Copy)]
 #[repr(C, align(8))]
@@ -166,7 +177,10 @@ impl AclContext {
             .iter()
             .find(|f| f.offset as usize + f.size.max(4) as usize > KEY_BYTES)
         {
-            return Err(invalid(format!("ACL field at offset {} overruns the key", f.offset)));
+            return Err(invalid(format!(
+                "ACL field at offset {} overruns the key",
+                f.offset
+            )));
         }
         let max_priority = dpdk_sys::RTE_ACL_MAX_PRIORITY as usize;
         if rules.len() >= max_priority {
@@ -275,13 +289,13 @@ impl AclContext {
         self.memory
     }
 
-    /// Classifies up to [`MAX_KEYS`] keys: `results[i]` becomes the userdata of the first rule
-    /// matching `keys[i]`, or 0.
-    pub(crate) fn classify(&self, keys: &[&Key], results: &mut [u32]) {
-        let n = keys.len().min(MAX_KEYS).min(results.len());
+    /// Classifies the keys `keys[members[j]]`: `results[j]` becomes the userdata of the first rule
+    /// matching that key, or 0.
+    pub(crate) fn classify(&self, keys: &[Key; MAX_KEYS], members: &[u8], results: &mut [u32]) {
+        let n = members.len().min(results.len());
         let mut data = [std::ptr::null::<u8>(); MAX_KEYS];
-        for (slot, key) in data.iter_mut().zip(&keys[..n]) {
-            *slot = key.0.as_ptr();
+        for (slot, &m) in data.iter_mut().zip(&members[..n]) {
+            *slot = keys[m as usize].0.as_ptr();
         }
         // SAFETY: `data[..n]` point to live `Key` buffers of KEY_BYTES bytes, which `build` checked
         // cover every field (and the 4-byte loads of each input group); `results` holds `n` slots for

@@ -91,17 +91,45 @@ const ACL: Params = Params {
     src_len: &[(10, 0), (5, 8), (15, 16), (25, 24), (10, 28), (35, 32)],
     dst_len: &[(2, 0), (20, 24), (10, 28), (8, 30), (60, 32)],
     sport: &[(97, Any), (3, Exact)],
-    dport: &[(20, Any), (55, Exact), (5, WellKnown), (10, Ephemeral), (10, Arbitrary)],
-    proto: &[(10, None), (62, Some(IPPROTO_TCP)), (20, Some(IPPROTO_UDP)), (8, Some(IPPROTO_ICMP))],
+    dport: &[
+        (20, Any),
+        (55, Exact),
+        (5, WellKnown),
+        (10, Ephemeral),
+        (10, Arbitrary),
+    ],
+    proto: &[
+        (10, None),
+        (62, Some(IPPROTO_TCP)),
+        (20, Some(IPPROTO_UDP)),
+        (8, Some(IPPROTO_ICMP)),
+    ],
     drop_percent: 15,
 };
 
 const FW: Params = Params {
     src_len: &[(40, 0), (5, 8), (15, 16), (20, 24), (20, 32)],
     dst_len: &[(30, 0), (5, 8), (10, 16), (25, 24), (30, 32)],
-    sport: &[(72, Any), (5, Exact), (3, WellKnown), (15, Ephemeral), (5, Arbitrary)],
-    dport: &[(40, Any), (35, Exact), (8, WellKnown), (10, Ephemeral), (7, Arbitrary)],
-    proto: &[(25, None), (50, Some(IPPROTO_TCP)), (20, Some(IPPROTO_UDP)), (5, Some(IPPROTO_ICMP))],
+    sport: &[
+        (72, Any),
+        (5, Exact),
+        (3, WellKnown),
+        (15, Ephemeral),
+        (5, Arbitrary),
+    ],
+    dport: &[
+        (40, Any),
+        (35, Exact),
+        (8, WellKnown),
+        (10, Ephemeral),
+        (7, Arbitrary),
+    ],
+    proto: &[
+        (25, None),
+        (50, Some(IPPROTO_TCP)),
+        (20, Some(IPPROTO_UDP)),
+        (5, Some(IPPROTO_ICMP)),
+    ],
     drop_percent: 30,
 };
 
@@ -109,8 +137,19 @@ const IPC: Params = Params {
     src_len: &[(20, 0), (5, 8), (15, 16), (25, 24), (35, 32)],
     dst_len: &[(20, 0), (5, 8), (15, 16), (25, 24), (35, 32)],
     sport: &[(80, Any), (10, Exact), (5, Ephemeral), (5, Arbitrary)],
-    dport: &[(40, Any), (45, Exact), (5, WellKnown), (5, Ephemeral), (5, Arbitrary)],
-    proto: &[(15, None), (45, Some(IPPROTO_TCP)), (30, Some(IPPROTO_UDP)), (10, Some(IPPROTO_ICMP))],
+    dport: &[
+        (40, Any),
+        (45, Exact),
+        (5, WellKnown),
+        (5, Ephemeral),
+        (5, Arbitrary),
+    ],
+    proto: &[
+        (15, None),
+        (45, Some(IPPROTO_TCP)),
+        (30, Some(IPPROTO_UDP)),
+        (10, Some(IPPROTO_ICMP)),
+    ],
     drop_percent: 20,
 };
 
@@ -152,7 +191,11 @@ fn ports(rng: &mut Rng, class: PortClass) -> Option<PortRange> {
         Any => None,
         Exact => {
             let p = rng.pick(&[21, 22, 23, 25, 53, 80, 123, 443, 1521, 3306, 8080]);
-            let p = if rng.percent(50) { p } else { rng.below(65536) as u16 };
+            let p = if rng.percent(50) {
+                p
+            } else {
+                rng.below(65536) as u16
+            };
             range(p, p)
         }
         WellKnown => range(0, 1023),
@@ -282,8 +325,8 @@ pub fn traffic(rng: &mut Rng, rules: &[Rule], n: usize) -> Vec<Flow> {
                 Some(r) => (r.src, r.dst, r.sport, r.dport, r.protocol),
                 None => (None, None, None, None, None),
             };
-            let protocol = proto
-                .unwrap_or_else(|| rng.pick(&[IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, 47]));
+            let protocol =
+                proto.unwrap_or_else(|| rng.pick(&[IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, 47]));
             let has_ports = matches!(protocol, IPPROTO_TCP | IPPROTO_UDP);
             Flow {
                 vlan: None,

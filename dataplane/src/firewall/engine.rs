@@ -2,7 +2,7 @@
 //! order, so rte_acl's highest-priority match is the first matching rule) and a lookup for non-IP
 //! frames; it judges bursts of frames, counts them and rewrites the allowed ones.
 
-use super::acl::{AclAlgorithm, AclContext, AclRule, Key, MAX_KEYS};
+use super::acl::{AclAlgorithm, AclContext, AclRule, Key, ALL_KEYS, MAX_KEYS};
 use super::l2::L2Lookup;
 use super::layout::{Family, Layout};
 use super::rules::{Action, Rewrite, RuleSet, Side, Table, TableKey};
@@ -21,16 +21,16 @@ struct IpClassifier {
 }
 
 impl IpClassifier {
-    /// The userdata (rule position + 1, or 0) of the first rule matching each key.
-    fn first_matches(&self, keys: &[&Key]) -> [u32; MAX_KEYS] {
+    /// The userdata (rule position + 1, or 0) of the first rule matching each key `keys[members[j]]`.
+    fn first_matches(&self, keys: &[Key; MAX_KEYS], members: &[u8]) -> [u32; MAX_KEYS] {
         let mut first = [0u32; MAX_KEYS];
         if let [acl] = &self.acls[..] {
-            acl.classify(keys, &mut first[..keys.len()]);
+            acl.classify(keys, members, &mut first[..members.len()]);
             return first;
         }
         let mut results = [0u32; MAX_KEYS];
         for (k, acl) in self.acls.iter().enumerate() {
-            acl.classify(keys, &mut results[..keys.len()]);
+            acl.classify(keys, members, &mut results[..members.len()]);
             for (best, r) in first.iter_mut().zip(&results) {
                 // Contexts hold consecutive runs of the rules, so an earlier context's match wins.
                 if k == 0 || *best == 0 {
@@ -197,8 +197,14 @@ impl Firewall {
     /// Bytes of DPDK heap that the compiled search structures of every table take, by IP version.
     pub fn memory(&self) -> Memory {
         let of = |family: Family| {
-            let classifiers = self.tables.iter().filter_map(|t| t.ip[family_index(family)].as_ref());
-            classifiers.flat_map(|c| &c.acls).map(AclContext::memory).sum()
+            let classifiers = self
+                .tables
+                .iter()
+                .filter_map(|t| t.ip[family_index(family)].as_ref());
+            classifiers
+                .flat_map(|c| &c.acls)
+                .map(AclContext::memory)
+                .sum()
         };
         Memory {
             ipv4: of(Family::V4),
@@ -260,72 +266,91 @@ impl Firewall {
         let mut keys = [Key::ZERO; MAX_KEYS];
         let mut searches = [NO_SEARCH; MAX_KEYS];
         for (i, flow) in flows.iter().enumerate() {
-            let flow = match flow {
-                Ok(flow) => flow,
-                Err(reason) => {
-                    verdicts.push(Verdict {
-                        action: Action::Drop,
-                        hit: Hit::Malformed(*reason),
-                    });
-                    continue;
-                }
+            let verdict = match flow {
+                Err(reason) => Verdict {
+                    action: Action::Drop,
+                    hit: Hit::Malformed(*reason),
+                },
+                Ok(flow) => self.prepare(ingress, flow, &mut keys[i], &mut searches[i]),
             };
-            let pos = self.table_of(flow);
-            let Some(table) = self.tables.get(pos as usize) else {
-                verdicts.push(Verdict {
-                    action: self.rules.default,
-                    hit: Hit::NoTable,
-                });
-                continue;
-            };
-            let found = match &flow.ip {
-                None => table.l2.lookup(ingress, flow.ethertype),
-                Some(ip) => {
-                    let family = family_index(Family::of(ip));
-                    if let Some(c) = &table.ip[family] {
-                        c.layout.write_key(ingress, ip, &mut keys[i]);
-                        searches[i] = (pos as u32) << 1 | family as u32;
-                    }
-                    None
-                }
-            };
-            // A frame that waits for a search gets its verdict from it; this one is a placeholder.
-            verdicts.push(Verdict {
-                action: table.default,
-                hit: Hit::Default { table: pos as usize },
-            });
-            if searches[i] == NO_SEARCH {
-                verdicts[base + i] = self.verdict(pos as usize, found);
-            }
+            verdicts.push(verdict);
         }
-        self.search(&keys, &mut searches[..flows.len()], &mut verdicts[base..]);
+        let searches = &mut searches[..flows.len()];
+        let verdicts = &mut verdicts[base..];
+        match searches.first() {
+            // The usual burst: every frame waits for the same search.
+            Some(&s) if s != NO_SEARCH && searches.iter().all(|&x| x == s) => {
+                self.run_search(s, &keys, &ALL_KEYS[..searches.len()], verdicts)
+            }
+            _ => self.search_groups(&keys, searches, verdicts),
+        }
+    }
+
+    /// The verdict of a parsed frame, or, if an rte_acl search must decide it, a placeholder, with its
+    /// key written and its search noted.
+    #[inline]
+    fn prepare(&self, ingress: Side, flow: &Flow, key: &mut Key, search: &mut Search) -> Verdict {
+        let pos = self.table_of(flow);
+        let Some(table) = self.tables.get(pos as usize) else {
+            return Verdict {
+                action: self.rules.default,
+                hit: Hit::NoTable,
+            };
+        };
+        let found = match &flow.ip {
+            None => table.l2.lookup(ingress, flow.ethertype),
+            Some(ip) => {
+                let family = family_index(Family::of(ip));
+                if let Some(c) = &table.ip[family] {
+                    c.layout.write_key(ingress, ip, key);
+                    *search = (pos as u32) << 1 | family as u32;
+                }
+                None
+            }
+        };
+        self.verdict(pos as usize, found)
     }
 
     /// Runs the searches frames wait for, one rte_acl call per distinct search in the chunk.
-    fn search(&self, keys: &[Key; MAX_KEYS], searches: &mut [Search], verdicts: &mut [Verdict]) {
+    fn search_groups(
+        &self,
+        keys: &[Key; MAX_KEYS],
+        searches: &mut [Search],
+        verdicts: &mut [Verdict],
+    ) {
         for first in 0..searches.len() {
             let search = searches[first];
             if search == NO_SEARCH {
                 continue;
             }
-            let mut members = [0usize; MAX_KEYS];
-            let mut group = [&keys[0]; MAX_KEYS];
+            let mut members = [0u8; MAX_KEYS];
             let mut n = 0;
             for (i, s) in searches.iter_mut().enumerate().skip(first) {
                 if *s == search {
                     *s = NO_SEARCH;
-                    (members[n], group[n]) = (i, &keys[i]);
+                    members[n] = i as u8;
                     n += 1;
                 }
             }
-            let (table, family) = ((search >> 1) as usize, (search & 1) as usize);
-            let classifier = self.tables[table].ip[family]
-                .as_ref()
-                .expect("only frames with a classifier wait for a search");
-            let rules = classifier.first_matches(&group[..n]);
-            for (&i, &rule) in members[..n].iter().zip(&rules[..n]) {
-                verdicts[i] = self.verdict(table, rule.checked_sub(1).map(|r| r as usize));
-            }
+            self.run_search(search, keys, &members[..n], verdicts);
+        }
+    }
+
+    /// Runs one search over the keys of `members` and writes their verdicts.
+    fn run_search(
+        &self,
+        search: Search,
+        keys: &[Key; MAX_KEYS],
+        members: &[u8],
+        verdicts: &mut [Verdict],
+    ) {
+        let (table, family) = ((search >> 1) as usize, (search & 1) as usize);
+        let classifier = self.tables[table].ip[family]
+            .as_ref()
+            .expect("only frames with a classifier wait for a search");
+        let rules = classifier.first_matches(keys, members);
+        for (&i, &rule) in members.iter().zip(&rules) {
+            verdicts[i as usize] = self.verdict(table, rule.checked_sub(1).map(|r| r as usize));
         }
     }
 

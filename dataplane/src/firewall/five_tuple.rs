@@ -2,7 +2,10 @@
 //! use: protocol, source, destination, ports), over the rules the firewall can share with it. It is the
 //! independent peer the firewall's classifier is tested and benchmarked against.
 
-use super::acl::{AclAlgorithm, AclContext, AclRule, FieldDef, FieldKind, FieldTest, Key, MAX_FIELDS, MAX_KEYS};
+use super::acl::{
+    AclAlgorithm, AclContext, AclRule, FieldDef, FieldKind, FieldTest, Key, ALL_KEYS, MAX_FIELDS,
+    MAX_KEYS,
+};
 use super::layout::{port_test, prefix_word, write_addresses_and_ports};
 use super::rules::Rule;
 use crate::packet::{IpFlow, ETHERTYPE_IPV4, IPPROTO_TCP, IPPROTO_UDP};
@@ -49,7 +52,10 @@ pub struct FiveTupleAcl {
 
 /// Why `rule` cannot be written as a 5-tuple rule with the firewall's meaning, if it cannot.
 fn inexpressible(rule: &Rule) -> Option<&'static str> {
-    let v6 = [rule.src, rule.dst].iter().flatten().any(|p| p.addr.is_ipv6());
+    let v6 = [rule.src, rule.dst]
+        .iter()
+        .flatten()
+        .any(|p| p.addr.is_ipv6());
     let ports = rule.sport.is_some() || rule.dport.is_some();
     if rule.ingress.is_some() {
         Some("a direction")
@@ -70,7 +76,11 @@ impl FiveTupleAcl {
     /// Builds the context for `rules` in priority order, classifying with `algorithm` (`None`: the
     /// fastest available). Fails for a rule with a direction, a non-IPv4 EtherType or prefix, a TCP
     /// flags test or ports without TCP/UDP: the 5-tuple cannot say those.
-    pub fn build(eal: &Eal, rules: &[Rule], algorithm: Option<AclAlgorithm>) -> Result<FiveTupleAcl> {
+    pub fn build(
+        eal: &Eal,
+        rules: &[Rule],
+        algorithm: Option<AclAlgorithm>,
+    ) -> Result<FiveTupleAcl> {
         let mut acl_rules = Vec::with_capacity(rules.len());
         for (i, rule) in rules.iter().enumerate() {
             if let Some(what) = inexpressible(rule) {
@@ -85,7 +95,8 @@ impl FiveTupleAcl {
                     mask_range: 0xff,
                 };
             }
-            let word = |prefix: Option<_>| prefix.map_or(FieldTest::default(), |p| prefix_word(p, 0));
+            let word =
+                |prefix: Option<_>| prefix.map_or(FieldTest::default(), |p| prefix_word(p, 0));
             (tests[1], tests[2]) = (word(rule.src), word(rule.dst));
             (tests[3], tests[4]) = (port_test(rule.sport), port_test(rule.dport));
             acl_rules.push(AclRule {
@@ -107,13 +118,14 @@ impl FiveTupleAcl {
                 key.0[0] = ip.protocol;
                 write_addresses_and_ports(ip, &mut key.0, 4);
             }
-            let mut refs = [&keys[0]; MAX_KEYS];
-            for (r, key) in refs.iter_mut().zip(&keys) {
-                *r = key;
-            }
             let mut results = [0u32; MAX_KEYS];
-            self.acl.classify(&refs[..chunk.len()], &mut results[..chunk.len()]);
-            out.extend(results[..chunk.len()].iter().map(|r| r.checked_sub(1).map(|r| r as usize)));
+            self.acl
+                .classify(&keys, &ALL_KEYS[..chunk.len()], &mut results[..chunk.len()]);
+            out.extend(
+                results[..chunk.len()]
+                    .iter()
+                    .map(|r| r.checked_sub(1).map(|r| r as usize)),
+            );
         }
     }
 

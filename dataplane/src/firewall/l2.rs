@@ -35,8 +35,11 @@ fn side_index(side: Side) -> usize {
 impl L2Lookup {
     /// The answers for a table's `rules` (in priority order).
     pub(crate) fn new(rules: &[Rule]) -> L2Lookup {
-        let candidates: Vec<(usize, &Rule)> =
-            rules.iter().enumerate().filter(|(_, r)| ip_free(r)).collect();
+        let candidates: Vec<(usize, &Rule)> = rules
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| ip_free(r))
+            .collect();
         let first = |side: Side, ethertype: Option<u16>| {
             candidates
                 .iter()

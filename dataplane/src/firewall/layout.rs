@@ -86,7 +86,7 @@ pub(crate) struct Layout {
 impl Layout {
     /// The layout for `rules`, the rules of a table that this family admits.
     pub(crate) fn new<'a>(family: Family, rules: impl Iterator<Item = &'a Rule> + Clone) -> Layout {
-        let any = |test: fn(&Rule) -> bool| rules.clone().any(|r| test(r));
+        let any = |test: fn(&Rule) -> bool| rules.clone().any(test);
         let tests_flags = any(|r| r.tcp_flags.is_some());
         let (tests_src, tests_dst) = (any(|r| r.src.is_some()), any(|r| r.dst.is_some()));
         let tests_ports = any(|r| r.sport.is_some() || r.dport.is_some());
