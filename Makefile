@@ -15,6 +15,7 @@ test: deps
 	$(CARGO) nextest run --workspace --no-fail-fast -E 'not binary(/^k8s_/)'
 	$(CARGO) test --workspace --doc
 	$(MAKE) k8s
+	$(MAKE) images
 	$(MAKE) lab
 
 # The Kubernetes tier (cni/tests/k8s): a real etcd + kube-apiserver, built once per version into
@@ -25,6 +26,12 @@ k8s:
 # multus ADD+DEL latency through libcni vs the bare bridge plugin, in config-file and Kubernetes mode.
 bench-multus: deps
 	./cni/tests/k8s/with-control-plane.sh $(CARGO) bench -p cni --bench multus_libcni
+
+# The container images (docker/README.md): the CNI installer and the VNF, built with buildah from a
+# local Debian base (cached in /var/cache/multiplane/images), tested, exported as OCI archives; root only.
+.PHONY: images
+images: deps
+	CARGO=$(CARGO) ./docker/build-images.sh
 
 # The emulated SR-IOV lab (cni/tests/lab/README.md): one guest boot running every scenario; root only.
 lab:
