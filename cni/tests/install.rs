@@ -67,7 +67,11 @@ impl Node {
     /// A service account as the kubelet mounts one.
     fn service_account(&self, token: &str) {
         fs::write(self.dir("sa").join("token"), token).unwrap();
-        fs::write(self.dir("sa").join("ca.crt"), "-----BEGIN CERTIFICATE-----\ntest\n").unwrap();
+        fs::write(
+            self.dir("sa").join("ca.crt"),
+            "-----BEGIN CERTIFICATE-----\ntest\n",
+        )
+        .unwrap();
     }
 
     /// The installer with this node's directories and the service environment; `extra` flags last.
@@ -76,9 +80,18 @@ impl Node {
         cmd.arg(format!("--cni-bin-dir={}", self.dir("bin").display()))
             .arg(format!("--cni-conf-dir={}", self.dir("net.d").display()))
             .arg(format!("--cni-conf-dir-host={HOST_CONF_DIR}"))
-            .arg(format!("--multus-bin-file={}", self.dir("src/multus").display()))
-            .arg(format!("--sriov-bin-file={}", self.dir("src/sriov").display()))
-            .arg(format!("--service-account-dir={}", self.dir("sa").display()))
+            .arg(format!(
+                "--multus-bin-file={}",
+                self.dir("src/multus").display()
+            ))
+            .arg(format!(
+                "--sriov-bin-file={}",
+                self.dir("src/sriov").display()
+            ))
+            .arg(format!(
+                "--service-account-dir={}",
+                self.dir("sa").display()
+            ))
             .args(extra)
             .env("KUBERNETES_SERVICE_HOST", "10.96.0.1")
             .env("KUBERNETES_SERVICE_PORT", "443")
@@ -88,7 +101,9 @@ impl Node {
 
     /// Runs the installer with `--once` and returns its output.
     fn once(&self, extra: &[&str]) -> Output {
-        self.installer(&[&["--once"], extra].concat()).output().unwrap()
+        self.installer(&[&["--once"], extra].concat())
+            .output()
+            .unwrap()
     }
 
     /// Starts the long-running installer and waits for its first `00-multus.conf`.
@@ -146,8 +161,22 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// Panics unless the installer's stderr says `text`.
+fn expect_stderr(out: &Output, text: &str) {
+    assert!(
+        stderr(out).contains(text),
+        "expected {text:?} in: {}",
+        stderr(out)
+    );
+}
+
 fn expect_success(out: &Output) {
-    assert!(out.status.success(), "installer failed ({}): {}", out.status, stderr(out));
+    assert!(
+        out.status.success(),
+        "installer failed ({}): {}",
+        out.status,
+        stderr(out)
+    );
 }
 
 fn bridge_conflist(name: &str) -> Value {
@@ -159,14 +188,21 @@ fn bridge_conflist(name: &str) -> Value {
 #[test]
 fn auto_mode_wraps_the_first_config_by_name() {
     let node = Node::new();
-    node.write_conf("20-macvlan.conf", &json!({"cniVersion": "0.4.0", "name": "mv", "type": "macvlan"}));
+    node.write_conf(
+        "20-macvlan.conf",
+        &json!({"cniVersion": "0.4.0", "name": "mv", "type": "macvlan"}),
+    );
     node.write_conf("10-bridge.conflist", &bridge_conflist("cbr0"));
     node.write_conf("00-multus.conf", &json!({"stale": true}));
     fs::write(node.conf("01-notes.txt"), "not a config").unwrap();
     fs::create_dir(node.conf("05-dir.conf")).unwrap();
     node.service_account("token-1");
 
-    expect_success(&node.once(&["--namespace-isolation", "--global-namespaces=kube-system,shared", "--multus-log-level=verbose"]));
+    expect_success(&node.once(&[
+        "--namespace-isolation",
+        "--global-namespaces=kube-system,shared",
+        "--multus-log-level=verbose",
+    ]));
     assert_eq!(
         node.generated(),
         json!({
@@ -182,7 +218,10 @@ fn auto_mode_wraps_the_first_config_by_name() {
         })
     );
     // Named explicitly, a later file is the cluster network; --cni-version overrides its version.
-    expect_success(&node.once(&["--multus-master-cni-file-name=20-macvlan.conf", "--cni-version=1.1.0"]));
+    expect_success(&node.once(&[
+        "--multus-master-cni-file-name=20-macvlan.conf",
+        "--cni-version=1.1.0",
+    ]));
     let conf = node.generated();
     assert_eq!(conf["clusterNetwork"], "/etc/cni/net.d/20-macvlan.conf");
     assert_eq!(conf["cniVersion"], "1.1.0");
@@ -196,15 +235,26 @@ fn kubeconfig_comes_from_the_service_account() {
     node.service_account("secret-token\n");
     expect_success(&node.once(&[]));
     let kubeconfig: Value = serde_json::from_slice(&fs::read(node.kubeconfig()).unwrap()).unwrap();
-    assert_eq!(kubeconfig["clusters"][0]["cluster"]["server"], "https://10.96.0.1:443");
+    assert_eq!(
+        kubeconfig["clusters"][0]["cluster"]["server"],
+        "https://10.96.0.1:443"
+    );
     assert_eq!(kubeconfig["users"][0]["user"]["token"], "secret-token");
-    let mode = fs::metadata(node.kubeconfig()).unwrap().permissions().mode() & 0o777;
+    let mode = fs::metadata(node.kubeconfig())
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
     assert_eq!(mode, 0o600, "the kubeconfig holds a token");
 
     // Without the service environment the installer says which variable is missing.
-    let out = node.installer(&["--once"]).env_remove("KUBERNETES_SERVICE_HOST").output().unwrap();
+    let out = node
+        .installer(&["--once"])
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("KUBERNETES_SERVICE_HOST is not set"), "{}", stderr(&out));
+    expect_stderr(&out, "KUBERNETES_SERVICE_HOST is not set");
 }
 
 #[test]
@@ -213,15 +263,33 @@ fn real_plugins_are_installed_and_run() {
     node.write_conf("10-bridge.conflist", &bridge_conflist("cbr0"));
     let multus = PathBuf::from(env!("CARGO_BIN_EXE_multus"));
     let sriov = PathBuf::from(env!("CARGO_BIN_EXE_sriov"));
-    let out = node.once(&[&format!("--multus-bin-file={}", multus.display()), &format!("--sriov-bin-file={}", sriov.display())]);
+    let out = node.once(&[
+        &format!("--multus-bin-file={}", multus.display()),
+        &format!("--sriov-bin-file={}", sriov.display()),
+    ]);
     expect_success(&out);
     for (name, source) in [("multus", &multus), ("sriov", &sriov)] {
         let installed = node.dir("bin").join(name);
-        assert_eq!(fs::read(&installed).unwrap(), fs::read(source).unwrap(), "{name} differs");
-        assert_eq!(fs::metadata(&installed).unwrap().permissions().mode() & 0o777, 0o755);
-        let version = Command::new(&installed).env("CNI_COMMAND", "VERSION").output().unwrap();
+        assert_eq!(
+            fs::read(&installed).unwrap(),
+            fs::read(source).unwrap(),
+            "{name} differs"
+        );
+        assert_eq!(
+            fs::metadata(&installed).unwrap().permissions().mode() & 0o777,
+            0o755
+        );
+        let version = Command::new(&installed)
+            .env("CNI_COMMAND", "VERSION")
+            .output()
+            .unwrap();
         let reply: Value = serde_json::from_slice(&version.stdout).unwrap();
-        assert!(reply["supportedVersions"].as_array().is_some_and(|v| !v.is_empty()), "{name}: {reply}");
+        assert!(
+            reply["supportedVersions"]
+                .as_array()
+                .is_some_and(|v| !v.is_empty()),
+            "{name}: {reply}"
+        );
     }
     // Nothing else is left in the bin dir (no temporary files).
     assert_eq!(support::names_in(&node.dir("bin")), ["multus", "sriov"]);
@@ -244,7 +312,7 @@ fn a_concurrent_reader_never_sees_a_partial_binary() {
             while !stop.load(Ordering::Relaxed) {
                 let content = fs::read(&target).unwrap();
                 assert!(
-                    versions.iter().any(|v| *v == content),
+                    versions.contains(&content),
                     "a reader saw {} bytes that are neither version",
                     content.len()
                 );
@@ -277,7 +345,10 @@ fn a_running_plugin_binary_is_replaced() {
     old.kill().unwrap();
     old.wait().unwrap();
     expect_success(&out);
-    assert_eq!(fs::read(&target).unwrap(), fs::read(node.dir("src/multus")).unwrap());
+    assert_eq!(
+        fs::read(&target).unwrap(),
+        fs::read(node.dir("src/multus")).unwrap()
+    );
 }
 
 #[test]
@@ -286,17 +357,29 @@ fn the_config_follows_the_cluster_network_and_the_token() {
     node.write_conf("10-bridge.conflist", &bridge_conflist("cbr0"));
     node.service_account("token-1");
     let running = node.start(&[]);
-    assert_eq!(node.generated()["clusterNetwork"], "/etc/cni/net.d/10-bridge.conflist");
+    assert_eq!(
+        node.generated()["clusterNetwork"],
+        "/etc/cni/net.d/10-bridge.conflist"
+    );
 
     // The cluster network's config changes: its capabilities and version follow.
-    node.write_conf("10-bridge.conflist", &json!({"cniVersion": "1.1.0", "name": "cbr0", "plugins": [
-        {"type": "bridge"}, {"type": "bandwidth", "capabilities": {"bandwidth": true}}]}));
-    wait_until("the new capabilities", || node.generated()["capabilities"] == json!({"bandwidth": true}));
+    node.write_conf(
+        "10-bridge.conflist",
+        &json!({"cniVersion": "1.1.0", "name": "cbr0", "plugins": [
+        {"type": "bridge"}, {"type": "bandwidth", "capabilities": {"bandwidth": true}}]}),
+    );
+    wait_until("the new capabilities", || {
+        node.generated()["capabilities"] == json!({"bandwidth": true})
+    });
     assert_eq!(node.generated()["cniVersion"], "1.1.0");
 
     // A config that sorts first becomes the cluster network; written by rename, as installers do.
     let temp = node.dir("05-calico.conflist.tmp");
-    fs::write(&temp, serde_json::to_vec(&bridge_conflist("calico")).unwrap()).unwrap();
+    fs::write(
+        &temp,
+        serde_json::to_vec(&bridge_conflist("calico")).unwrap(),
+    )
+    .unwrap();
     fs::rename(&temp, node.conf("05-calico.conflist")).unwrap();
     wait_until("the switch to 05-calico", || {
         node.generated()["clusterNetwork"] == "/etc/cni/net.d/05-calico.conflist"
@@ -305,17 +388,28 @@ fn the_config_follows_the_cluster_network_and_the_token() {
     // A half-written cluster network config leaves the last good configuration in place.
     fs::write(node.conf("05-calico.conflist"), "{\"cniVersion\": ").unwrap();
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(node.generated()["clusterNetwork"], "/etc/cni/net.d/05-calico.conflist");
+    assert_eq!(
+        node.generated()["clusterNetwork"],
+        "/etc/cni/net.d/05-calico.conflist"
+    );
 
     // Removed, the next file is used again; with none left, the configuration goes too (the node
     // has no cluster network) and comes back with one.
     fs::remove_file(node.conf("05-calico.conflist")).unwrap();
-    wait_until("the switch back", || node.generated()["clusterNetwork"] == "/etc/cni/net.d/10-bridge.conflist");
+    wait_until("the switch back", || {
+        node.generated()["clusterNetwork"] == "/etc/cni/net.d/10-bridge.conflist"
+    });
     fs::remove_file(node.conf("10-bridge.conflist")).unwrap();
     wait_until("00-multus.conf removed", || !node.multus_conf().exists());
-    node.write_conf("30-ptp.conf", &json!({"cniVersion": "1.0.0", "name": "ptp", "type": "ptp"}));
+    node.write_conf(
+        "30-ptp.conf",
+        &json!({"cniVersion": "1.0.0", "name": "ptp", "type": "ptp"}),
+    );
     wait_until("00-multus.conf back", || node.multus_conf().exists());
-    assert_eq!(node.generated()["clusterNetwork"], "/etc/cni/net.d/30-ptp.conf");
+    assert_eq!(
+        node.generated()["clusterNetwork"],
+        "/etc/cni/net.d/30-ptp.conf"
+    );
 
     // Deleted by someone else, it is written again.
     fs::remove_file(node.multus_conf()).unwrap();
@@ -334,7 +428,7 @@ fn the_config_follows_the_cluster_network_and_the_token() {
     let out = running.stop(Signal::SIGTERM);
     expect_success(&out);
     assert!(node.multus_conf().exists() && node.kubeconfig().exists());
-    assert!(stderr(&out).contains("SIGTERM received"), "{}", stderr(&out));
+    expect_stderr(&out, "SIGTERM received");
 }
 
 #[test]
@@ -346,10 +440,16 @@ fn cleanup_on_exit_removes_what_it_wrote() {
     wait_until("the kubeconfig", || node.kubeconfig().exists());
     expect_success(&running.stop(Signal::SIGINT));
     assert!(!node.multus_conf().exists() && !node.kubeconfig().exists());
-    assert!(!node.conf("multus.d").exists(), "the empty multus.d stays behind");
+    assert!(
+        !node.conf("multus.d").exists(),
+        "the empty multus.d stays behind"
+    );
     // The plugins stay (running pods need them for DEL), and so does the cluster network's config.
     assert_eq!(support::names_in(&node.dir("bin")), ["multus", "sriov"]);
-    assert_eq!(support::names_in(&node.dir("net.d")), ["10-bridge.conflist"]);
+    assert_eq!(
+        support::names_in(&node.dir("net.d")),
+        ["10-bridge.conflist"]
+    );
 }
 
 #[test]
@@ -361,14 +461,20 @@ fn a_given_config_file_is_copied_and_removed() {
     // No cluster network config is needed for a given file, nor a service account.
     let running = {
         let child = node
-            .installer(&[&format!("--multus-conf-file={}", given.display()), "--cleanup-config-on-exit"])
+            .installer(&[
+                &format!("--multus-conf-file={}", given.display()),
+                "--cleanup-config-on-exit",
+            ])
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
         Running { child: Some(child) }
     };
     wait_until("the copied config", || node.conf("70-multus.conf").exists());
-    assert_eq!(fs::read(node.conf("70-multus.conf")).unwrap(), fs::read(&given).unwrap());
+    assert_eq!(
+        fs::read(node.conf("70-multus.conf")).unwrap(),
+        fs::read(&given).unwrap()
+    );
     assert!(!node.multus_conf().exists());
     expect_success(&running.stop(Signal::SIGTERM));
     assert!(support::names_in(&node.dir("net.d")).is_empty());
@@ -381,8 +487,15 @@ fn once_without_a_cluster_network_says_where_it_looked() {
     let out = node.once(&[]);
     assert_eq!(out.status.code(), Some(1));
     let dir = node.dir("net.d");
-    assert!(stderr(&out).contains(&format!("no CNI config (.conf, .conflist, .json) in {}", dir.display())), "{}", stderr(&out));
-    assert!(!node.multus_conf().exists(), "a stale 00-multus.conf stayed without a cluster network");
+    let expected = format!(
+        "no CNI config (.conf, .conflist, .json) in {}",
+        dir.display()
+    );
+    expect_stderr(&out, &expected);
+    assert!(
+        !node.multus_conf().exists(),
+        "a stale 00-multus.conf stayed without a cluster network"
+    );
 }
 
 #[test]
@@ -390,35 +503,74 @@ fn bad_flags_name_the_flag_and_change_nothing() {
     let node = Node::new();
     node.write_conf("10-bridge.conflist", &bridge_conflist("cbr0"));
     let cases: &[(&[&str], &str)] = &[
-        (&["--cni-bin-dir=/nonexistent-bin"], "--cni-bin-dir: /nonexistent-bin: No such file or directory"),
-        (&["--multus-log-level=loud"], "--multus-log-level: \"loud\" is not one of panic, error, verbose, debug"),
-        (&["--cleanup-config-on-exit=maybe"], "--cleanup-config-on-exit: expected true or false, found \"maybe\""),
-        (&["--multus-conf-fil=auto"], "--multus-conf-fil: unknown flag"),
-        (&["--multus-conf-file=/nonexistent.conf"], "--multus-conf-file: /nonexistent.conf: No such file or directory"),
-        (&["--sriov-bin-file=/nonexistent-sriov"], "--sriov-bin-file: /nonexistent-sriov: No such file or directory"),
+        (
+            &["--cni-bin-dir=/nonexistent-bin"],
+            "--cni-bin-dir: /nonexistent-bin: No such file or directory",
+        ),
+        (
+            &["--multus-log-level=loud"],
+            "--multus-log-level: \"loud\" is not one of panic, error, verbose, debug",
+        ),
+        (
+            &["--cleanup-config-on-exit=maybe"],
+            "--cleanup-config-on-exit: expected true or false, found \"maybe\"",
+        ),
+        (
+            &["--multus-conf-fil=auto"],
+            "--multus-conf-fil: unknown flag",
+        ),
+        (
+            &["--multus-conf-file=/nonexistent.conf"],
+            "--multus-conf-file: /nonexistent.conf: No such file or directory",
+        ),
+        (
+            &["--sriov-bin-file=/nonexistent-sriov"],
+            "--sriov-bin-file: /nonexistent-sriov: No such file or directory",
+        ),
         (&["--cni-conf-dir"], "--cni-conf-dir: needs a value"),
     ];
     for (args, message) in cases {
         let out = node.installer(args).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
-        assert!(stderr(&out).contains(message), "{args:?}: {}", stderr(&out));
+        expect_stderr(&out, message);
     }
     assert!(support::names_in(&node.dir("bin")).is_empty());
-    assert_eq!(support::names_in(&node.dir("net.d")), ["10-bridge.conflist"]);
+    assert_eq!(
+        support::names_in(&node.dir("net.d")),
+        ["10-bridge.conflist"]
+    );
 }
 
 /// `--help` lists every flag the README and the DaemonSet use.
 #[test]
 fn help_lists_the_flags() {
-    let out = Command::new(env!("CARGO_BIN_EXE_multiplane-install")).arg("--help").output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_multiplane-install"))
+        .arg("--help")
+        .output()
+        .unwrap();
     expect_success(&out);
     let help = String::from_utf8(out.stdout).unwrap();
-    let manifest = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docker/manifests/installer.yaml")).unwrap();
-    let daemonset = support::k8s::yaml_documents(&manifest).into_iter().find(|d| d["kind"] == "DaemonSet").unwrap();
-    let args = daemonset.pointer("/spec/template/spec/containers/0/args").and_then(Value::as_array).unwrap();
-    let used: Vec<&str> = args.iter().map(|a| a.as_str().unwrap().split('=').next().unwrap()).collect();
+    let manifest = fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../docker/manifests/installer.yaml"),
+    )
+    .unwrap();
+    let daemonset = support::k8s::yaml_documents(&manifest)
+        .into_iter()
+        .find(|d| d["kind"] == "DaemonSet")
+        .unwrap();
+    let args = daemonset
+        .pointer("/spec/template/spec/containers/0/args")
+        .and_then(Value::as_array)
+        .unwrap();
+    let used: Vec<&str> = args
+        .iter()
+        .map(|a| a.as_str().unwrap().split('=').next().unwrap())
+        .collect();
     assert!(!used.is_empty(), "the DaemonSet passes no flags");
     for flag in used {
-        assert!(help.contains(flag), "{flag} is used by the DaemonSet but not in --help");
+        assert!(
+            help.contains(flag),
+            "{flag} is used by the DaemonSet but not in --help"
+        );
     }
 }

@@ -60,8 +60,8 @@ pub fn write(target: &Path, content: &[u8], mode: u32) -> io::Result<()> {
 
 /// Copies `source` to `target` atomically with mode 0755 (an executable plugin).
 pub fn install_executable(source: &Path, target: &Path) -> io::Result<()> {
-    let mut input =
-        File::open(source).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", source.display())))?;
+    let mut input = File::open(source)
+        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", source.display())))?;
     replace_with(target, 0o755, |file| io::copy(&mut input, file).map(drop))
 }
 
@@ -103,8 +103,14 @@ mod tests {
         fs::set_permissions(&target, fs::Permissions::from_mode(0o666)).unwrap();
         write(&target, b"new", 0o600).unwrap();
         assert_eq!(fs::read(&target).unwrap(), b"new");
-        assert_eq!(fs::metadata(&target).unwrap().permissions().mode() & 0o777, 0o600);
-        let names: Vec<_> = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(
+            fs::metadata(&target).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        let names: Vec<_> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names, vec!["00-multus.conf"]);
         fs::remove_dir_all(&dir).unwrap();
     }
@@ -125,7 +131,10 @@ mod tests {
     fn temp_names_are_not_cni_configs() {
         let temp = temp_path(Path::new("/etc/cni/net.d/00-multus.conf"));
         let name = temp.file_name().unwrap().to_string_lossy().into_owned();
-        assert!(name.starts_with(".00-multus.conf.") && name.ends_with(".tmp"), "{name}");
+        assert!(
+            name.starts_with(".00-multus.conf.") && name.ends_with(".tmp"),
+            "{name}"
+        );
         assert_eq!(temp.parent(), Some(Path::new("/etc/cni/net.d")));
     }
 }

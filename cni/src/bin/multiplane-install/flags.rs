@@ -149,7 +149,10 @@ pub fn parse(args: &[String], exe_dir: &Path) -> Result<Command, FlagError> {
         let value = match inline_value {
             Some(value) => value,
             None if BOOLEAN_FLAGS.contains(&flag) => "true".to_string(),
-            None => rest.next().ok_or_else(|| error(flag, "needs a value"))?.clone(),
+            None => rest
+                .next()
+                .ok_or_else(|| error(flag, "needs a value"))?
+                .clone(),
         };
         raw.set(flag, value);
     }
@@ -296,7 +299,10 @@ impl Options {
     fn check_paths(&self) -> Result<(), FlagError> {
         let must_exist = |flag: &str, path: &Path, dir: bool| match std::fs::metadata(path) {
             Ok(m) if m.is_dir() == dir => Ok(()),
-            Ok(_) if dir => Err(error(flag, format!("{} is not a directory", path.display()))),
+            Ok(_) if dir => Err(error(
+                flag,
+                format!("{} is not a directory", path.display()),
+            )),
             Ok(_) => Err(error(flag, format!("{} is a directory", path.display()))),
             Err(e) => Err(error(flag, format!("{}: {e}", path.display()))),
         };
@@ -329,11 +335,17 @@ mod tests {
 
     #[test]
     fn unknown_flags_and_bad_values_name_the_flag() {
-        assert_eq!(flag_error(&["--cni-bin"]).to_string(), "--cni-bin: unknown flag (see --help)");
+        assert_eq!(
+            flag_error(&["--cni-bin"]).to_string(),
+            "--cni-bin: unknown flag (see --help)"
+        );
         assert_eq!(flag_error(&["--cni-bin=/x"]).flag, "--cni-bin");
         assert_eq!(flag_error(&["--cni-bin-dir"]).problem, "needs a value");
         let e = flag_error(&["--namespace-isolation=yes"]);
-        assert_eq!(e.to_string(), "--namespace-isolation: expected true or false, found \"yes\"");
+        assert_eq!(
+            e.to_string(),
+            "--namespace-isolation: expected true or false, found \"yes\""
+        );
         let e = flag_error(&["--multus-log-level=warning"]);
         assert_eq!(e.flag, "--multus-log-level");
         let e = flag_error(&["--multus-master-cni-file-name=/etc/cni/net.d/10.conf"]);
@@ -343,12 +355,21 @@ mod tests {
 
     #[test]
     fn missing_paths_name_the_flag() {
-        let e = flag_error(&["--skip-multus-binary-copy", "--skip-sriov-binary-copy", "--cni-conf-dir=/nonexistent-dir"]);
+        let e = flag_error(&[
+            "--skip-multus-binary-copy",
+            "--skip-sriov-binary-copy",
+            "--cni-conf-dir=/nonexistent-dir",
+        ]);
         assert_eq!(e.flag, "--cni-conf-dir");
         assert!(e.problem.starts_with("/nonexistent-dir: "), "{e}");
         let e = flag_error(&["--cni-bin-dir=/", "--cni-conf-dir=/"]);
         assert_eq!(e.flag, "--multus-bin-file", "{e}");
-        let e = flag_error(&["--skip-multus-binary-copy", "--skip-sriov-binary-copy", "--cni-conf-dir=/", "--multus-conf-file=/"]);
+        let e = flag_error(&[
+            "--skip-multus-binary-copy",
+            "--skip-sriov-binary-copy",
+            "--cni-conf-dir=/",
+            "--multus-conf-file=/",
+        ]);
         assert_eq!(e.to_string(), "--multus-conf-file: / is a directory");
     }
 

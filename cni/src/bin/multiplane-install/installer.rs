@@ -65,8 +65,13 @@ impl Installer {
     pub fn install_plugins(&self) -> Result<(), String> {
         for (name, source) in &self.options.plugins {
             let target = self.options.cni_bin_dir.join(name);
-            files::install_executable(source, &target).map_err(|e| format!("installing {name}: {e}"))?;
-            log(&format!("installed {} from {}", target.display(), source.display()));
+            files::install_executable(source, &target)
+                .map_err(|e| format!("installing {name}: {e}"))?;
+            log(&format!(
+                "installed {} from {}",
+                target.display(),
+                source.display()
+            ));
         }
         Ok(())
     }
@@ -89,7 +94,10 @@ impl Installer {
             Some(content) => self.write_if_changed(&target, &content, CONF_MODE)?,
             None => {
                 if files::remove_if_present(&target).map_err(|e| e.to_string())? {
-                    log(&format!("removed {}: no cluster network config left", target.display()));
+                    log(&format!(
+                        "removed {}: no cluster network config left",
+                        target.display()
+                    ));
                 }
                 let dir = self.options.cni_conf_dir.display();
                 return Ok(self.wait(format!("no CNI config (.conf, .conflist, .json) in {dir} to use as the cluster network")));
@@ -104,7 +112,8 @@ impl Installer {
     fn auto_conf(&self) -> Result<Option<Vec<u8>>, String> {
         let dir = &self.options.cni_conf_dir;
         let named = self.options.master_file_name.as_deref();
-        let Some(name) = multus_conf::cluster_network_file(dir, named).map_err(|e| format!("{}: {e}", dir.display()))?
+        let Some(name) = multus_conf::cluster_network_file(dir, named)
+            .map_err(|e| format!("{}: {e}", dir.display()))?
         else {
             return Ok(None);
         };

@@ -18,16 +18,26 @@ pub fn has_service_account(dir: &Path) -> bool {
 }
 
 /// The kubeconfig for the service account in `dir`; `env` looks up the process environment.
-pub fn from_service_account(dir: &Path, env: impl Fn(&str) -> Option<String>) -> Result<String, String> {
+pub fn from_service_account(
+    dir: &Path,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<String, String> {
     let var = |name: &str| {
-        env(name)
-            .filter(|v| !v.is_empty())
-            .ok_or_else(|| format!("{name} is not set (the service account token is in {})", dir.display()))
+        env(name).filter(|v| !v.is_empty()).ok_or_else(|| {
+            format!(
+                "{name} is not set (the service account token is in {})",
+                dir.display()
+            )
+        })
     };
     let host = var("KUBERNETES_SERVICE_HOST")?;
     let port = var("KUBERNETES_SERVICE_PORT")?;
     let scheme = env("KUBERNETES_SERVICE_PROTOCOL").unwrap_or_else(|| "https".into());
-    let host = if host.contains(':') { format!("[{host}]") } else { host };
+    let host = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host
+    };
     let read = |name: &str| {
         let path = dir.join(name);
         std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))
@@ -57,8 +67,10 @@ mod tests {
         let dir = std::env::temp_dir();
         let e = from_service_account(&dir, |_| None).unwrap_err();
         assert!(e.starts_with("KUBERNETES_SERVICE_HOST is not set"), "{e}");
-        let e = from_service_account(&dir, |n| (n == "KUBERNETES_SERVICE_HOST").then(|| "10.96.0.1".into()))
-            .unwrap_err();
+        let e = from_service_account(&dir, |n| {
+            (n == "KUBERNETES_SERVICE_HOST").then(|| "10.96.0.1".into())
+        })
+        .unwrap_err();
         assert!(e.starts_with("KUBERNETES_SERVICE_PORT is not set"), "{e}");
     }
 
@@ -73,9 +85,16 @@ mod tests {
             "KUBERNETES_SERVICE_PORT" => Some("443".to_string()),
             _ => None,
         };
-        let config: serde_json::Value = serde_json::from_str(&from_service_account(&dir, env).unwrap()).unwrap();
-        assert_eq!(config["clusters"][0]["cluster"]["server"], "https://[fd00::1]:443");
-        assert_eq!(config["clusters"][0]["cluster"]["certificate-authority-data"], "Q0E=");
+        let config: serde_json::Value =
+            serde_json::from_str(&from_service_account(&dir, env).unwrap()).unwrap();
+        assert_eq!(
+            config["clusters"][0]["cluster"]["server"],
+            "https://[fd00::1]:443"
+        );
+        assert_eq!(
+            config["clusters"][0]["cluster"]["certificate-authority-data"],
+            "Q0E="
+        );
         assert_eq!(config["users"][0]["user"]["token"], "abc.def");
         std::fs::remove_dir_all(&dir).unwrap();
     }

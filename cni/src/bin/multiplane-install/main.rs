@@ -51,7 +51,11 @@ fn main() -> ExitCode {
 }
 
 fn run(options: Options) -> Result<(), String> {
-    let signals = if options.once { None } else { Some(watch::block_signals()?) };
+    let signals = if options.once {
+        None
+    } else {
+        Some(watch::block_signals()?)
+    };
     let cleanup = options.cleanup_config_on_exit;
     let mut installer = Installer::new(options);
     installer.install_plugins()?;

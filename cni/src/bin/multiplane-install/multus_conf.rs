@@ -81,20 +81,37 @@ pub fn generate(options: &Options, network_host_path: &Path, network: &Value) ->
         "kubeconfig": options.kubeconfig_host,
         "clusterNetwork": network_host_path,
     });
-    let version = options
-        .cni_version
-        .clone()
-        .or_else(|| network.get("cniVersion").and_then(Value::as_str).map(str::to_string));
+    let version = options.cni_version.clone().or_else(|| {
+        network
+            .get("cniVersion")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    });
     let capabilities = capabilities(network);
     let optional = [
         ("cniVersion", version.map(Value::from)),
-        ("capabilities", (!capabilities.is_empty()).then_some(Value::Object(capabilities))),
-        ("namespaceIsolation", options.namespace_isolation.then_some(Value::Bool(true))),
-        ("globalNamespaces", options.global_namespaces.clone().map(Value::from)),
+        (
+            "capabilities",
+            (!capabilities.is_empty()).then_some(Value::Object(capabilities)),
+        ),
+        (
+            "namespaceIsolation",
+            options.namespace_isolation.then_some(Value::Bool(true)),
+        ),
+        (
+            "globalNamespaces",
+            options.global_namespaces.clone().map(Value::from),
+        ),
         ("logLevel", options.log_level.clone().map(Value::from)),
         ("logFile", options.log_file.clone().map(Value::from)),
-        ("readinessindicatorfile", options.readiness_indicator_file.clone().map(Value::from)),
-        ("binDir", options.additional_bin_dir.clone().map(Value::from)),
+        (
+            "readinessindicatorfile",
+            options.readiness_indicator_file.clone().map(Value::from),
+        ),
+        (
+            "binDir",
+            options.additional_bin_dir.clone().map(Value::from),
+        ),
     ];
     for (key, value) in optional {
         if let Some(value) = value {
@@ -115,7 +132,10 @@ mod tests {
             {"type": "portmap", "capabilities": {"portMappings": true}},
             {"type": "bandwidth", "capabilities": {"bandwidth": true, "ips": false}}]});
         let caps = capabilities(&list);
-        assert_eq!(Value::Object(caps), json!({"portMappings": true, "bandwidth": true}));
+        assert_eq!(
+            Value::Object(caps),
+            json!({"portMappings": true, "bandwidth": true})
+        );
         let conf = json!({"type": "macvlan", "capabilities": {"ips": true, "mac": "yes"}});
         assert_eq!(Value::Object(capabilities(&conf)), json!({"ips": true}));
     }

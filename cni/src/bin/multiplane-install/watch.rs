@@ -19,13 +19,15 @@ pub fn block_signals() -> Result<SignalFd, String> {
     let mut mask = SigSet::empty();
     mask.add(Signal::SIGTERM);
     mask.add(Signal::SIGINT);
-    mask.thread_block().map_err(|e| format!("cannot block SIGTERM/SIGINT: {e}"))?;
+    mask.thread_block()
+        .map_err(|e| format!("cannot block SIGTERM/SIGINT: {e}"))?;
     SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC).map_err(|e| format!("signalfd: {e}"))
 }
 
 /// Watches and reconciles until a signal arrives; returns the signal's name.
 pub fn run(installer: &mut Installer, signals: &SignalFd) -> Result<String, String> {
-    let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC).map_err(|e| format!("inotify: {e}"))?;
+    let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)
+        .map_err(|e| format!("inotify: {e}"))?;
     let events = AddWatchFlags::IN_CREATE
         | AddWatchFlags::IN_CLOSE_WRITE
         | AddWatchFlags::IN_MOVED_TO
@@ -52,7 +54,9 @@ pub fn run(installer: &mut Installer, signals: &SignalFd) -> Result<String, Stri
         poll(&mut fds, PollTimeout::NONE).map_err(|e| format!("poll: {e}"))?;
         let ready = |fd: &PollFd| fd.revents().is_some_and(|r| r.contains(PollFlags::POLLIN));
         if ready(&fds[1]) {
-            let signal = signals.read_signal().map_err(|e| format!("reading a signal: {e}"))?;
+            let signal = signals
+                .read_signal()
+                .map_err(|e| format!("reading a signal: {e}"))?;
             let name = signal
                 .and_then(|s| Signal::try_from(s.ssi_signo as i32).ok())
                 .map_or("a signal", Signal::as_str);
