@@ -492,6 +492,18 @@ fn once_without_a_cluster_network_says_where_it_looked() {
         dir.display()
     );
     expect_stderr(&out, &expected);
+    // A named cluster network that is absent is waited for, even with other configs there.
+    node.write_conf(
+        "20-macvlan.conf",
+        &json!({"cniVersion": "1.0.0", "name": "mv", "type": "macvlan"}),
+    );
+    let out = node.once(&["--multus-master-cni-file-name=10-calico.conflist"]);
+    assert_eq!(out.status.code(), Some(1));
+    let expected = format!(
+        "no 10-calico.conflist (--multus-master-cni-file-name) in {}",
+        dir.display()
+    );
+    expect_stderr(&out, &expected);
     assert!(
         !node.multus_conf().exists(),
         "a stale 00-multus.conf stayed without a cluster network"

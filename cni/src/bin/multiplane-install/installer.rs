@@ -100,7 +100,13 @@ impl Installer {
                     ));
                 }
                 let dir = self.options.cni_conf_dir.display();
-                return Ok(self.wait(format!("no CNI config (.conf, .conflist, .json) in {dir} to use as the cluster network")));
+                let reason = match &self.options.master_file_name {
+                    Some(name) => format!("no {name} (--multus-master-cni-file-name) in {dir}"),
+                    None => format!(
+                        "no CNI config (.conf, .conflist, .json) in {dir} to use as the cluster network"
+                    ),
+                };
+                return Ok(self.wait(reason));
             }
         }
         self.last_wait = None;
