@@ -66,12 +66,24 @@ impl Node {
 
     /// A service account as the kubelet mounts one.
     fn service_account(&self, token: &str) {
-        fs::write(self.dir("sa").join("token"), token).unwrap();
+        // kubelet's atomic writer: the files live in a fresh `..<timestamp>` directory, `..data`
+        // points at it (swapped by rename) and the names the pod reads point through `..data`.
+        let sa = self.dir("sa");
+        let version = format!("..{}", support::unique("v"));
+        fs::create_dir(sa.join(&version)).unwrap();
+        fs::write(sa.join(&version).join("token"), token).unwrap();
         fs::write(
-            self.dir("sa").join("ca.crt"),
-            "-----BEGIN CERTIFICATE-----\ntest\n",
+            sa.join(&version).join("ca.crt"),
+            "-----BEGIN CERTIFICATE-----\n",
         )
         .unwrap();
+        std::os::unix::fs::symlink(&version, sa.join("..data_tmp")).unwrap();
+        fs::rename(sa.join("..data_tmp"), sa.join("..data")).unwrap();
+        for name in ["token", "ca.crt"] {
+            if !sa.join(name).is_symlink() {
+                std::os::unix::fs::symlink(format!("..data/{name}"), sa.join(name)).unwrap();
+            }
+        }
     }
 
     /// The installer with this node's directories and the service environment; `extra` flags last.
