@@ -46,10 +46,12 @@ if [ ! -f "$base_tar" ]; then
   new_base=yes
 fi
 if [ -n "${new_base:-}" ] || ! buildah inspect --type image "$base_image" >/dev/null 2>&1; then
+  previous=$(buildah images --quiet "$base_image" 2>/dev/null || true)
   container=$(buildah from scratch)
   buildah add --quiet "$container" "$base_tar" / >/dev/null
   buildah commit --quiet --rm "$container" "$base_image" >/dev/null
   say "base image $base_image imported"
+  [ -z "$previous" ] || buildah rmi "$previous" >/dev/null 2>&1 || true
 fi
 
 # The programs, as the README builds them.
