@@ -2,8 +2,9 @@
 # Builds what the node tier needs, once, into caches outside the repo, installing Debian packages first:
 # containerd + runc (the CRI runtime), busybox-static (the test image), gcc (the pause binary); kubelet,
 # etcd, kube-apiserver and the podresources-stub through the Kubernetes tier's build.sh; crictl from the
-# Go module proxy; kube-controller-manager of the same release; and the node's two images (pause, busybox) as OCI archives.
-# Prints the directory holding crictl and the images' archives (NODE_CACHE below).
+# Go module proxy; kube-controller-manager and kube-scheduler of the same release; and the node's two
+# images (pause, busybox) as OCI archives.
+# Prints NODE_CACHE (below), which holds those binaries in bin/ and the archives in images/.
 # Env: NODE_CACHE (default /var/cache/multiplane/node), CRICTL_VERSION (v1.34.0), K8S_VERSION (build.sh's).
 set -euo pipefail
 
@@ -33,29 +34,32 @@ if [ ! -x "$cache/bin/crictl" ]; then
   echo "node build: crictl $crictl_version built in $(( $(date +%s) - started ))s" >&2
 fi
 
-# kube-controller-manager (its DaemonSet controller runs the installer's DaemonSet), from the same
-# k8s.io/kubernetes release as the tier: a module of our own that starts from the tier's go.mod.
+# kube-controller-manager (its DaemonSet controller creates the installer's pods) and kube-scheduler
+# (which binds them to the node), from the tier's k8s.io/kubernetes release: a module of our own that
+# starts from the tier's go.mod.
 k8s_version=${K8S_VERSION:-v1.34.4}
 k8s_src=${K8S_CACHE:-/var/cache/multiplane/k8s}/$k8s_version/src
 src=$cache/src/$k8s_version
-if [ ! -x "$cache/bin/kube-controller-manager-$k8s_version" ]; then
-  started=$(date +%s)
-  mkdir -p "$src"
-  if [ ! -f "$src/tools.go" ]; then
-    cp "$k8s_src/go.mod" "$k8s_src/go.sum" "$src/"
-    (cd "$src" && go mod edit -module multiplane.local/node-tier)
-    printf '%s\n' '//go:build tools' '' '// Package tools pins the commands the node tier builds.' 'package tools' '' \
-      'import _ "k8s.io/kubernetes/cmd/kube-controller-manager"' > "$src/tools.go.tmp"
-    mv "$src/tools.go.tmp" "$src/tools.go"
-    (cd "$src" && go mod tidy >/dev/null)
-  fi
-  flags="-s -X k8s.io/component-base/version.gitVersion=$k8s_version -X k8s.io/component-base/version.gitMajor=1"
-  flags="$flags -X k8s.io/component-base/version.gitMinor=$(echo "$k8s_version" | cut -d. -f2)"
-  (cd "$src" && go build -trimpath -ldflags="$flags" -o "$cache/bin/kube-controller-manager.tmp" \
-    k8s.io/kubernetes/cmd/kube-controller-manager)
-  mv "$cache/bin/kube-controller-manager.tmp" "$cache/bin/kube-controller-manager-$k8s_version"
-  echo "node build: kube-controller-manager $k8s_version built in $(( $(date +%s) - started ))s" >&2
+mkdir -p "$src"
+printf '%s\n' '//go:build tools' '' '// Package tools pins the commands the node tier builds.' 'package tools' '' 'import (' \
+  '	_ "k8s.io/kubernetes/cmd/kube-controller-manager"' '	_ "k8s.io/kubernetes/cmd/kube-scheduler"' ')' > "$src/tools.go.new"
+if ! cmp -s "$src/tools.go.new" "$src/tools.go"; then
+  cp "$k8s_src/go.mod" "$k8s_src/go.sum" "$src/"
+  (cd "$src" && go mod edit -module multiplane.local/node-tier)
+  mv "$src/tools.go.new" "$src/tools.go"
+  (cd "$src" && go mod tidy >/dev/null)
 fi
+rm -f "$src/tools.go.new"
+flags="-s -X k8s.io/component-base/version.gitVersion=$k8s_version -X k8s.io/component-base/version.gitMajor=1"
+flags="$flags -X k8s.io/component-base/version.gitMinor=$(echo "$k8s_version" | cut -d. -f2)"
+for b in kube-controller-manager kube-scheduler; do
+  if [ ! -x "$cache/bin/$b-$k8s_version" ]; then
+    started=$(date +%s)
+    (cd "$src" && go build -trimpath -ldflags="$flags" -o "$cache/bin/$b.tmp" "k8s.io/kubernetes/cmd/$b")
+    mv "$cache/bin/$b.tmp" "$cache/bin/$b-$k8s_version"
+    echo "node build: $b $k8s_version built in $(( $(date +%s) - started ))s" >&2
+  fi
+done
 
 # The images are tiny and rebuilt every time (deterministically: same inputs, same digests).
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Starts, stops or kills one of the node tier's daemons (containerd, kubelet, or the controller manager
-# that runs the DaemonSet controller) as up.sh configured it in STATE; the tests restart them through this.
-# Usage: daemon.sh STATE start|stop|kill containerd|kubelet|controller-manager
+# Starts, stops or kills one of the node tier's daemons (containerd, kubelet, the controller manager that
+# runs the DaemonSet controller, the scheduler) as up.sh configured it in STATE; the tests restart them
+# through this.
+# Usage: daemon.sh STATE start|stop|kill containerd|kubelet|controller-manager|scheduler
 #   start: starts it (its log appended to STATE/log/NAME.log) and waits until it answers.
 #   stop:  SIGTERM, then SIGKILL after 20 s; kill: SIGKILL at once (a crash). Both wait for the exit.
 set -euo pipefail
@@ -43,6 +44,14 @@ start)
       >>"$state/log/$name.log" 2>&1 &
     echo $! > "$pidfile"
     ready() { curl -fsSk --max-time 1 "https://127.0.0.1:$CONTROLLER_MANAGER_PORT/healthz" >/dev/null 2>&1; } ;;
+  scheduler)
+    # shellcheck disable=SC1091
+    . "$state/kubelet/env"
+    "$KUBE_SCHEDULER" --kubeconfig "$state/k8s/admin.kubeconfig" --leader-elect=false \
+      --bind-address 127.0.0.1 --secure-port "$SCHEDULER_PORT" --cert-dir "$state/pki/scheduler" \
+      >>"$state/log/$name.log" 2>&1 &
+    echo $! > "$pidfile"
+    ready() { curl -fsSk --max-time 1 "https://127.0.0.1:$SCHEDULER_PORT/healthz" >/dev/null 2>&1; } ;;
   *) echo "node tier: unknown daemon $name" >&2; exit 1 ;;
   esac
   for _ in $(seq 1 600); do

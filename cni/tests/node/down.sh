@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Stops the node tier that up.sh started in STATE: the controller manager, kubelet, then every pod sandbox through containerd's
-# CRI (so the CNI DEL of each runs), containerd, any runc shim of this containerd left behind, the mounts
-# under STATE, kubelet's cgroups, and the control plane. Safe to run twice.
+# Stops the node tier that up.sh started in STATE: the scheduler, the controller manager, kubelet, then
+# every pod sandbox through containerd's CRI (so the CNI DEL of each runs), containerd, any runc shim of
+# this containerd left behind, the mounts under STATE, kubelet's cgroups, and the control plane.
+# Safe to run twice.
 # Usage: down.sh STATE_DIR
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -11,6 +12,7 @@ state=$(cd "$state" && pwd)
 sock=$state/containerd/containerd.sock
 cache=${NODE_CACHE:-/var/cache/multiplane/node}
 
+"$here/daemon.sh" "$state" stop scheduler
 "$here/daemon.sh" "$state" stop controller-manager
 "$here/daemon.sh" "$state" stop kubelet
 

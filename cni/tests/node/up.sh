@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Brings up the node tier: the Kubernetes tier's control plane (etcd + kube-apiserver), then one node on
 # this machine: containerd (Debian) + runc as its CRI runtime and kubelet registered as Node $NODE_NAME,
-# and kube-controller-manager running the DaemonSet controller (and the kube-root-ca.crt publisher).
+# kube-controller-manager running the DaemonSet controller (and the kube-root-ca.crt publisher), and
+# kube-scheduler, which binds the DaemonSet's pods (the tests' own pods name their node).
 # Everything is private to STATE: containerd's root, state, socket and CNI dirs (STATE/cni/bin,
 # STATE/cni/net.d: never the machine's /opt/cni/bin or /etc/cni/net.d), kubelet's root dir, the cgroup
 # root (/multiplane-node in every hierarchy, cgroupfs driver). Images come only from local builds
@@ -11,7 +12,8 @@
 # Usage: up.sh STATE_DIR. Prints the path of an env file to source (the control plane's variables plus
 # NODE_*, CONTAINERD_ADDRESS, CRICTL and CRI_CONFIG_FILE for it). down.sh STATE_DIR stops everything.
 # Env: NODE_NAME (multiplane-node), K8S_APISERVER_PORT (36443), K8S_ETCD_PORT (32379),
-# NODE_KUBELET_PORT (36250; kubelet's healthz on that - 2, the controller manager's on that + 7), and
+# NODE_KUBELET_PORT (36250; kubelet's healthz on that - 2, the controller manager's + 7, the scheduler's
+# + 9), and
 # NODE_CNI_ENV: names of variables (space-separated, e.g. the sriov seams) passed on to containerd, which
 # runs the CNI plugins with its own environment.
 set -euo pipefail
@@ -166,9 +168,12 @@ KUBELET_HEALTHZ_PORT=$healthz_port
 KUBE_CONTROLLER_MANAGER=$cache/bin/kube-controller-manager-${K8S_VERSION:-v1.34.4}
 CONTROLLERS=daemonset,root-ca-cert-publisher
 CONTROLLER_MANAGER_PORT=$((kubelet_port + 7))
+KUBE_SCHEDULER=$cache/bin/kube-scheduler-${K8S_VERSION:-v1.34.4}
+SCHEDULER_PORT=$((kubelet_port + 9))
 ENV
 "$here/daemon.sh" "$state" start kubelet
 "$here/daemon.sh" "$state" start controller-manager
+"$here/daemon.sh" "$state" start scheduler
 
 registered=""
 for _ in $(seq 1 600); do

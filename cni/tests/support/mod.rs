@@ -8,6 +8,7 @@
 
 pub mod k8s;
 pub mod multus_k8s;
+pub mod node;
 pub mod sriov_tree;
 
 use std::fs;
