@@ -2,7 +2,7 @@
 # Both install what they need first (Debian packages, cargo-nextest, hugepages).
 CARGO ?= cargo
 
-.PHONY: deps demo test lab k8s bench-multus
+.PHONY: deps demo test lab k8s node bench-multus
 deps:
 	./.ci/install-deps
 
@@ -12,7 +12,7 @@ demo: deps
 
 test: deps
 	$(CARGO) build --workspace --all-targets
-	$(CARGO) nextest run --workspace --no-fail-fast -E 'not binary(/^k8s_/)'
+	$(CARGO) nextest run --workspace --no-fail-fast -E 'not binary(/^k8s_/) and not binary(/^node_/)'
 	$(CARGO) test --workspace --doc
 	$(MAKE) k8s
 	$(MAKE) images
@@ -22,6 +22,12 @@ test: deps
 # /var/cache/multiplane/k8s, and every `k8s_*` test of the cni crate against it; root only.
 k8s:
 	./cni/tests/k8s/run.sh
+
+# The node tier (cni/tests/node): the k8s tier's control plane plus one real node on this machine
+# (containerd + runc, kubelet, the DaemonSet controller and the scheduler), multiplane installed on it by
+# the installer DaemonSet from the images of docker/build-images.sh, and every `node_*` test; root only.
+node:
+	./cni/tests/node/run.sh
 
 # multus ADD+DEL latency through libcni vs the bare bridge plugin, in config-file and Kubernetes mode.
 bench-multus: deps
