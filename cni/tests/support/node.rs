@@ -161,6 +161,13 @@ impl Node {
         sh(self.crictl.to_str().unwrap(), args)
     }
 
+    /// What container `id` wrote to its stdout and stderr so far (`crictl logs`).
+    pub fn crictl_logs(&self, id: &str) -> String {
+        let out = Command::new(&self.crictl).args(["logs", id]).output().unwrap();
+        assert!(out.status.success(), "crictl logs {id}: {}", String::from_utf8_lossy(&out.stderr));
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    }
+
     /// Every sandbox containerd has for pod `namespace/name`, any state, oldest first.
     pub fn sandboxes(&self, namespace: &str, name: &str) -> Vec<Sandbox> {
         let list: Value = serde_json::from_str(&self.crictl(&["pods", "--namespace", namespace, "-o", "json"]))
