@@ -117,11 +117,6 @@ impl Kube {
         })
     }
 
-    /// The API server's URL.
-    pub fn server(&self) -> &str {
-        &self.server
-    }
-
     /// The pod `namespace/name`.
     pub fn pod(&self, namespace: &str, name: &str) -> Result<Option<Pod>, CniError> {
         let api: Api<Pod> = Api::namespaced(self.client.clone(), namespace);

@@ -10,6 +10,3 @@ mod pod_resources;
 pub use client::{Credentials, Kube, ERR_API_REFUSED};
 pub use objects::{LegacyNetwork, NetworkAttachmentDefinition, NetworkAttachmentDefinitionSpec};
 pub use pod_resources::DEFAULT_POD_RESOURCES_SOCKET;
-
-/// The Pod type as served by the API server.
-pub use k8s_openapi::api::core::v1::Pod;

@@ -19,8 +19,6 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 
 pub use config::{KubernetesConf, MultusConf};
-pub use kubernetes::{NETWORK_STATUS_ANNOTATION, RESOURCE_NAME_ANNOTATION};
-pub use selection::{DEFAULT_NETWORK_ANNOTATION, LEGACY_NETWORKS_ANNOTATION, NETWORKS_ANNOTATION};
 
 use delegate::Runner;
 use state::{Cache, DelegateRecord, Record};
