@@ -114,6 +114,21 @@ impl CompiledTable {
         })
     }
 
+    /// The verdict of this table, at position `pos`, when `rule` (or no rule) matched first.
+    #[inline]
+    fn verdict(&self, pos: usize, rule: Option<usize>) -> Verdict {
+        match rule {
+            Some(rule) => Verdict {
+                action: self.actions[rule],
+                hit: Hit::Rule { table: pos, rule },
+            },
+            None => Verdict {
+                action: self.default,
+                hit: Hit::Default { table: pos },
+            },
+        }
+    }
+
     fn classifiers(&self) -> impl Iterator<Item = &IpClassifier> {
         self.ip.iter().flatten()
     }
@@ -150,6 +165,12 @@ pub struct Firewall {
 /// `table << 1 | family`; [`NO_SEARCH`] when its verdict is known.
 type Search = u32;
 const NO_SEARCH: Search = u32::MAX;
+
+/// The verdict a frame holds while it waits for its search.
+const PENDING: Verdict = Verdict {
+    action: Action::Drop,
+    hit: Hit::NoTable,
+};
 
 impl Firewall {
     /// Compiles `rules`, classifying with the fastest rte_acl method this CPU and the EAL's maximum
@@ -263,6 +284,7 @@ impl Firewall {
         verdicts: &mut Vec<Verdict>,
     ) {
         let base = verdicts.len();
+        verdicts.reserve(flows.len());
         let mut keys = [Key::ZERO; MAX_KEYS];
         let mut searches = [NO_SEARCH; MAX_KEYS];
         for (i, flow) in flows.iter().enumerate() {
@@ -287,7 +309,7 @@ impl Firewall {
     }
 
     /// The verdict of a parsed frame, or, if an rte_acl search must decide it, a placeholder, with its
-    /// key written and its search noted.
+    /// key written (into a zeroed `key`) and its search noted.
     #[inline]
     fn prepare(&self, ingress: Side, flow: &Flow, key: &mut Key, search: &mut Search) -> Verdict {
         let pos = self.table_of(flow);
@@ -304,6 +326,7 @@ impl Firewall {
                 if let Some(c) = &table.ip[family] {
                     c.layout.write_key(ingress, ip, key);
                     *search = (pos as u32) << 1 | family as u32;
+                    return PENDING;
                 }
                 None
             }
@@ -349,25 +372,16 @@ impl Firewall {
             .as_ref()
             .expect("only frames with a classifier wait for a search");
         let rules = classifier.first_matches(keys, members);
+        let t = &self.tables[table];
         for (&i, &rule) in members.iter().zip(&rules) {
-            verdicts[i as usize] = self.verdict(table, rule.checked_sub(1).map(|r| r as usize));
+            verdicts[i as usize] = t.verdict(table, rule.checked_sub(1).map(|r| r as usize));
         }
     }
 
     /// The verdict of table `table` when `rule` (or no rule) matched first.
     #[inline]
     fn verdict(&self, table: usize, rule: Option<usize>) -> Verdict {
-        let t = &self.tables[table];
-        match rule {
-            Some(rule) => Verdict {
-                action: t.actions[rule],
-                hit: Hit::Rule { table, rule },
-            },
-            None => Verdict {
-                action: t.default,
-                hit: Hit::Default { table },
-            },
-        }
+        self.tables[table].verdict(table, rule)
     }
 
     /// Judges `frame`, counts it in `counters` (shaped for this rule set), and, if it is allowed, applies

@@ -203,7 +203,8 @@ impl Layout {
         tests
     }
 
-    /// Writes the key of `ip`, a frame of this layout's family that arrived on `side`.
+    /// Writes the key of `ip`, a frame of this layout's family that arrived on `side`, into a zeroed
+    /// `key` (bytes no field covers stay zero).
     #[inline]
     pub(crate) fn write_key(&self, side: Side, ip: &IpFlow, key: &mut Key) {
         let k = &mut key.0;
@@ -211,7 +212,6 @@ impl Layout {
         if ip.ports.is_some() {
             bits |= HAS_PORTS;
         }
-        k[1..4].fill(0);
         match &self.codes {
             Some(codes) => k[0] = codes[ip.protocol as usize] << 2 | bits,
             None => {
@@ -219,7 +219,8 @@ impl Layout {
                     bits |= HAS_FLAGS;
                 }
                 k[0] = ip.protocol;
-                k[4..8].copy_from_slice(&[bits, ip.tcp_flags.unwrap_or(0), 0, 0]);
+                k[4] = bits;
+                k[5] = ip.tcp_flags.unwrap_or(0);
             }
         }
         if let Some(at) = self.src_at {
