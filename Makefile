@@ -6,9 +6,11 @@ CARGO ?= cargo
 deps:
 	./.ci/install-deps
 
+# DEMO_ARGS: --keep (leave the pod up), --quick (fewer frames, no benchmark table), --lab.
+DEMO_ARGS ?=
 demo: deps
-	$(CARGO) build --release -p dataplane --bin vlan-firewall
-	$(CARGO) run --release -p benches --bin throughput
+	$(CARGO) build --release -p cni --bin multus -p dataplane --bin vlan-firewall -p benches --bin vlan-traffic --bin throughput
+	$(CARGO) run --quiet --release -p benches --bin demo -- $(DEMO_ARGS)
 
 test: deps
 	$(CARGO) build --workspace --all-targets

@@ -1,0 +1,218 @@
+//! The demo's traffic generator: sends the frame kinds of `benches::traffic` into two interfaces (the
+//! outside ends of a pod's `net0` and `north`) through DPDK's `net_af_packet` PMD and tells apart what
+//! comes back out of the other one.
+//!
+//! `vlan-traffic --rules FILE --port-a IFACE --port-b IFACE --count N [--file-prefix P]`
+//!
+//! Exact phase: N frames of every kind, paced, then it waits until arrivals settle and prints one
+//! `kind <i> sent <n> arrived <m> unexpected <k>` line per kind and `exact done`. Then it reads a line
+//! from stdin: `load <seconds>` sends the mix as fast as it can for that long and prints
+//! `load seconds <s> sent <n> arrived <m>`; end of input exits.
+
+use benches::traffic::{expectations, match_arrival, Expected, KindTally};
+use dataplane::firewall::{parse_rule_file, Side};
+use dataplane::{EalBuilder, Mbuf, MbufBatch, Mempool, Port, PortConfig, RxQueue, TxQueue, BURST_SIZE};
+use std::io::{BufRead, Write};
+use std::time::{Duration, Instant};
+
+const USAGE: &str = "usage: vlan-traffic --rules FILE --port-a IFACE --port-b IFACE --count N [--file-prefix P]";
+
+/// Arrivals have settled when none came for this long.
+const SETTLE: Duration = Duration::from_millis(300);
+
+struct Options {
+    rules: String,
+    ifaces: [String; 2],
+    count: u64,
+    file_prefix: String,
+}
+
+fn parse(args: &[String]) -> Result<Options, String> {
+    let (mut rules, mut a, mut b, mut count) = (None, None, None, None);
+    let mut file_prefix = format!("vlan-traffic{}", std::process::id());
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        let value = it.next().cloned().ok_or(format!("{flag} needs a value\n{USAGE}"))?;
+        match flag.as_str() {
+            "--rules" => rules = Some(value),
+            "--port-a" => a = Some(value),
+            "--port-b" => b = Some(value),
+            "--count" => count = Some(value.parse().map_err(|_| format!("--count: {value:?} is not a number"))?),
+            "--file-prefix" => file_prefix = value,
+            other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
+        }
+    }
+    let missing = |what: &str| format!("{what} is required\n{USAGE}");
+    Ok(Options {
+        rules: rules.ok_or_else(|| missing("--rules"))?,
+        ifaces: [a.ok_or_else(|| missing("--port-a"))?, b.ok_or_else(|| missing("--port-b"))?],
+        count: count.ok_or_else(|| missing("--count"))?,
+        file_prefix,
+    })
+}
+
+/// One port's queues.
+struct Io {
+    rx: RxQueue,
+    tx: TxQueue,
+}
+
+/// Both ports, the pool and the expectations they are judged by.
+struct Generator<'a> {
+    io: [Io; 2],
+    pool: &'a Mempool,
+    expected: Vec<Expected>,
+    tallies: Vec<KindTally>,
+    batch: MbufBatch,
+}
+
+fn side(port: usize) -> Side {
+    if port == 0 {
+        Side::A
+    } else {
+        Side::B
+    }
+}
+
+impl Generator<'_> {
+    /// Offers one burst of `kinds` (indices, at most a burst) to `port`; the port takes a prefix of
+    /// them, which is counted as sent and returned.
+    fn send(&mut self, port: usize, kinds: &[usize]) -> Result<usize, String> {
+        let mut out = MbufBatch::new();
+        for &k in kinds.iter().take(BURST_SIZE) {
+            let m = Mbuf::from_bytes(self.pool, &self.expected[k].kind.frame).map_err(|e| e.to_string())?;
+            // The batch holds a burst and `kinds` was cut to one: the push cannot fail.
+            let _ = out.push(m);
+        }
+        let offered = out.len();
+        self.io[port].tx.tx_burst(&mut out);
+        let taken = offered - out.len();
+        kinds[..taken].iter().for_each(|&k| self.tallies[k].sent += 1);
+        Ok(taken)
+    }
+
+    /// Receives what is waiting on both ports; returns the number of recognised arrivals.
+    fn receive(&mut self) -> u64 {
+        let mut arrived = 0;
+        for port in 0..2 {
+            while self.io[port].rx.rx_burst(&mut self.batch) > 0 {
+                for m in self.batch.drain() {
+                    if let Some(a) = match_arrival(&self.expected, side(port), m.data()) {
+                        self.tallies[a.index].arrived += 1;
+                        self.tallies[a.index].unexpected += u64::from(!a.as_expected);
+                        arrived += 1;
+                    }
+                }
+            }
+        }
+        arrived
+    }
+
+    /// `count` rounds of one frame of every kind, paced so no queue overflows, then waits for arrivals
+    /// to settle.
+    fn exact(&mut self, count: u64) -> Result<(), String> {
+        for _ in 0..count {
+            for k in 0..self.expected.len() {
+                let port = usize::from(self.expected[k].kind.ingress == Side::B);
+                while self.send(port, &[k])? == 0 {
+                    self.receive();
+                }
+            }
+            self.receive();
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        let mut last = Instant::now();
+        let deadline = last + Duration::from_secs(5);
+        while last.elapsed() < SETTLE && Instant::now() < deadline {
+            if self.receive() > 0 {
+                last = Instant::now();
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        Ok(())
+    }
+
+    /// Sends the mix back to back for `seconds`; returns (sent, arrived).
+    fn load(&mut self, seconds: f64) -> Result<(u64, u64), String> {
+        let per_port: Vec<Vec<usize>> = [Side::A, Side::B]
+            .iter()
+            .map(|&s| {
+                let mine = (0..self.expected.len()).filter(|&k| self.expected[k].kind.ingress == s);
+                mine.cycle().take(BURST_SIZE).collect()
+            })
+            .collect();
+        let (mut sent, mut arrived) = (0, 0);
+        let end = Instant::now() + Duration::from_secs_f64(seconds);
+        while Instant::now() < end {
+            for (port, kinds) in per_port.iter().enumerate() {
+                sent += self.send(port, kinds)? as u64;
+            }
+            arrived += self.receive();
+        }
+        let settle_end = Instant::now() + SETTLE;
+        while Instant::now() < settle_end {
+            arrived += self.receive();
+        }
+        Ok((sent, arrived))
+    }
+}
+
+fn open(eal: &dataplane::Eal, pool: &Mempool, name: &str) -> Result<(Port, Io), String> {
+    let fail = |e: dataplane::Error| format!("{name}: {e}");
+    let mut port = Port::open(eal, name).map_err(fail)?;
+    let (mut rx, mut tx) = port.configure(&PortConfig::with_queues(1), pool).map_err(fail)?;
+    port.start().map_err(fail)?;
+    port.set_promiscuous(true).map_err(fail)?;
+    Ok((port, Io { rx: rx.remove(0), tx: tx.remove(0) }))
+}
+
+fn run(o: Options) -> Result<(), String> {
+    let text = std::fs::read_to_string(&o.rules).map_err(|e| format!("{}: {e}", o.rules))?;
+    let rules = parse_rule_file(&text).map_err(|e| format!("{}: {e}", o.rules))?;
+    let expected = expectations(&rules);
+    let mut eal = EalBuilder::new()
+        .cores("0")
+        .no_pci()
+        .no_huge()
+        .no_shconf()
+        .memory_mb(128)
+        .file_prefix(&o.file_prefix)
+        .log_level("error");
+    for (i, iface) in o.ifaces.iter().enumerate() {
+        eal = eal.vdev(&format!("net_af_packet{i},iface={iface}"));
+    }
+    let eal = eal.init().map_err(|e| e.to_string())?;
+    let pool = Mempool::new(&eal, "vlan-traffic", 8191, 256).map_err(|e| e.to_string())?;
+    let (port_a, io_a) = open(&eal, &pool, "net_af_packet0")?;
+    let (port_b, io_b) = open(&eal, &pool, "net_af_packet1")?;
+    let tallies = (0..expected.len()).map(|index| KindTally { index, sent: 0, arrived: 0, unexpected: 0 }).collect();
+    let mut g = Generator { io: [io_a, io_b], pool: &pool, expected, tallies, batch: MbufBatch::new() };
+    g.exact(o.count)?;
+    let mut stdout = std::io::stdout().lock();
+    for t in &g.tallies {
+        writeln!(stdout, "{}", t.line()).map_err(|e| e.to_string())?;
+    }
+    writeln!(stdout, "exact done").and_then(|_| stdout.flush()).map_err(|e| e.to_string())?;
+    for line in std::io::stdin().lock().lines() {
+        let line = line.map_err(|e| e.to_string())?;
+        let seconds: f64 = match line.strip_prefix("load ").map(str::parse) {
+            Some(Ok(s)) => s,
+            _ => return Err(format!("unknown command {line:?} (expected `load <seconds>`)")),
+        };
+        let (sent, arrived) = g.load(seconds)?;
+        writeln!(stdout, "load seconds {seconds} sent {sent} arrived {arrived}")
+            .and_then(|_| stdout.flush())
+            .map_err(|e| e.to_string())?;
+    }
+    drop(g);
+    drop((port_a, port_b));
+    Ok(())
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Err(e) = parse(&args).and_then(run) {
+        eprintln!("vlan-traffic: {e}");
+        std::process::exit(1);
+    }
+}
