@@ -1,7 +1,11 @@
 //! The VLAN-aware firewall VNF (the seed's Figure 3): frames from port A leave on port B and back,
 //! judged by per-VLAN rule tables.
 //!
-//! `vlan-firewall [EAL args] -- --rules FILE --port-a NAME --port-b NAME [--cores N] [--stats-interval S]`
+//! `vlan-firewall [EAL args] -- --rules FILE --port-a NAME --port-b NAME [--cores N] [--stats-interval S]
+//! [--data-room BYTES]`
+//!
+//! `--data-room` sets the bytes per mbuf (default a jumbo frame plus headroom); DPDK's `net_af_xdp` needs
+//! mbufs that fit a 4 KiB page, e.g. `--data-room 2176`.
 //!
 //! NAME is a vdev name or a PCI address. Prints per-core rates and per-VLAN, per-rule counters every S
 //! seconds (0 = never; default 5), reloads FILE on SIGHUP (a bad file keeps the running rules), and on
@@ -16,7 +20,7 @@ use signal_hook::iterator::Signals;
 use std::time::Duration;
 
 const USAGE: &str =
-    "usage: vlan-firewall [EAL args] -- --rules FILE --port-a NAME --port-b NAME [--cores N] [--stats-interval S]";
+    "usage: vlan-firewall [EAL args] -- --rules FILE --port-a NAME --port-b NAME [--cores N] [--stats-interval S] [--data-room BYTES]";
 
 /// Data room per mbuf: a 9216-byte jumbo frame plus DPDK's 128-byte headroom, so frames fit one segment.
 const DATA_ROOM: u16 = 9216 + 128;
@@ -27,11 +31,12 @@ struct Options {
     port_b: String,
     cores: usize,
     stats_interval: u64,
+    data_room: u16,
 }
 
 fn parse_options(args: &[String]) -> Result<Options, String> {
     let (mut rules, mut port_a, mut port_b) = (None, None, None);
-    let (mut cores, mut stats_interval) = (1usize, 5u64);
+    let (mut cores, mut stats_interval, mut data_room) = (1usize, 5u64, DATA_ROOM);
     let mut it = args.iter();
     while let Some(flag) = it.next() {
         let mut value = || {
@@ -57,6 +62,14 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
                     .parse()
                     .map_err(|_| format!("--stats-interval: {v:?} is not a number of seconds"))?;
             }
+            "--data-room" => {
+                let v = value()?;
+                data_room = v
+                    .parse()
+                    .ok()
+                    .filter(|&n| n > 128)
+                    .ok_or(format!("--data-room: {v:?} is not a byte count above the 128-byte headroom"))?;
+            }
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
     }
@@ -67,6 +80,7 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
         port_b: port_b.ok_or_else(|| missing("--port-b"))?,
         cores,
         stats_interval,
+        data_room,
     })
 }
 
@@ -140,7 +154,7 @@ fn main_result() -> Result<(), String> {
         ));
     }
     let capacity = (2 * options.cores as u32 * (2048 + 64) + 1024).next_power_of_two() - 1;
-    let pool = Mempool::with_data_room(&eal, "vlan-firewall", capacity, 256, DATA_ROOM)
+    let pool = Mempool::with_data_room(&eal, "vlan-firewall", capacity, 256, options.data_room)
         .map_err(|e| e.to_string())?;
     let open = |name: &str| Port::open(&eal, name).map_err(|e| format!("{name}: {e}"));
     let ports = FirewallPorts {
