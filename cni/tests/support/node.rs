@@ -217,6 +217,18 @@ impl Node {
         sh(script.to_str().unwrap(), &[self.state.to_str().unwrap(), action, daemon]);
     }
 
+    /// The value of one series of kubelet's `/metrics` (e.g. `name_sum{label="value"}`), read with the
+    /// control plane's admin client certificate; 0 while kubelet has not exported it yet.
+    pub fn kubelet_metric(&self, series: &str) -> f64 {
+        let pki = self.cluster.state.join("pki");
+        let text = sh("curl", &["-fsSk", "--cert", pki.join("admin.crt").to_str().unwrap(), "--key",
+            pki.join("admin.key").to_str().unwrap(), &format!("{}/metrics", var("NODE_KUBELET_URL"))]);
+        text.lines()
+            .find_map(|l| l.strip_prefix(series).and_then(|v| v.strip_prefix(' ')))
+            .map(|v| v.trim().parse().unwrap_or_else(|e| panic!("{series}: {v}: {e}")))
+            .unwrap_or(0.0)
+    }
+
     /// The lines of multus's log (the node's multus configuration logs there) that name `needle`.
     pub fn multus_log(&self, needle: &str) -> Vec<String> {
         std::fs::read_to_string(self.state.join("log/multus.log"))
