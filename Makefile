@@ -18,6 +18,7 @@ test: deps
 	$(CARGO) test --workspace --doc
 	$(MAKE) k8s
 	$(MAKE) images
+	$(MAKE) node
 	$(MAKE) lab
 
 # The Kubernetes tier (cni/tests/k8s): a real etcd + kube-apiserver, built once per version into

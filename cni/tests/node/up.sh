@@ -34,6 +34,9 @@ built=$(date +%s.%N)
 rm -rf "$state"
 mkdir -p "$state"/{containerd/root,containerd/state,containerd/opt,cni/bin,cni/net.d,kubelet/root,pki,log}
 state=$(cd "$state" && pwd)
+# A unix socket's path has at most 107 bytes; kubelet's longest is this one.
+longest=$state/kubelet/root/pod-resources/kubelet.sock
+[ ${#longest} -le 107 ] || { echo "node tier: STATE $state is too long for kubelet's sockets ($longest)" >&2; exit 1; }
 
 env_file=$("$here/../k8s/up.sh" "$state/k8s")
 # shellcheck disable=SC1090

@@ -6,13 +6,14 @@
 # containerd gets the sriov plugin's host seams pointing into STATE/sriov, where a test links its fake
 # SR-IOV tree. The node's images: the installer and VNF archives of `make images`
 # (docker/build-images.sh, run when they are missing) are imported next to the tier's own.
-# Usage: with-node.sh COMMAND [ARG...]. Env: NODE_IMAGES (dir of the archives; <target>/images).
+# Usage: with-node.sh COMMAND [ARG...]. Env: NODE_IMAGES (dir of the archives; <target>/images),
+# NODE_TIER_STATE (the tier's state, kept after the run for its logs; /var/tmp/multiplane-node-tier: a
+# short path, as kubelet's and containerd's unix sockets live under it).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../../.." && pwd)
 target=${CARGO_TARGET_DIR:-$repo/target}
-mkdir -p "$target"
-state=$(cd "$target" && pwd)/node-tier
+state=${NODE_TIER_STATE:-/var/tmp/multiplane-node-tier}
 images=${NODE_IMAGES:-$target/images}
 
 if [ ! -f "$images/multiplane-installer.tar" ] || [ ! -f "$images/multiplane-vnf.tar" ]; then
