@@ -2,7 +2,7 @@
 //!
 //! [`overlapping_rule_set`] draws every field from small pools so that rules overlap, shadow each other
 //! and hit edge values; [`acl_rule_set`] draws a large realistic access list (specific destinations and
-//! services) for benchmarks. [`frame_for`] makes a frame aimed at one of a table's rules, or a random or
+//! services) for a large-table test ([`classbench`](super::classbench) has the real-world shapes). [`frame_for`] makes a frame aimed at one of a table's rules, or a random or
 //! hostile one.
 
 use super::rules::{
