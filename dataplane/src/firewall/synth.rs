@@ -1,9 +1,9 @@
 //! Synthetic rule sets and traffic from a seed, for randomized tests and benchmarks.
 //!
 //! [`overlapping_rule_set`] draws every field from small pools so that rules overlap, shadow each other
-//! and hit edge values; [`acl_rule_set`] draws a large realistic access list (specific destinations and
-//! services) for a large-table test ([`classbench`](super::classbench) has the real-world shapes). [`frame_for`] makes a frame aimed at one of a table's rules, or a random or
-//! hostile one.
+//! and hit edge values; [`acl_rule_set`] draws a large access list (specific destinations and services)
+//! for a large-table test ([`classbench`](super::classbench) has the real-world shapes). [`frame_for`]
+//! makes a frame aimed at one of a table's rules, or a random or hostile one.
 
 use super::rules::{
     Action, PortRange, Prefix, Rewrite, Rule, RuleSet, Side, Table, TableKey, TcpFlagsMatch,
