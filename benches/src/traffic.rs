@@ -37,14 +37,35 @@ pub struct Expected {
 const OUTSIDE_MAC: MacAddr = MacAddr([0x02, 0, 0, 0, 0x0a, 0x01]);
 const POD_MAC: MacAddr = MacAddr([0x02, 0, 0, 0, 0x0a, 0x02]);
 
-fn ip_frame(vlan: Option<u16>, src: [u8; 4], dst: [u8; 4], proto: u8, ports: Option<(u16, u16)>, flags: Option<u8>) -> Vec<u8> {
-    let ip = IpFlow { src: src.into(), dst: dst.into(), protocol: proto, ports, tcp_flags: flags };
-    let flow = Flow { vlan, ethertype: ETHERTYPE_IPV4, ip: Some(ip) };
+fn ip_frame(
+    vlan: Option<u16>,
+    src: [u8; 4],
+    dst: [u8; 4],
+    proto: u8,
+    ports: Option<(u16, u16)>,
+    flags: Option<u8>,
+) -> Vec<u8> {
+    let ip = IpFlow {
+        src: src.into(),
+        dst: dst.into(),
+        protocol: proto,
+        ports,
+        tcp_flags: flags,
+    };
+    let flow = Flow {
+        vlan,
+        ethertype: ETHERTYPE_IPV4,
+        ip: Some(ip),
+    };
     emit_frame(&flow, None, POD_MAC, OUTSIDE_MAC, 32)
 }
 
 fn arp_frame(vlan: Option<u16>) -> Vec<u8> {
-    let flow = Flow { vlan, ethertype: ETHERTYPE_ARP, ip: None };
+    let flow = Flow {
+        vlan,
+        ethertype: ETHERTYPE_ARP,
+        ip: None,
+    };
     emit_frame(&flow, None, MacAddr([0xff; 6]), OUTSIDE_MAC, 0)
 }
 
@@ -52,29 +73,87 @@ fn arp_frame(vlan: Option<u16>) -> Vec<u8> {
 /// malformed ones.
 pub fn frame_kinds() -> Vec<FrameKind> {
     let (inside, outside, other) = ([10, 56, 217, 9], [192, 0, 2, 53], [10, 56, 218, 9]);
-    let tcp = |vlan, src, dst, ports, flags| ip_frame(vlan, src, dst, IPPROTO_TCP, Some(ports), Some(flags));
+    let tcp = |vlan, src, dst, ports, flags| {
+        ip_frame(vlan, src, dst, IPPROTO_TCP, Some(ports), Some(flags))
+    };
     let udp = |vlan, src, dst, ports| ip_frame(vlan, src, dst, IPPROTO_UDP, Some(ports), None);
     let mut bad_ihl = udp(Some(210), inside, outside, (40000, 53));
     bad_ihl[18] = 0x43; // IPv4 header length 12 bytes: less than the minimum 20
     let mut truncated = udp(Some(210), inside, outside, (40000, 53));
     truncated.truncate(18 + 12); // the IPv4 header cut off after 12 bytes
-    let kind = |name, ingress, frame| FrameKind { name, ingress, frame };
+    let kind = |name, ingress, frame| FrameKind {
+        name,
+        ingress,
+        frame,
+    };
     vec![
-        kind("vlan 210 dns query from 10.56.217.0/24", Side::A, udp(Some(210), inside, outside, (40000, 53))),
-        kind("vlan 210 https out from 10.56.217.0/24", Side::A, tcp(Some(210), inside, outside, (40001, 443), TCP_SYN)),
-        kind("vlan 210 https reply into 10.56.217.0/24", Side::B, tcp(Some(210), outside, inside, (443, 40001), TCP_ACK)),
-        kind("vlan 210 ping into 10.56.217.0/24", Side::B, ip_frame(Some(210), outside, inside, IPPROTO_ICMP, None, None)),
+        kind(
+            "vlan 210 dns query from 10.56.217.0/24",
+            Side::A,
+            udp(Some(210), inside, outside, (40000, 53)),
+        ),
+        kind(
+            "vlan 210 https out from 10.56.217.0/24",
+            Side::A,
+            tcp(Some(210), inside, outside, (40001, 443), TCP_SYN),
+        ),
+        kind(
+            "vlan 210 https reply into 10.56.217.0/24",
+            Side::B,
+            tcp(Some(210), outside, inside, (443, 40001), TCP_ACK),
+        ),
+        kind(
+            "vlan 210 ping into 10.56.217.0/24",
+            Side::B,
+            ip_frame(Some(210), outside, inside, IPPROTO_ICMP, None, None),
+        ),
         kind("vlan 210 arp", Side::A, arp_frame(Some(210))),
-        kind("vlan 210 telnet", Side::A, tcp(Some(210), inside, outside, (40002, 23), TCP_SYN)),
-        kind("vlan 210 ssh", Side::A, tcp(Some(210), inside, outside, (40003, 22), TCP_SYN)),
-        kind("vlan 210 dns from 10.56.218.0/24", Side::A, udp(Some(210), other, outside, (40000, 53))),
-        kind("vlan 210 https in, unsolicited (syn)", Side::B, tcp(Some(210), outside, inside, (443, 40004), TCP_SYN)),
-        kind("vlan 211 dns query", Side::A, udp(Some(211), inside, outside, (40000, 53))),
-        kind("vlan 100 https out", Side::A, tcp(Some(100), inside, outside, (40001, 443), TCP_SYN)),
+        kind(
+            "vlan 210 telnet",
+            Side::A,
+            tcp(Some(210), inside, outside, (40002, 23), TCP_SYN),
+        ),
+        kind(
+            "vlan 210 ssh",
+            Side::A,
+            tcp(Some(210), inside, outside, (40003, 22), TCP_SYN),
+        ),
+        kind(
+            "vlan 210 dns from 10.56.218.0/24",
+            Side::A,
+            udp(Some(210), other, outside, (40000, 53)),
+        ),
+        kind(
+            "vlan 210 https in, unsolicited (syn)",
+            Side::B,
+            tcp(Some(210), outside, inside, (443, 40004), TCP_SYN),
+        ),
+        kind(
+            "vlan 211 dns query",
+            Side::A,
+            udp(Some(211), inside, outside, (40000, 53)),
+        ),
+        kind(
+            "vlan 100 https out",
+            Side::A,
+            tcp(Some(100), inside, outside, (40001, 443), TCP_SYN),
+        ),
         kind("untagged arp", Side::A, arp_frame(None)),
-        kind("untagged dns query", Side::A, udp(None, inside, outside, (40000, 53))),
-        kind("malformed: vlan 210, ipv4 header length 12", Side::A, bad_ihl),
-        kind("malformed: vlan 210, ipv4 header cut off", Side::A, truncated),
+        kind(
+            "untagged dns query",
+            Side::A,
+            udp(None, inside, outside, (40000, 53)),
+        ),
+        kind(
+            "malformed: vlan 210, ipv4 header length 12",
+            Side::A,
+            bad_ihl,
+        ),
+        kind(
+            "malformed: vlan 210, ipv4 header cut off",
+            Side::A,
+            truncated,
+        ),
     ]
 }
 
@@ -106,8 +185,14 @@ fn decided_by(rules: &RuleSet, hit: Hit) -> String {
         Hit::Malformed(reason) => format!("malformed: {reason}"),
         Hit::NoTable => "no table: global default".to_string(),
         Hit::Rule { table: t, rule } => {
-            let name = table_at(t).and_then(|tb| tb.rules.get(rule)).and_then(|r| r.name.clone());
-            format!("{} rule {:?}", table(t), name.unwrap_or_else(|| rule.to_string()))
+            let name = table_at(t)
+                .and_then(|tb| tb.rules.get(rule))
+                .and_then(|r| r.name.clone());
+            format!(
+                "{} rule {:?}",
+                table(t),
+                name.unwrap_or_else(|| rule.to_string())
+            )
         }
         Hit::Default { table: t } => format!("{} default", table(t)),
     }
@@ -176,7 +261,10 @@ mod tests {
     use dataplane::firewall::parse_rule_file;
 
     fn seed_rules() -> RuleSet {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../dataplane/tests/firewall_rules_vlan210.json");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../dataplane/tests/firewall_rules_vlan210.json"
+        );
         parse_rule_file(&std::fs::read_to_string(path).unwrap()).unwrap()
     }
 
@@ -184,11 +272,30 @@ mod tests {
     fn the_kinds_cover_allow_drop_other_vlans_untagged_and_malformed() {
         let e = expectations(&seed_rules());
         let allowed = e.iter().filter(|e| e.action == Action::Allow).count();
-        assert!(allowed >= 5 && allowed < e.len(), "{allowed} of {}", e.len());
-        for needle in ["rule \"dns\"", "rule \"no telnet\"", "vlan 210 default", "no table", "untagged rule", "malformed: "] {
-            assert!(e.iter().any(|e| e.decided_by.contains(needle)), "nothing decided by {needle}");
+        assert!(
+            allowed >= 5 && allowed < e.len(),
+            "{allowed} of {}",
+            e.len()
+        );
+        for needle in [
+            "rule \"dns\"",
+            "rule \"no telnet\"",
+            "vlan 210 default",
+            "no table",
+            "untagged rule",
+            "malformed: ",
+        ] {
+            assert!(
+                e.iter().any(|e| e.decided_by.contains(needle)),
+                "nothing decided by {needle}"
+            );
         }
-        assert_eq!(e.iter().filter(|e| e.decided_by.starts_with("malformed")).count(), 2);
+        assert_eq!(
+            e.iter()
+                .filter(|e| e.decided_by.starts_with("malformed"))
+                .count(),
+            2
+        );
     }
 
     #[test]
@@ -196,15 +303,38 @@ mod tests {
         let e = expectations(&seed_rules());
         let dns = &e[0];
         let out = dns.output.clone().unwrap();
-        assert_ne!(out, dns.kind.frame, "the VLAN 210 a->b rewrite changes the destination MAC");
-        let exact = Arrival { index: 0, as_expected: true };
+        assert_ne!(
+            out, dns.kind.frame,
+            "the VLAN 210 a->b rewrite changes the destination MAC"
+        );
+        let exact = Arrival {
+            index: 0,
+            as_expected: true,
+        };
         assert_eq!(match_arrival(&e, Side::B, &out), Some(exact));
-        assert_eq!(match_arrival(&e, Side::A, &out), None, "a frame seen back on its own port");
-        let unrewritten = Arrival { index: 0, as_expected: false };
-        assert_eq!(match_arrival(&e, Side::B, &dns.kind.frame), Some(unrewritten));
-        let telnet = e.iter().position(|e| e.decided_by.contains("telnet")).unwrap();
+        assert_eq!(
+            match_arrival(&e, Side::A, &out),
+            None,
+            "a frame seen back on its own port"
+        );
+        let unrewritten = Arrival {
+            index: 0,
+            as_expected: false,
+        };
+        assert_eq!(
+            match_arrival(&e, Side::B, &dns.kind.frame),
+            Some(unrewritten)
+        );
+        let telnet = e
+            .iter()
+            .position(|e| e.decided_by.contains("telnet"))
+            .unwrap();
         let leaked = match_arrival(&e, Side::B, &e[telnet].kind.frame).unwrap();
-        assert_eq!((leaked.index, leaked.as_expected), (telnet, false), "a dropped kind that got through");
+        assert_eq!(
+            (leaked.index, leaked.as_expected),
+            (telnet, false),
+            "a dropped kind that got through"
+        );
     }
 
     #[test]
@@ -219,8 +349,16 @@ mod tests {
 
     #[test]
     fn tally_lines_round_trip() {
-        let t = KindTally { index: 3, sent: 1000, arrived: 998, unexpected: 1 };
+        let t = KindTally {
+            index: 3,
+            sent: 1000,
+            arrived: 998,
+            unexpected: 1,
+        };
         assert_eq!(KindTally::parse(&t.line()), Some(t));
-        assert_eq!(KindTally::parse("kind x sent 1 arrived 1 unexpected 0"), None);
+        assert_eq!(
+            KindTally::parse("kind x sent 1 arrived 1 unexpected 0"),
+            None
+        );
     }
 }

@@ -11,11 +11,14 @@
 
 use benches::traffic::{expectations, match_arrival, Expected, KindTally};
 use dataplane::firewall::{parse_rule_file, Side};
-use dataplane::{EalBuilder, Mbuf, MbufBatch, Mempool, Port, PortConfig, RxQueue, TxQueue, BURST_SIZE};
+use dataplane::{
+    EalBuilder, Mbuf, MbufBatch, Mempool, Port, PortConfig, RxQueue, TxQueue, BURST_SIZE,
+};
 use std::io::{BufRead, Write};
 use std::time::{Duration, Instant};
 
-const USAGE: &str = "usage: vlan-traffic --rules FILE --port-a IFACE --port-b IFACE --count N [--file-prefix P]";
+const USAGE: &str =
+    "usage: vlan-traffic --rules FILE --port-a IFACE --port-b IFACE --count N [--file-prefix P]";
 
 /// Arrivals have settled when none came for this long.
 const SETTLE: Duration = Duration::from_millis(300);
@@ -32,12 +35,21 @@ fn parse(args: &[String]) -> Result<Options, String> {
     let mut file_prefix = format!("vlan-traffic{}", std::process::id());
     let mut it = args.iter();
     while let Some(flag) = it.next() {
-        let value = it.next().cloned().ok_or(format!("{flag} needs a value\n{USAGE}"))?;
+        let value = it
+            .next()
+            .cloned()
+            .ok_or(format!("{flag} needs a value\n{USAGE}"))?;
         match flag.as_str() {
             "--rules" => rules = Some(value),
             "--port-a" => a = Some(value),
             "--port-b" => b = Some(value),
-            "--count" => count = Some(value.parse().map_err(|_| format!("--count: {value:?} is not a number"))?),
+            "--count" => {
+                count = Some(
+                    value
+                        .parse()
+                        .map_err(|_| format!("--count: {value:?} is not a number"))?,
+                )
+            }
             "--file-prefix" => file_prefix = value,
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
@@ -45,7 +57,10 @@ fn parse(args: &[String]) -> Result<Options, String> {
     let missing = |what: &str| format!("{what} is required\n{USAGE}");
     Ok(Options {
         rules: rules.ok_or_else(|| missing("--rules"))?,
-        ifaces: [a.ok_or_else(|| missing("--port-a"))?, b.ok_or_else(|| missing("--port-b"))?],
+        ifaces: [
+            a.ok_or_else(|| missing("--port-a"))?,
+            b.ok_or_else(|| missing("--port-b"))?,
+        ],
         count: count.ok_or_else(|| missing("--count"))?,
         file_prefix,
     })
@@ -80,14 +95,17 @@ impl Generator<'_> {
     fn send(&mut self, port: usize, kinds: &[usize]) -> Result<usize, String> {
         let mut out = MbufBatch::new();
         for &k in kinds.iter().take(BURST_SIZE) {
-            let m = Mbuf::from_bytes(self.pool, &self.expected[k].kind.frame).map_err(|e| e.to_string())?;
+            let m = Mbuf::from_bytes(self.pool, &self.expected[k].kind.frame)
+                .map_err(|e| e.to_string())?;
             // The batch holds a burst and `kinds` was cut to one: the push cannot fail.
             let _ = out.push(m);
         }
         let offered = out.len();
         self.io[port].tx.tx_burst(&mut out);
         let taken = offered - out.len();
-        kinds[..taken].iter().for_each(|&k| self.tallies[k].sent += 1);
+        kinds[..taken]
+            .iter()
+            .for_each(|&k| self.tallies[k].sent += 1);
         Ok(taken)
     }
 
@@ -160,10 +178,18 @@ impl Generator<'_> {
 fn open(eal: &dataplane::Eal, pool: &Mempool, name: &str) -> Result<(Port, Io), String> {
     let fail = |e: dataplane::Error| format!("{name}: {e}");
     let mut port = Port::open(eal, name).map_err(fail)?;
-    let (mut rx, mut tx) = port.configure(&PortConfig::with_queues(1), pool).map_err(fail)?;
+    let (mut rx, mut tx) = port
+        .configure(&PortConfig::with_queues(1), pool)
+        .map_err(fail)?;
     port.start().map_err(fail)?;
     port.set_promiscuous(true).map_err(fail)?;
-    Ok((port, Io { rx: rx.remove(0), tx: tx.remove(0) }))
+    Ok((
+        port,
+        Io {
+            rx: rx.remove(0),
+            tx: tx.remove(0),
+        },
+    ))
 }
 
 fn run(o: Options) -> Result<(), String> {
@@ -185,24 +211,46 @@ fn run(o: Options) -> Result<(), String> {
     let pool = Mempool::new(&eal, "vlan-traffic", 8191, 256).map_err(|e| e.to_string())?;
     let (port_a, io_a) = open(&eal, &pool, "net_af_packet0")?;
     let (port_b, io_b) = open(&eal, &pool, "net_af_packet1")?;
-    let tallies = (0..expected.len()).map(|index| KindTally { index, sent: 0, arrived: 0, unexpected: 0 }).collect();
-    let mut g = Generator { io: [io_a, io_b], pool: &pool, expected, tallies, batch: MbufBatch::new() };
+    let tallies = (0..expected.len())
+        .map(|index| KindTally {
+            index,
+            sent: 0,
+            arrived: 0,
+            unexpected: 0,
+        })
+        .collect();
+    let mut g = Generator {
+        io: [io_a, io_b],
+        pool: &pool,
+        expected,
+        tallies,
+        batch: MbufBatch::new(),
+    };
     g.exact(o.count)?;
     let mut stdout = std::io::stdout().lock();
     for t in &g.tallies {
         writeln!(stdout, "{}", t.line()).map_err(|e| e.to_string())?;
     }
-    writeln!(stdout, "exact done").and_then(|_| stdout.flush()).map_err(|e| e.to_string())?;
+    writeln!(stdout, "exact done")
+        .and_then(|_| stdout.flush())
+        .map_err(|e| e.to_string())?;
     for line in std::io::stdin().lock().lines() {
         let line = line.map_err(|e| e.to_string())?;
         let seconds: f64 = match line.strip_prefix("load ").map(str::parse) {
             Some(Ok(s)) => s,
-            _ => return Err(format!("unknown command {line:?} (expected `load <seconds>`)")),
+            _ => {
+                return Err(format!(
+                    "unknown command {line:?} (expected `load <seconds>`)"
+                ))
+            }
         };
         let (sent, arrived) = g.load(seconds)?;
-        writeln!(stdout, "load seconds {seconds} sent {sent} arrived {arrived}")
-            .and_then(|_| stdout.flush())
-            .map_err(|e| e.to_string())?;
+        writeln!(
+            stdout,
+            "load seconds {seconds} sent {sent} arrived {arrived}"
+        )
+        .and_then(|_| stdout.flush())
+        .map_err(|e| e.to_string())?;
     }
     drop(g);
     drop((port_a, port_b));

@@ -60,15 +60,21 @@ impl Pod<'_> {
             .spawn()
             .map_err(|e| format!("{}: {e}", self.multus.display()))?;
         if let Some(mut stdin) = child.stdin.take() {
-            stdin.write_all(conf.to_string().as_bytes()).map_err(|e| format!("multus stdin: {e}"))?;
+            stdin
+                .write_all(conf.to_string().as_bytes())
+                .map_err(|e| format!("multus stdin: {e}"))?;
         }
-        let out = child.wait_with_output().map_err(|e| format!("multus: {e}"))?;
+        let out = child
+            .wait_with_output()
+            .map_err(|e| format!("multus: {e}"))?;
         let what = format!("multus {command}");
-        let stdout = checked(&what, out.clone()).map_err(|e| format!("{e} {}", String::from_utf8_lossy(&out.stdout).trim()))?;
+        let stdout = checked(&what, out.clone())
+            .map_err(|e| format!("{e} {}", String::from_utf8_lossy(&out.stdout).trim()))?;
         if stdout.trim().is_empty() {
             return Ok(Value::Null);
         }
-        serde_json::from_str(&stdout).map_err(|e| format!("{what} printed no JSON result ({e}): {stdout}"))
+        serde_json::from_str(&stdout)
+            .map_err(|e| format!("{what} printed no JSON result ({e}): {stdout}"))
     }
 
     /// ADD; returns the result the runtime keeps for DEL.
@@ -92,7 +98,9 @@ impl Pod<'_> {
 /// Addresses host-local still holds in `ipam_dir` (files named like an IP address).
 pub fn leases(ipam_dir: &Path) -> Vec<String> {
     let dir = ipam_dir.join(MGMT_NETWORK);
-    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
     entries
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
         .filter(|n| n.parse::<std::net::IpAddr>().is_ok())

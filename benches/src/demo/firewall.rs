@@ -45,32 +45,72 @@ pub struct Firewall {
 impl Firewall {
     /// Starts `exe` in `pod` on `net0`/`north` with `rules`, printing a report every second; returns
     /// once the first report shows the workers running.
-    pub fn start(pod: &Netns, exe: &Path, rules: &Path, pmd: Pmd, file_prefix: &str) -> Result<Firewall, String> {
+    pub fn start(
+        pod: &Netns,
+        exe: &Path,
+        rules: &Path,
+        pmd: Pmd,
+        file_prefix: &str,
+    ) -> Result<Firewall, String> {
         let d = pmd.driver();
         let mut cmd = pod.command(exe);
-        cmd.args(["-l", "0-1", "--no-pci", "--no-huge", "--no-shconf", "-m", "256", "--log-level", "error"])
-            .args(["--file-prefix", file_prefix])
-            .args(["--vdev", &format!("{d}0,iface=net0"), "--vdev", &format!("{d}1,iface=north")])
-            .args(["--", "--rules"])
-            .arg(rules)
-            .args(["--port-a", &format!("{d}0"), "--port-b", &format!("{d}1"), "--stats-interval", "1"])
-            // AF_XDP takes mbufs as UMEM chunks, which must fit a 4 KiB page: standard frames only.
-            .args(["--data-room", "2176"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        cmd.args([
+            "-l",
+            "0-1",
+            "--no-pci",
+            "--no-huge",
+            "--no-shconf",
+            "-m",
+            "256",
+            "--log-level",
+            "error",
+        ])
+        .args(["--file-prefix", file_prefix])
+        .args([
+            "--vdev",
+            &format!("{d}0,iface=net0"),
+            "--vdev",
+            &format!("{d}1,iface=north"),
+        ])
+        .args(["--", "--rules"])
+        .arg(rules)
+        .args([
+            "--port-a",
+            &format!("{d}0"),
+            "--port-b",
+            &format!("{d}1"),
+            "--stats-interval",
+            "1",
+        ])
+        // AF_XDP takes mbufs as UMEM chunks, which must fit a 4 KiB page: standard frames only.
+        .args(["--data-room", "2176"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
         let mut child = cmd.spawn().map_err(|e| format!("{}: {e}", exe.display()))?;
         let (tx, stdout) = channel();
         let out = BufReader::new(child.stdout.take().ok_or("no stdout")?);
-        std::thread::spawn(move || out.lines().map_while(Result::ok).for_each(|l| drop(tx.send(l))));
+        std::thread::spawn(move || {
+            out.lines()
+                .map_while(Result::ok)
+                .for_each(|l| drop(tx.send(l)))
+        });
         let stderr = Arc::new(Mutex::new(Vec::new()));
-        let (err, sink) = (BufReader::new(child.stderr.take().ok_or("no stderr")?), stderr.clone());
+        let (err, sink) = (
+            BufReader::new(child.stderr.take().ok_or("no stderr")?),
+            stderr.clone(),
+        );
         std::thread::spawn(move || {
             for line in err.lines().map_while(Result::ok) {
                 sink.lock().map(|mut v| v.push(line)).ok();
             }
         });
-        let mut fw = Firewall { pmd, proc: Proc { child }, stdout, stderr };
+        let mut fw = Firewall {
+            pmd,
+            proc: Proc { child },
+            stdout,
+            stderr,
+        };
         fw.next_report(START_TIMEOUT)?;
         Ok(fw)
     }
@@ -91,15 +131,22 @@ impl Firewall {
             match self.stdout.recv_timeout(Duration::from_millis(100)) {
                 Ok(line) if is_report_header(&line) => block = vec![line],
                 Ok(line) if line.trim_start().starts_with("last ") && !block.is_empty() => {
-                    return Report::parse(&block).ok_or_else(|| format!("unreadable report:\n{}", block.join("\n")));
+                    return Report::parse(&block)
+                        .ok_or_else(|| format!("unreadable report:\n{}", block.join("\n")));
                 }
                 Ok(line) if !block.is_empty() => block.push(line),
                 Ok(_) => {}
                 Err(RecvTimeoutError::Timeout) if Instant::now() < deadline => {}
-                Err(RecvTimeoutError::Timeout) => return Err("vlan-firewall printed no report in time".to_string()),
+                Err(RecvTimeoutError::Timeout) => {
+                    return Err("vlan-firewall printed no report in time".to_string())
+                }
                 Err(RecvTimeoutError::Disconnected) => {
                     self.proc.stop(Duration::from_secs(1));
-                    return Err(format!("vlan-firewall ({}) stopped: {}", self.pmd.driver(), self.messages()));
+                    return Err(format!(
+                        "vlan-firewall ({}) stopped: {}",
+                        self.pmd.driver(),
+                        self.messages()
+                    ));
                 }
             }
         }
@@ -124,8 +171,13 @@ impl Firewall {
         }
         match (clean, mbufs) {
             (true, Some(line)) => Ok(line),
-            (false, Some(line)) if self.pmd == Pmd::AfXdp => Ok(format!("{line} (held by net_af_xdp at close)")),
-            _ => Err(format!("vlan-firewall did not shut down cleanly: {}", self.messages())),
+            (false, Some(line)) if self.pmd == Pmd::AfXdp => {
+                Ok(format!("{line} (held by net_af_xdp at close)"))
+            }
+            _ => Err(format!(
+                "vlan-firewall did not shut down cleanly: {}",
+                self.messages()
+            )),
         }
     }
 }

@@ -29,12 +29,26 @@ pub struct Load {
 impl Generator {
     /// Starts `exe` in `node` on the two interfaces, sending `count` frames of every kind; returns the
     /// exact phase's tally once it is done.
-    pub fn start(node: &Netns, exe: &Path, rules: &Path, ifaces: [&str; 2], count: u64, file_prefix: &str) -> Result<(Generator, Vec<KindTally>), String> {
+    pub fn start(
+        node: &Netns,
+        exe: &Path,
+        rules: &Path,
+        ifaces: [&str; 2],
+        count: u64,
+        file_prefix: &str,
+    ) -> Result<(Generator, Vec<KindTally>), String> {
         let mut child = node
             .command(exe)
             .arg("--rules")
             .arg(rules)
-            .args(["--port-a", ifaces[0], "--port-b", ifaces[1], "--count", &count.to_string()])
+            .args([
+                "--port-a",
+                ifaces[0],
+                "--port-b",
+                ifaces[1],
+                "--count",
+                &count.to_string(),
+            ])
             .args(["--file-prefix", file_prefix])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -44,15 +58,26 @@ impl Generator {
         let stdin = child.stdin.take().ok_or("no stdin")?;
         let (tx, stdout) = channel();
         let out = BufReader::new(child.stdout.take().ok_or("no stdout")?);
-        std::thread::spawn(move || out.lines().map_while(Result::ok).for_each(|l| drop(tx.send(l))));
-        let mut g = Generator { proc: Proc { child }, stdin, stdout };
+        std::thread::spawn(move || {
+            out.lines()
+                .map_while(Result::ok)
+                .for_each(|l| drop(tx.send(l)))
+        });
+        let mut g = Generator {
+            proc: Proc { child },
+            stdin,
+            stdout,
+        };
         let mut tallies = Vec::new();
         loop {
             let line = g.line(Duration::from_secs(120))?;
             if line == "exact done" {
                 return Ok((g, tallies));
             }
-            tallies.push(KindTally::parse(&line).ok_or(format!("vlan-traffic: unexpected output {line:?}"))?);
+            tallies.push(
+                KindTally::parse(&line)
+                    .ok_or(format!("vlan-traffic: unexpected output {line:?}"))?,
+            );
         }
     }
 
@@ -94,12 +119,18 @@ impl Generator {
 
     /// Closes its input, so it exits, and reaps it.
     pub fn finish(self) -> Result<(), String> {
-        let Generator { mut proc, stdin, .. } = self;
+        let Generator {
+            mut proc, stdin, ..
+        } = self;
         drop(stdin);
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if let Ok(Some(status)) = proc.child.try_wait() {
-                return if status.success() { Ok(()) } else { Err(format!("vlan-traffic exited with {status}")) };
+                return if status.success() {
+                    Ok(())
+                } else {
+                    Err(format!("vlan-traffic exited with {status}"))
+                };
             }
             std::thread::sleep(Duration::from_millis(20));
         }

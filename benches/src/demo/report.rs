@@ -91,23 +91,33 @@ pub fn model_counts(expected: &[Expected], tallies: &[KindTally]) -> (u64, u64, 
 
 /// The demo's verdict: every allowed kind arrived in full and as the model says it leaves, no denied
 /// frame arrived, and the firewall's own counters are what the model expects. `Err` lists what is off.
-pub fn verdict(expected: &[Expected], tallies: &[KindTally], firewall: &Report) -> Result<(), Vec<String>> {
+pub fn verdict(
+    expected: &[Expected],
+    tallies: &[KindTally],
+    firewall: &Report,
+) -> Result<(), Vec<String>> {
     let mut problems = Vec::new();
     if tallies.len() != expected.len() {
-        problems.push(format!("the generator reported {} kinds of {}", tallies.len(), expected.len()));
+        problems.push(format!(
+            "the generator reported {} kinds of {}",
+            tallies.len(),
+            expected.len()
+        ));
     }
     for (e, t) in expected.iter().zip(tallies) {
         let name = e.kind.name;
         match e.action {
-            Action::Allow if t.arrived != t.sent => {
-                problems.push(format!("{name}: {} of {} allowed frames arrived", t.arrived, t.sent))
-            }
+            Action::Allow if t.arrived != t.sent => problems.push(format!(
+                "{name}: {} of {} allowed frames arrived",
+                t.arrived, t.sent
+            )),
             Action::Allow if t.unexpected > 0 => {
                 problems.push(format!("{name}: {} frames arrived altered", t.unexpected))
             }
-            Action::Drop if t.arrived > 0 => {
-                problems.push(format!("{name}: {} of {} denied frames arrived", t.arrived, t.sent))
-            }
+            Action::Drop if t.arrived > 0 => problems.push(format!(
+                "{name}: {} of {} denied frames arrived",
+                t.arrived, t.sent
+            )),
             _ => {}
         }
         if t.sent == 0 {
@@ -152,15 +162,23 @@ mod tests {
     fn parses_a_report() {
         let r = Report::parse(&sample()).unwrap();
         assert_eq!((r.elapsed, r.rx, r.tx), (3.0, 15, 6));
-        let drops = Drops { by_rule: 1, by_default: 3, no_table: 2, malformed: 2 };
+        let drops = Drops {
+            by_rule: 1,
+            by_default: 3,
+            no_table: 2,
+            malformed: 2,
+        };
         assert_eq!(r.drops, drops);
-        assert_eq!(r.counters.len(), 5);
+        assert_eq!(r.counters.len(), 6, "table headers and counter lines");
         assert!(Report::parse(&sample()[1..]).is_none());
         assert!(is_report_header(&sample()[0]) && !is_report_header(&sample()[1]));
     }
 
     fn seed() -> Vec<Expected> {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../dataplane/tests/firewall_rules_vlan210.json");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../dataplane/tests/firewall_rules_vlan210.json"
+        );
         expectations(&parse_rule_file(&std::fs::read_to_string(path).unwrap()).unwrap())
     }
 
@@ -170,11 +188,24 @@ mod tests {
             .enumerate()
             .map(|(index, e)| {
                 let arrived = if e.action == Action::Allow { n } else { 0 };
-                KindTally { index, sent: n, arrived, unexpected: 0 }
+                KindTally {
+                    index,
+                    sent: n,
+                    arrived,
+                    unexpected: 0,
+                }
             })
             .collect();
         let (rx, tx, drops) = model_counts(expected, &tallies);
-        (tallies, Report { rx, tx, drops, ..Report::default() })
+        (
+            tallies,
+            Report {
+                rx,
+                tx,
+                drops,
+                ..Report::default()
+            },
+        )
     }
 
     #[test]

@@ -11,7 +11,10 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// The seed's VLAN 210 rule file (the README's example).
-const SEED_RULES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../dataplane/tests/firewall_rules_vlan210.json");
+const SEED_RULES: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../dataplane/tests/firewall_rules_vlan210.json"
+);
 
 /// The line printed when the verdict holds.
 pub const VERDICT_OK: &str = "verdict: allowed traffic arrived, denied traffic did not";
@@ -26,24 +29,40 @@ pub struct Options {
 impl Options {
     /// Parses `[--quick] [--keep] [--lab]`.
     pub fn parse(args: &[String]) -> Result<Options, String> {
-        let mut o = Options { quick: false, keep: false, lab: false };
+        let mut o = Options {
+            quick: false,
+            keep: false,
+            lab: false,
+        };
         for a in args {
             match a.as_str() {
                 "--quick" => o.quick = true,
                 "--keep" => o.keep = true,
                 "--lab" => o.lab = true,
-                other => return Err(format!("unknown argument {other:?}; usage: demo [--quick] [--keep] [--lab]")),
+                other => {
+                    return Err(format!(
+                        "unknown argument {other:?}; usage: demo [--quick] [--keep] [--lab]"
+                    ))
+                }
             }
         }
         Ok(o)
     }
 
     fn frames_per_kind(&self) -> u64 {
-        if self.quick { 200 } else { 1000 }
+        if self.quick {
+            200
+        } else {
+            1000
+        }
     }
 
     fn load_seconds(&self) -> f64 {
-        if self.quick { 1.0 } else { 3.0 }
+        if self.quick {
+            1.0
+        } else {
+            3.0
+        }
     }
 }
 
@@ -64,7 +83,9 @@ fn sibling(name: &str) -> Result<PathBuf, String> {
 
 fn preflight() -> Result<(), String> {
     if !is_root() {
-        return Err("the demo creates network namespaces and needs root: run `sudo make demo`".into());
+        return Err(
+            "the demo creates network namespaces and needs root: run `sudo make demo`".into(),
+        );
     }
     for plugin in ["bridge", "host-device", "host-local"] {
         if !Path::new(REFERENCE_PLUGINS).join(plugin).exists() {
@@ -80,9 +101,13 @@ fn preflight() -> Result<(), String> {
 fn sweep_leftovers() {
     let alive = |pid: &str| Path::new("/proc").join(pid).exists();
     for (dir, prefix) in [("/run/netns", "mpdemo-"), ("/run", "multiplane-demo-")] {
-        let Ok(entries) = std::fs::read_dir(dir) else { continue };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            continue;
+        };
         for name in entries.filter_map(|e| e.ok()?.file_name().into_string().ok()) {
-            let Some(pid) = name.strip_prefix(prefix).and_then(|r| r.split('-').next()) else { continue };
+            let Some(pid) = name.strip_prefix(prefix).and_then(|r| r.split('-').next()) else {
+                continue;
+            };
             if alive(pid) {
                 continue;
             }
@@ -129,10 +154,19 @@ pub fn main_result(o: Options) -> Result<i32, String> {
     drop(scratch);
     let left: Vec<String> = names.iter().filter(|n| netns_exists(n)).cloned().collect();
     if !left.is_empty() || dir.exists() {
-        println!("left behind: namespaces {left:?}, {} exists: {}", dir.display(), dir.exists());
+        println!(
+            "left behind: namespaces {left:?}, {} exists: {}",
+            dir.display(),
+            dir.exists()
+        );
         return Ok(1);
     }
-    println!("      namespaces {} and {} deleted, {} removed: nothing is left", names[1], names[0], dir.display());
+    println!(
+        "      namespaces {} and {} deleted, {} removed: nothing is left",
+        names[1],
+        names[0],
+        dir.display()
+    );
     if !o.quick && code == 0 {
         benchmark()?;
     }
@@ -148,7 +182,13 @@ struct Bins {
 /// The node's links: a veth pair per data interface; the inner ends go to the pod.
 const DATA_LINKS: [(&str, &str); 2] = [("dp-net0", "out-net0"), ("dp-north", "out-north")];
 
-fn story(o: &Options, bins: &Bins, scratch: &Scratch, node: &Netns, pod_ns: &Netns) -> Result<i32, String> {
+fn story(
+    o: &Options,
+    bins: &Bins,
+    scratch: &Scratch,
+    node: &Netns,
+    pod_ns: &Netns,
+) -> Result<i32, String> {
     let text = std::fs::read_to_string(SEED_RULES).map_err(|e| format!("{SEED_RULES}: {e}"))?;
     let rules = parse_rule_file(&text).map_err(|e| format!("{SEED_RULES}: {e}"))?;
     let rules_file = scratch.join("rules.json");
@@ -158,14 +198,21 @@ fn story(o: &Options, bins: &Bins, scratch: &Scratch, node: &Netns, pod_ns: &Net
         node.ip(&["link", "set", outer, "up"])?;
     }
     println!("multiplane demo: a pod with three interfaces from multus, the seed's VLAN 210 firewall in it");
-    println!("  node: network namespace {} (standing in for the host); pod: {}", node.name, pod_ns.name);
+    println!(
+        "  node: network namespace {} (standing in for the host); pod: {}",
+        node.name, pod_ns.name
+    );
 
     let pod = Pod {
         multus: bins.multus.clone(),
         node,
         netns: pod_ns,
         container_id: format!("demo-{}", std::process::id()),
-        conf: multus_conf("demo-br0", [DATA_LINKS[0].0, DATA_LINKS[1].0], &scratch.path),
+        conf: multus_conf(
+            "demo-br0",
+            [DATA_LINKS[0].0, DATA_LINKS[1].0],
+            &scratch.path,
+        ),
     };
     let started = Instant::now();
     let result = pod.add()?;
@@ -184,8 +231,14 @@ fn story(o: &Options, bins: &Bins, scratch: &Scratch, node: &Netns, pod_ns: &Net
         return Ok(code);
     }
     pod.del(&result)?;
-    let (links, held, cache) = (pod_ns.links()?, leases(&scratch.join("ipam")), files(&scratch.join("multus")));
-    let returned = DATA_LINKS.iter().all(|(inner, _)| node.ip(&["link", "show", inner]).is_ok());
+    let (links, held, cache) = (
+        pod_ns.links()?,
+        leases(&scratch.join("ipam")),
+        files(&scratch.join("multus")),
+    );
+    let returned = DATA_LINKS
+        .iter()
+        .all(|(inner, _)| node.ip(&["link", "show", inner]).is_ok());
     println!(
         "[5/5] CNI DEL through multus: pod links {links:?}, IP leases {held:?}, multus cache {cache:?}, \
          net0/north back on the node: {returned}"
@@ -197,23 +250,53 @@ fn story(o: &Options, bins: &Bins, scratch: &Scratch, node: &Netns, pod_ns: &Net
 }
 
 fn files(dir: &Path) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
-    entries.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect()
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .collect()
 }
 
-fn traffic(o: &Options, bins: &Bins, node: &Netns, pod: &Netns, rules: &Path, expected: &[Expected]) -> Result<i32, String> {
+fn traffic(
+    o: &Options,
+    bins: &Bins,
+    node: &Netns,
+    pod: &Netns,
+    rules: &Path,
+    expected: &[Expected],
+) -> Result<i32, String> {
     let prefix = format!("mpdemo{}", std::process::id());
-    let mut fw = match Firewall::start(pod, &bins.firewall, rules, Pmd::AfXdp, &format!("{prefix}fw")) {
+    let mut fw = match Firewall::start(
+        pod,
+        &bins.firewall,
+        rules,
+        Pmd::AfXdp,
+        &format!("{prefix}fw"),
+    ) {
         Ok(fw) => fw,
         Err(e) => {
             println!("      AF_XDP did not come up ({e}); falling back to net_af_packet");
-            Firewall::start(pod, &bins.firewall, rules, Pmd::AfPacket, &format!("{prefix}fw"))?
+            Firewall::start(
+                pod,
+                &bins.firewall,
+                rules,
+                Pmd::AfPacket,
+                &format!("{prefix}fw"),
+            )?
         }
     };
     println!("[2/5] vlan-firewall runs in the pod: net0 = port A, north = port B, DPDK {} PMD, 1 worker core, rules {}", fw.pmd.driver(), SEED_RULES.rsplit('/').next().unwrap_or(SEED_RULES));
     let outer = [DATA_LINKS[0].1, DATA_LINKS[1].1];
     let count = o.frames_per_kind();
-    let (mut generator, tallies) = Generator::start(node, &bins.traffic, rules, outer, count, &format!("{prefix}gen"))?;
+    let (mut generator, tallies) = Generator::start(
+        node,
+        &bins.traffic,
+        rules,
+        outer,
+        count,
+        &format!("{prefix}gen"),
+    )?;
     let report = fw.fresh_report()?;
     println!("[3/5] vlan-traffic on the node sends {count} frames of each kind into out-net0 (A) and out-north (B):");
     print_kinds(expected, &tallies);
@@ -228,7 +311,7 @@ fn traffic(o: &Options, bins: &Bins, node: &Netns, pod: &Netns, rules: &Path, ex
     let mbufs = fw.stop()?;
     let mpps = |n: u64| n as f64 / load.seconds / 1e6;
     println!(
-        "[4/5] load, {} s of the mix back to back: sent {:.3} Mpps, vlan-firewall judged {:.3} Mpps ({} over veth, 1 core), {:.3} Mpps arrived; {}",
+        "[4/5] load, {} s of the mix back to back: sent {:.3} Mpps, vlan-firewall judged {:.3} Mpps ({} over veth, 1 core), {:.3} Mpps of allowed frames arrived; {}",
         load.seconds,
         mpps(load.sent),
         mpps(after.rx - report.rx),
@@ -238,7 +321,9 @@ fn traffic(o: &Options, bins: &Bins, node: &Netns, pod: &Netns, rules: &Path, ex
     );
     match judged {
         Ok(()) => {
-            println!("{VERDICT_OK} (every kind as the rules' model says; the firewall's counters agree)");
+            println!(
+                "{VERDICT_OK} (every kind as the rules' model says; the firewall's counters agree)"
+            );
             Ok(0)
         }
         Err(problems) => {
@@ -250,17 +335,35 @@ fn traffic(o: &Options, bins: &Bins, node: &Netns, pod: &Netns, rules: &Path, ex
 }
 
 fn print_kinds(expected: &[Expected], tallies: &[KindTally]) {
-    println!("      {:<52} {:<6} {:<34} {:>6} {:>8}", "frame", "rules", "decided by", "sent", "arrived");
+    println!(
+        "      {:<52} {:<6} {:<34} {:>6} {:>8}",
+        "frame", "rules", "decided by", "sent", "arrived"
+    );
     for (e, t) in expected.iter().zip(tallies) {
-        let (action, side) = (if e.action == Action::Allow { "allow" } else { "drop" }, format!("{:?}", e.kind.ingress));
+        let (action, side) = (
+            if e.action == Action::Allow {
+                "allow"
+            } else {
+                "drop"
+            },
+            format!("{:?}", e.kind.ingress),
+        );
         let name = format!("{} ({side}->)", e.kind.name);
-        println!("      {name:<52} {action:<6} {:<34} {:>6} {:>8}", e.decided_by, t.sent, t.arrived);
+        println!(
+            "      {name:<52} {action:<6} {:<34} {:>6} {:>8}",
+            e.decided_by, t.sent, t.arrived
+        );
     }
 }
 
 fn print_cleanup(pod: &Pod, del_file: &Path, scratch: &Scratch) {
-    println!("[5/5] --keep: the pod stays up. Look around with `ip netns exec {} ip -br addr`.", pod.netns.name);
-    println!("      To remove it (CNI DEL as the runtime sends it, then the namespaces and state):");
+    println!(
+        "[5/5] --keep: the pod stays up. Look around with `ip netns exec {} ip -br addr`.",
+        pod.netns.name
+    );
+    println!(
+        "      To remove it (CNI DEL as the runtime sends it, then the namespaces and state):"
+    );
     println!(
         "        ip netns exec {} env CNI_COMMAND=DEL CNI_CONTAINERID={} CNI_NETNS={} CNI_IFNAME=eth0 CNI_PATH={REFERENCE_PLUGINS} {} < {}",
         pod.node.name,
@@ -269,19 +372,26 @@ fn print_cleanup(pod: &Pod, del_file: &Path, scratch: &Scratch) {
         pod.multus.display(),
         del_file.display()
     );
-    println!("        ip netns del {}; ip netns del {}; rm -r {}", pod.netns.name, pod.node.name, scratch.path.display());
+    println!(
+        "        ip netns del {}; ip netns del {}; rm -r {}",
+        pod.netns.name,
+        pod.node.name,
+        scratch.path.display()
+    );
 }
 
 /// The short benchmark table: `throughput` for one round (its tables only).
 fn benchmark() -> Result<(), String> {
     let exe = sibling("throughput")?;
-    println!("benchmark (throughput, 1 round of 3 s on vdevs: testpmd io vs our io vs vlan-firewall; the full run: `cargo run --release -p benches --bin throughput`):");
+    println!("benchmark (throughput, 1 round of 4 s on vdevs: testpmd io vs our io vs vlan-firewall; the full run: `cargo run --release -p benches --bin throughput`):");
     let out = std::process::Command::new(&exe)
-        .args(["--seconds", "3", "--rounds", "1"])
+        .args(["--seconds", "4", "--rounds", "1"])
         .stdin(std::process::Stdio::null())
         .output()
         .map_err(|e| format!("{}: {e}", exe.display()))?;
-    let text = super::sys::checked("throughput --seconds 3 --rounds 1", out)?;
-    text.lines().filter(|l| !l.trim().is_empty()).for_each(|l| println!("  {l}"));
+    let text = super::sys::checked("throughput --seconds 4 --rounds 1", out)?;
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .for_each(|l| println!("  {l}"));
     Ok(())
 }

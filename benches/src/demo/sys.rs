@@ -14,7 +14,8 @@ static STOP: std::sync::OnceLock<Arc<AtomicBool>> = std::sync::OnceLock::new();
 pub fn catch_interrupts() -> Result<(), String> {
     let flag = STOP.get_or_init(|| Arc::new(AtomicBool::new(false)));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(signal, flag.clone()).map_err(|e| format!("signal handler: {e}"))?;
+        signal_hook::flag::register(signal, flag.clone())
+            .map_err(|e| format!("signal handler: {e}"))?;
     }
     Ok(())
 }
@@ -47,7 +48,10 @@ pub fn checked(what: &str, out: Output) -> Result<String, String> {
     if out.status.success() {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     } else {
-        Err(format!("`{what}` failed: {}", String::from_utf8_lossy(&out.stderr).trim()))
+        Err(format!(
+            "`{what}` failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
     }
 }
 
@@ -62,9 +66,15 @@ impl Netns {
     /// Creates `name` with IPv6 off, so the kernel sends nothing on its own on the demo's links.
     pub fn create(name: &str) -> Result<Netns, String> {
         run("ip", &["netns", "add", name])?;
-        let ns = Netns { name: name.to_string(), keep: false };
+        let ns = Netns {
+            name: name.to_string(),
+            keep: false,
+        };
         for key in ["all", "default"] {
-            ns.exec("sysctl", &["-qw", &format!("net.ipv6.conf.{key}.disable_ipv6=1")])?;
+            ns.exec(
+                "sysctl",
+                &["-qw", &format!("net.ipv6.conf.{key}.disable_ipv6=1")],
+            )?;
         }
         Ok(ns)
     }
