@@ -119,6 +119,7 @@ fn containerd_killed_during_an_add_leaks_no_vf_and_no_ip_after_recovery() {
     node.daemon("start", "containerd");
     node.wait_ready(&ns, &name);
     let sandbox = node.ready_sandbox(&ns, &name);
+    assert_ne!(sandbox.id, first, "kubelet made a new sandbox after the interrupted one");
     let links = sandbox.links();
     assert!(address_of(&links, "net1").starts_with("10.56.217."), "{links:?}");
 

@@ -12,8 +12,8 @@
 # Usage: up.sh STATE_DIR. Prints the path of an env file to source (the control plane's variables plus
 # NODE_*, CONTAINERD_ADDRESS, CRICTL and CRI_CONFIG_FILE for it). down.sh STATE_DIR stops everything.
 # Env: NODE_NAME (multiplane-node), K8S_APISERVER_PORT (36443), K8S_ETCD_PORT (32379),
-# NODE_KUBELET_PORT (36250; kubelet's healthz on that - 2, the controller manager's + 7, the scheduler's
-# + 9), and
+# NODE_KUBELET_PORT (30250; kubelet's healthz on that - 2, the controller manager's + 7, the scheduler's
+# + 9: below the kernel's ephemeral range, where a client's source port can take a listener's port), and
 # NODE_CNI_ENV: names of variables (space-separated, e.g. the sriov seams) passed on to containerd, which
 # runs the CNI plugins with its own environment.
 set -euo pipefail
@@ -22,7 +22,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 state=${1:?usage: up.sh STATE_DIR}
 node=${NODE_NAME:-multiplane-node}
 export K8S_APISERVER_PORT=${K8S_APISERVER_PORT:-36443} K8S_ETCD_PORT=${K8S_ETCD_PORT:-32379}
-kubelet_port=${NODE_KUBELET_PORT:-36250}
+kubelet_port=${NODE_KUBELET_PORT:-30250}
 healthz_port=$((kubelet_port - 2))
 cgroup_root=/multiplane-node
 pause_image=localhost/multiplane/pause:node
