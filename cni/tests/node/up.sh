@@ -34,6 +34,8 @@ built=$(date +%s.%N)
 rm -rf "$state"
 mkdir -p "$state"/{containerd/root,containerd/state,containerd/opt,cni/bin,cni/net.d,kubelet/root,pki,log}
 state=$(cd "$state" && pwd)
+# Whatever started is stopped again if a later step fails (the logs stay in STATE/log).
+trap 'code=$?; [ $code -eq 0 ] || { echo "node tier: bring-up failed; logs in $state/log" >&2; "$here/down.sh" "$state" >/dev/null 2>&1; }' EXIT
 # A unix socket's path has at most 107 bytes; kubelet's longest is this one.
 longest=$state/kubelet/root/pod-resources/kubelet.sock
 [ ${#longest} -le 107 ] || { echo "node tier: STATE $state is too long for kubelet's sockets ($longest)" >&2; exit 1; }
