@@ -19,13 +19,17 @@ fn a_dpdk_mode_pod_runs_vlan_firewall_with_vfio_bound_vfs_and_hugepages() {
     sriov.tree.add_pf(2);
     let tree = &sriov.tree;
     for mut network in support::k8s::yaml_documents(&manifest("vnf/networks.yaml")) {
-        let mut config: Value = serde_json::from_str(network["spec"]["config"].as_str().unwrap()).unwrap();
+        let mut config: Value =
+            serde_json::from_str(network["spec"]["config"].as_str().unwrap()).unwrap();
         config["if0"] = json!(tree.pfs[0].name);
         // CNI 1.1.0 results carry the VF's PCI address (pciID), which multus reports as device-info
         // (with a device plugin, multus reports the deviceID it was given instead).
         config["cniVersion"] = json!("1.1.0");
         network["spec"]["config"] = json!(config.to_string());
-        network["metadata"].as_object_mut().unwrap().remove("annotations");
+        network["metadata"]
+            .as_object_mut()
+            .unwrap()
+            .remove("annotations");
         node.cluster.apply(Some(&ns), network);
     }
     let mut objects = support::k8s::yaml_documents(&manifest("vnf/pod.yaml"));
@@ -44,7 +48,7 @@ fn a_dpdk_mode_pod_runs_vlan_firewall_with_vfio_bound_vfs_and_hugepages() {
         json!({"name": "VNF_EAL_ARGS", "value": "--in-memory -l 0-1 -m 64 --no-pci --vdev net_null0 --vdev net_null1"}),
     ]);
     node.create_pod(&ns, &pod);
-    let (pod, _) = node.wait_ready(&ns, &name);
+    let pod = node.wait_ready(&ns, &name);
     assert_eq!(pod["status"]["qosClass"], "Guaranteed");
 
     // sriov bound both VFs to vfio-pci and reported them as device-info.
@@ -62,31 +66,62 @@ fn a_dpdk_mode_pod_runs_vlan_firewall_with_vfio_bound_vfs_and_hugepages() {
     let (a, b) = (pci_of("net0"), pci_of("north"));
     assert_ne!(a, b);
     for addr in [&a, &b] {
-        assert!(tree.pfs[0].vfs.iter().any(|vf| &vf.addr == addr), "{addr} is a VF of the tree");
+        assert!(
+            tree.pfs[0].vfs.iter().any(|vf| &vf.addr == addr),
+            "{addr} is a VF of the tree"
+        );
         assert_eq!(tree.driver_of(addr).as_deref(), Some("vfio-pci"), "{addr}");
     }
 
     // The container: the VNF image, IPC_LOCK, the hugepages volume, vlan-firewall running on the vdevs.
-    let containers: Value = serde_json::from_str(&node.crictl(&["ps", "-o", "json", "--label",
-        &format!("io.kubernetes.pod.namespace={ns}")])).unwrap();
-    let id = containers["containers"][0]["id"].as_str().expect("the VNF container").to_string();
-    let inspect: Value = serde_json::from_str(&node.crictl(&["inspect", "-o", "json", &id])).unwrap();
+    let containers: Value = serde_json::from_str(&node.crictl(&[
+        "ps",
+        "-o",
+        "json",
+        "--label",
+        &format!("io.kubernetes.pod.namespace={ns}"),
+    ]))
+    .unwrap();
+    let id = containers["containers"][0]["id"]
+        .as_str()
+        .expect("the VNF container")
+        .to_string();
+    let inspect: Value =
+        serde_json::from_str(&node.crictl(&["inspect", "-o", "json", &id])).unwrap();
     assert_eq!(inspect["status"]["image"]["image"], image);
     let spec = &inspect["info"]["runtimeSpec"];
-    assert!(spec["process"]["capabilities"]["effective"].as_array().unwrap().iter().any(|c| c == "CAP_IPC_LOCK"), "{spec}");
+    assert!(
+        spec["process"]["capabilities"]["effective"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c == "CAP_IPC_LOCK"),
+        "{spec}"
+    );
     let mounts = node.crictl(&["exec", &id, "cat", "/proc/mounts"]);
-    assert!(mounts.lines().any(|l| l.contains(" /dev/hugepages hugetlbfs ")), "{mounts}");
+    assert!(
+        mounts
+            .lines()
+            .any(|l| l.contains(" /dev/hugepages hugetlbfs ")),
+        "{mounts}"
+    );
     wait_for("vlan-firewall forwarding in the pod", || {
         let logs = node.crictl_logs(&id);
         logs.contains("ports net_null0 (A) and net_null1 (B) from VNF_PORTS")
             && logs.contains("vlan-firewall: net_null0 <-> net_null1 on 1 core(s)")
     });
     let pid1 = node.crictl(&["exec", &id, "cat", "/proc/1/comm"]);
-    assert_eq!(pid1.trim(), "vlan-firewall", "PID 1 of the container (the entrypoint execs it)");
+    assert_eq!(
+        pid1.trim(),
+        "vlan-firewall",
+        "PID 1 of the container (the entrypoint execs it)"
+    );
 
     node.delete_pod(&ns, &name);
     wait_for("the VFs back on their kernel driver", || {
-        [&a, &b].iter().all(|addr| tree.driver_of(addr).as_deref() == Some(VF_DRIVER))
+        [&a, &b]
+            .iter()
+            .all(|addr| tree.driver_of(addr).as_deref() == Some(VF_DRIVER))
     });
     tree.assert_restored();
 }

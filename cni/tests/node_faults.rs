@@ -17,9 +17,17 @@ fn kubelet_restarted_with_pods_running_adds_nothing_again_and_delete_still_works
     let scratch = Scratch::new();
     let ipam = scratch.join("ipam");
     let bridge = HostLink::expect("mtb");
-    nad(&node, &ns, "blue", bridge_conf(&bridge.name, "10.245.0.0/24", &ipam));
+    nad(
+        &node,
+        &ns,
+        "blue",
+        bridge_conf(&bridge.name, "10.245.0.0/24", &ipam),
+    );
     let name = unique("k");
-    node.create_pod(&ns, &node.pod_manifest(&name, json!({"k8s.v1.cni.cncf.io/networks": "blue"})));
+    node.create_pod(
+        &ns,
+        &node.pod_manifest(&name, json!({"k8s.v1.cni.cncf.io/networks": "blue"})),
+    );
     node.wait_ready(&ns, &name);
     let before = node.ready_sandbox(&ns, &name);
     let links = before.links();
@@ -42,8 +50,15 @@ fn kubelet_restarted_with_pods_running_adds_nothing_again_and_delete_still_works
 
     node.delete_pod(&ns, &name);
     node.delete_pod(&ns, &probe);
-    wait_for("the sandbox stopped", || node.sandboxes(&ns, &name).iter().all(|s| !s.ready));
-    assert_eq!(bridge.ports(), Vec::<String>::new(), "the pod's veth left on {}", bridge.name);
+    wait_for("the sandbox stopped", || {
+        node.sandboxes(&ns, &name).iter().all(|s| !s.ready)
+    });
+    assert_eq!(
+        bridge.ports(),
+        Vec::<String>::new(),
+        "the pod's veth left on {}",
+        bridge.name
+    );
     assert_nothing_left(&before.id, &[&ipam, &node.state.join("ipam")]);
 }
 
@@ -72,16 +87,26 @@ esac
         );
         std::fs::write(&binary, script).unwrap();
         support::sh("chmod", &["755", binary.to_str().unwrap()]);
-        HeldDelegate { binary, dir: dir.to_path_buf() }
+        HeldDelegate {
+            binary,
+            dir: dir.to_path_buf(),
+        }
     }
 
     fn name(&self) -> String {
-        self.binary.file_name().unwrap().to_string_lossy().into_owned()
+        self.binary
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned()
     }
 
     /// The containers whose ADD reached this delegate.
     fn reached(&self) -> Vec<String> {
-        support::names_in(&self.dir).into_iter().filter(|n| n != "release").collect()
+        support::names_in(&self.dir)
+            .into_iter()
+            .filter(|n| n != "release")
+            .collect()
     }
 
     fn release(&self) {
@@ -105,27 +130,52 @@ fn containerd_killed_during_an_add_leaks_no_vf_and_no_ip_after_recovery() {
     let held_dir = tree.scratch.join("held");
     std::fs::create_dir_all(&held_dir).unwrap();
     let held = HeldDelegate::install(&node, &held_dir);
-    nad(&node, &ns, "vf", json!({"cniVersion": "1.0.0", "type": "sriov", "if0": tree.pfs[0].name,
-        "ipam": {"type": "host-local", "subnet": "10.56.217.0/24", "dataDir": tree.scratch.join("ipam")}}));
-    nad(&node, &ns, "held", json!({"cniVersion": "1.0.0", "type": held.name()}));
+    nad(
+        &node,
+        &ns,
+        "vf",
+        json!({"cniVersion": "1.0.0", "type": "sriov", "if0": tree.pfs[0].name,
+        "ipam": {"type": "host-local", "subnet": "10.56.217.0/24", "dataDir": tree.scratch.join("ipam")}}),
+    );
+    nad(
+        &node,
+        &ns,
+        "held",
+        json!({"cniVersion": "1.0.0", "type": held.name()}),
+    );
     let name = unique("c");
-    node.create_pod(&ns, &node.pod_manifest(&name, json!({"k8s.v1.cni.cncf.io/networks": "vf, held"})));
+    node.create_pod(
+        &ns,
+        &node.pod_manifest(&name, json!({"k8s.v1.cni.cncf.io/networks": "vf, held"})),
+    );
 
     // multus has added the cluster network and the VF and waits in the held delegate: kill containerd.
-    wait_for("the pod's ADD reaching the held delegate", || !held.reached().is_empty());
+    wait_for("the pod's ADD reaching the held delegate", || {
+        !held.reached().is_empty()
+    });
     let first = held.reached()[0].clone();
     node.daemon("kill", "containerd");
     held.release();
     node.daemon("start", "containerd");
     node.wait_ready(&ns, &name);
     let sandbox = node.ready_sandbox(&ns, &name);
-    assert_ne!(sandbox.id, first, "kubelet made a new sandbox after the interrupted one");
+    assert_ne!(
+        sandbox.id, first,
+        "kubelet made a new sandbox after the interrupted one"
+    );
     let links = sandbox.links();
-    assert!(address_of(&links, "net1").starts_with("10.56.217."), "{links:?}");
+    assert!(
+        address_of(&links, "net1").starts_with("10.56.217."),
+        "{links:?}"
+    );
 
     node.delete_pod(&ns, &name);
-    wait_for("the sandbox stopped", || node.sandboxes(&ns, &name).iter().all(|s| !s.ready));
-    wait_for("the VF of the interrupted ADD back in the host", || tree.state_files("attachments").is_empty());
+    wait_for("the sandbox stopped", || {
+        node.sandboxes(&ns, &name).iter().all(|s| !s.ready)
+    });
+    wait_for("the VF of the interrupted ADD back in the host", || {
+        tree.state_files("attachments").is_empty()
+    });
     tree.assert_restored();
     for id in [first.as_str(), sandbox.id.as_str()] {
         assert_nothing_left(id, &[&node.state.join("ipam")]);

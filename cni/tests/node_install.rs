@@ -18,9 +18,13 @@ fn installer_daemonset_puts_multiplane_on_the_node() {
     for object in installer_objects(&node) {
         node.cluster.apply(None, object);
     }
-    wait_for("the installer's pod Running on the node", || installer_pod(&node).is_some());
+    wait_for("the installer's pod Running on the node", || {
+        installer_pod(&node).is_some()
+    });
     let multus_conf = node.cni_conf.join("00-multus.conf");
-    wait_for("00-multus.conf in the node's conf dir", || multus_conf.exists());
+    wait_for("00-multus.conf in the node's conf dir", || {
+        multus_conf.exists()
+    });
 
     // The plugins are the installer image's, whole and runnable.
     for plugin in ["multus", "sriov"] {
@@ -31,7 +35,11 @@ fn installer_daemonset_puts_multiplane_on_the_node() {
             .unwrap_or_else(|e| panic!("{plugin} in the node's bin dir: {e}"));
         let version: Value = serde_json::from_slice(&out.stdout).expect("VERSION answers JSON");
         assert!(
-            version["supportedVersions"].as_array().unwrap().iter().any(|v| v == "1.1.0"),
+            version["supportedVersions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|v| v == "1.1.0"),
             "{plugin}: {version}"
         );
     }
@@ -42,13 +50,25 @@ fn installer_daemonset_puts_multiplane_on_the_node() {
     assert_eq!(conf["type"], "multus", "{conf}");
     assert_eq!(
         conf["clusterNetwork"].as_str(),
-        Some(node.cni_conf.join("10-node-bridge.conflist").to_str().unwrap()),
+        Some(
+            node.cni_conf
+                .join("10-node-bridge.conflist")
+                .to_str()
+                .unwrap()
+        ),
         "{conf}"
     );
-    let kubeconfig = std::fs::read_to_string(conf["kubeconfig"].as_str().unwrap()).expect("the kubeconfig multus is given");
+    let kubeconfig = std::fs::read_to_string(conf["kubeconfig"].as_str().unwrap())
+        .expect("the kubeconfig multus is given");
     assert!(kubeconfig.contains(&node.cluster.server), "{kubeconfig}");
-    assert!(kubeconfig.contains("token"), "a ServiceAccount token: {kubeconfig}");
-    assert_eq!(conf["binDir"].as_str(), Some(node.cni_bin.to_str().unwrap()));
+    assert!(
+        kubeconfig.contains("token"),
+        "a ServiceAccount token: {kubeconfig}"
+    );
+    assert_eq!(
+        conf["binDir"].as_str(),
+        Some(node.cni_bin.to_str().unwrap())
+    );
 
     // containerd loads it (the first file of its conf dir) and the node turns Ready.
     wait_for("containerd's CNI configuration is multus's", || {
@@ -60,7 +80,10 @@ fn installer_daemonset_puts_multiplane_on_the_node() {
             .any(|n| n["Config"]["Name"] == "multus-cni-network")
     });
     wait_for("the Node Ready", || {
-        let n = node.cluster.get("v1", "Node", None, &node.name).expect("the Node");
+        let n = node
+            .cluster
+            .get("v1", "Node", None, &node.name)
+            .expect("the Node");
         condition(&n, "Ready")
     });
 }

@@ -38,13 +38,22 @@ fn installer(node: &Node, on: bool) {
         .unwrap();
     if !on {
         // Applied without it again, the field is dropped (the tests' field manager owns it).
-        daemonset["spec"]["template"]["spec"]["nodeSelector"] = json!({"multiplane.test/installer": "off"});
+        daemonset["spec"]["template"]["spec"]["nodeSelector"] =
+            json!({"multiplane.test/installer": "off"});
     }
     node.cluster.apply(None, daemonset);
-    let want = if on { "multus-cni-network" } else { "node-bridge" };
-    wait_for(&format!("containerd's network {want}"), || runtime_network(node).as_deref() == Some(want));
+    let want = if on {
+        "multus-cni-network"
+    } else {
+        "node-bridge"
+    };
+    wait_for(&format!("containerd's network {want}"), || {
+        runtime_network(node).as_deref() == Some(want)
+    });
     if on {
-        wait_for("the installer's pod Running", || installer_pod(node).is_some());
+        wait_for("the installer's pod Running", || {
+            installer_pod(node).is_some()
+        });
     }
 }
 
@@ -56,14 +65,22 @@ fn timed_pod(node: &Node, ns: &str, annotations: Value, interfaces: &[&str]) -> 
     node.wait_ready(ns, &name);
     let took = started.elapsed();
     let links = node.ready_sandbox(ns, &name).links();
-    assert_eq!(links.iter().map(|l| l.0.as_str()).collect::<Vec<_>>(), interfaces, "{links:?}");
+    assert_eq!(
+        links.iter().map(|l| l.0.as_str()).collect::<Vec<_>>(),
+        interfaces,
+        "{links:?}"
+    );
     node.delete_pod(ns, &name);
     took
 }
 
 /// kubelet's RunPodSandbox calls so far: (total seconds, count). The CRI call that includes the CNI ADD.
 fn run_sandbox(node: &Node) -> (f64, f64) {
-    let series = |s: &str| node.kubelet_metric(&format!("kubelet_runtime_operations_duration_seconds_{s}{{operation_type=\"run_podsandbox\"}}"));
+    let series = |s: &str| {
+        node.kubelet_metric(&format!(
+            "kubelet_runtime_operations_duration_seconds_{s}{{operation_type=\"run_podsandbox\"}}"
+        ))
+    };
     (series("sum"), series("count"))
 }
 
@@ -78,7 +95,12 @@ fn pod_ready_latency_multus_with_two_delegates_against_bridge_alone() {
     let ns = node.cluster.namespace("latency");
     let scratch = Scratch::new();
     let bridge = HostLink::expect("mtb");
-    nad(&node, &ns, "blue", bridge_conf(&bridge.name, "10.246.0.0/24", &scratch.join("ipam")));
+    nad(
+        &node,
+        &ns,
+        "blue",
+        bridge_conf(&bridge.name, "10.246.0.0/24", &scratch.join("ipam")),
+    );
     let (mut multus, mut alone) = (Vec::new(), Vec::new());
     // RunPodSandbox (seconds, calls) per side, from kubelet's metrics around each side's pods.
     let (mut multus_sandbox, mut alone_sandbox) = ((0.0, 0.0), (0.0, 0.0));
@@ -90,18 +112,32 @@ fn pod_ready_latency_multus_with_two_delegates_against_bridge_alone() {
         installer(&node, false);
         let before = run_sandbox(&node);
         for _ in 0..PODS_PER_ROUND {
-            alone.push(timed_pod(&node, &ns, json!({"k8s.v1.cni.cncf.io/networks": "blue"}), &["eth0"]));
+            alone.push(timed_pod(
+                &node,
+                &ns,
+                json!({"k8s.v1.cni.cncf.io/networks": "blue"}),
+                &["eth0"],
+            ));
         }
         add(&mut alone_sandbox, before, run_sandbox(&node));
         installer(&node, true);
         let before = run_sandbox(&node);
         for _ in 0..PODS_PER_ROUND {
-            multus.push(timed_pod(&node, &ns, json!({"k8s.v1.cni.cncf.io/networks": "blue"}), &["eth0", "net1"]));
+            multus.push(timed_pod(
+                &node,
+                &ns,
+                json!({"k8s.v1.cni.cncf.io/networks": "blue"}),
+                &["eth0", "net1"],
+            ));
         }
         add(&mut multus_sandbox, before, run_sandbox(&node));
     }
     let pods = (ROUNDS * PODS_PER_ROUND) as f64;
-    assert_eq!((alone_sandbox.1, multus_sandbox.1), (pods, pods), "one RunPodSandbox per pod");
+    assert_eq!(
+        (alone_sandbox.1, multus_sandbox.1),
+        (pods, pods),
+        "one RunPodSandbox per pod"
+    );
     let ms = |d: &Duration| format!("{:.0}", d.as_secs_f64() * 1000.0);
     let row = |label: &str, v: &[Duration], sandbox: (f64, f64)| {
         let mut sorted = v.to_vec();
@@ -118,10 +154,17 @@ fn pod_ready_latency_multus_with_two_delegates_against_bridge_alone() {
     println!("RunPodSandbox (the CRI call that runs the CNI ADD) from its metrics");
     println!("| node CNI | Ready median ms | min ms | max ms | RunPodSandbox mean ms |\n|---|---|---|---|---|");
     row("bridge alone", &alone, alone_sandbox);
-    row("multus + 2 delegates (bridge, bridge NAD)", &multus, multus_sandbox);
+    row(
+        "multus + 2 delegates (bridge, bridge NAD)",
+        &multus,
+        multus_sandbox,
+    );
     let ratio = median(multus.clone()).as_secs_f64() / median(alone.clone()).as_secs_f64();
     let sandbox_ratio = (multus_sandbox.0 / multus_sandbox.1) / (alone_sandbox.0 / alone_sandbox.1);
     println!("ratio multus / bridge alone: pod Ready (medians) {ratio:.2}, RunPodSandbox (means) {sandbox_ratio:.2}");
     assert!(ratio.is_finite() && ratio > 0.0, "{multus:?} vs {alone:?}");
-    assert!(sandbox_ratio.is_finite() && sandbox_ratio > 0.0, "{multus_sandbox:?} vs {alone_sandbox:?}");
+    assert!(
+        sandbox_ratio.is_finite() && sandbox_ratio > 0.0,
+        "{multus_sandbox:?} vs {alone_sandbox:?}"
+    );
 }

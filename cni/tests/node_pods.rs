@@ -18,38 +18,99 @@ fn a_pod_with_two_nads_gets_eth0_net1_net2_and_delete_leaves_nothing() {
     let scratch = Scratch::new();
     let ipam = scratch.join("ipam");
     let (bridge, master) = (HostLink::expect("mtb"), HostLink::veth().up());
-    nad(&node, &ns, "blue", bridge_conf(&bridge.name, "10.241.0.0/24", &ipam));
-    nad(&node, &ns, "green", json!({"cniVersion": "1.0.0", "type": "macvlan", "master": master.name, "mode": "bridge",
-        "ipam": {"type": "host-local", "subnet": "10.242.0.0/24", "dataDir": ipam}}));
+    nad(
+        &node,
+        &ns,
+        "blue",
+        bridge_conf(&bridge.name, "10.241.0.0/24", &ipam),
+    );
+    nad(
+        &node,
+        &ns,
+        "green",
+        json!({"cniVersion": "1.0.0", "type": "macvlan", "master": master.name, "mode": "bridge",
+        "ipam": {"type": "host-local", "subnet": "10.242.0.0/24", "dataDir": ipam}}),
+    );
     let name = unique("p");
-    node.create_pod(&ns, &node.pod_manifest(&name, json!({"k8s.v1.cni.cncf.io/networks": "blue, green"})));
-    let (pod, _) = node.wait_ready(&ns, &name);
+    node.create_pod(
+        &ns,
+        &node.pod_manifest(&name, json!({"k8s.v1.cni.cncf.io/networks": "blue, green"})),
+    );
+    let pod = node.wait_ready(&ns, &name);
 
     let sandbox = node.ready_sandbox(&ns, &name);
     let links = sandbox.links();
     let names: Vec<&str> = links.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names, ["eth0", "net1", "net2"], "{links:?}");
-    assert!(address_of(&links, "eth0").starts_with("10.240.0."), "{links:?}");
-    assert!(address_of(&links, "net1").starts_with("10.241.0."), "{links:?}");
-    assert!(address_of(&links, "net2").starts_with("10.242.0."), "{links:?}");
+    assert!(
+        address_of(&links, "eth0").starts_with("10.240.0."),
+        "{links:?}"
+    );
+    assert!(
+        address_of(&links, "net1").starts_with("10.241.0."),
+        "{links:?}"
+    );
+    assert!(
+        address_of(&links, "net2").starts_with("10.242.0."),
+        "{links:?}"
+    );
     // kubelet's pod IP is the cluster network's, as the runtime reported multus's result.
-    assert_eq!(pod["status"]["podIP"], address_of(&links, "eth0"), "{}", pod["status"]);
-    let status = node.cluster.network_status(&ns, &name).as_array().cloned().unwrap_or_default();
+    assert_eq!(
+        pod["status"]["podIP"],
+        address_of(&links, "eth0"),
+        "{}",
+        pod["status"]
+    );
+    let status = node
+        .cluster
+        .network_status(&ns, &name)
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     assert_eq!(
         status_summary(&status),
         [
-            ("node-bridge".to_string(), "eth0".into(), vec![address_of(&links, "eth0")], true),
-            (format!("{ns}/blue"), "net1".into(), vec![address_of(&links, "net1")], false),
-            (format!("{ns}/green"), "net2".into(), vec![address_of(&links, "net2")], false),
+            (
+                "node-bridge".to_string(),
+                "eth0".into(),
+                vec![address_of(&links, "eth0")],
+                true
+            ),
+            (
+                format!("{ns}/blue"),
+                "net1".into(),
+                vec![address_of(&links, "net1")],
+                false
+            ),
+            (
+                format!("{ns}/green"),
+                "net2".into(),
+                vec![address_of(&links, "net2")],
+                false
+            ),
         ]
     );
     assert_eq!(bridge.ports().len(), 1, "the pod's veth on {}", bridge.name);
-    assert_eq!(node.multus_log(&format!("in {}", sandbox.id)).len(), 3, "one ADD per network");
+    assert_eq!(
+        node.multus_log(&format!("in {}", sandbox.id)).len(),
+        3,
+        "one ADD per network"
+    );
 
     node.delete_pod(&ns, &name);
-    wait_for("the pod's sandbox stopped", || node.sandboxes(&ns, &name).iter().all(|s| !s.ready));
-    assert_eq!(bridge.ports(), Vec::<String>::new(), "the pod's veth left on {}", bridge.name);
-    assert!(!sandbox.netns.as_ref().unwrap().exists(), "the sandbox's netns is gone");
+    wait_for("the pod's sandbox stopped", || {
+        node.sandboxes(&ns, &name).iter().all(|s| !s.ready)
+    });
+    assert_eq!(
+        bridge.ports(),
+        Vec::<String>::new(),
+        "the pod's veth left on {}",
+        bridge.name
+    );
+    assert!(
+        !sandbox.netns.as_ref().unwrap().exists(),
+        "the sandbox's netns is gone"
+    );
     assert_nothing_left(&sandbox.id, &[&ipam, &node.state.join("ipam")]);
 }
 
@@ -98,16 +159,47 @@ fn the_seed_pod_gets_its_sriov_vfs_on_the_fake_tree() {
     // where the seed's own configuration (a kubeconfig alone) makes flannel-conf eth0 and sriov-conf net0.
     let sandbox = node.ready_sandbox(&ns, &name);
     let links = sandbox.links();
-    let status = node.cluster.network_status(&ns, &name).as_array().cloned().unwrap_or_default();
-    let address = |ifname: &str| links.iter().find(|l| l.0 == ifname).map(|l| l.1.clone()).unwrap_or_default();
-    let ip = |ifname: &str| address(ifname).iter().map(|a| a.split('/').next().unwrap().to_string()).collect();
+    let status = node
+        .cluster
+        .network_status(&ns, &name)
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let address = |ifname: &str| {
+        links
+            .iter()
+            .find(|l| l.0 == ifname)
+            .map(|l| l.1.clone())
+            .unwrap_or_default()
+    };
+    let ip = |ifname: &str| {
+        address(ifname)
+            .iter()
+            .map(|a| a.split('/').next().unwrap().to_string())
+            .collect()
+    };
     assert_eq!(
         status_summary(&status),
         [
             ("node-bridge".to_string(), "eth0".into(), ip("eth0"), true),
-            (format!("{ns}/flannel-conf"), "net0".into(), ip("net0"), false),
-            (format!("{ns}/sriov-conf"), "net1".into(), vec!["10.56.217.171".to_string()], false),
-            (format!("{ns}/sriov-vlanid-l2enable-conf"), "north".into(), vec![], false),
+            (
+                format!("{ns}/flannel-conf"),
+                "net0".into(),
+                ip("net0"),
+                false
+            ),
+            (
+                format!("{ns}/sriov-conf"),
+                "net1".into(),
+                vec!["10.56.217.171".to_string()],
+                false
+            ),
+            (
+                format!("{ns}/sriov-vlanid-l2enable-conf"),
+                "north".into(),
+                vec![],
+                false
+            ),
         ]
     );
     assert_eq!(links.len(), 4, "{links:?}");
@@ -115,11 +207,23 @@ fn the_seed_pod_gets_its_sriov_vfs_on_the_fake_tree() {
     assert!(address("north").is_empty(), "{links:?}");
     assert!(address("net0")[0].starts_with("10.243.0."), "{links:?}");
     assert_eq!(tree.vf_config(1, 0).vlan, 210);
-    assert_eq!(status[2]["mac"], sandbox.ip("-o link show net1").split("link/ether ").nth(1).unwrap().split(' ').next().unwrap());
+    assert_eq!(
+        status[2]["mac"],
+        sandbox
+            .ip("-o link show net1")
+            .split("link/ether ")
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap()
+    );
 
     node.delete_pod(&ns, &name);
     wait_for("the VFs back in the host", || {
-        tree.pfs.iter().all(|pf| tree.driver_of(&pf.vfs[0].addr).as_deref() == Some(VF_DRIVER))
+        tree.pfs
+            .iter()
+            .all(|pf| tree.driver_of(&pf.vfs[0].addr).as_deref() == Some(VF_DRIVER))
             && tree.state_files("attachments").is_empty()
     });
     tree.assert_restored();
@@ -133,10 +237,18 @@ fn twenty_pods_created_at_once_all_get_their_networks_and_leave_nothing() {
     let scratch = Scratch::new();
     let ipam = scratch.join("ipam");
     let bridge = HostLink::expect("mtb");
-    nad(&node, &ns, "blue", bridge_conf(&bridge.name, "10.244.0.0/24", &ipam));
+    nad(
+        &node,
+        &ns,
+        "blue",
+        bridge_conf(&bridge.name, "10.244.0.0/24", &ipam),
+    );
     let names: Vec<String> = (0..20).map(|_| unique("m")).collect();
     for name in &names {
-        node.create_pod(&ns, &node.pod_manifest(name, json!({"k8s.v1.cni.cncf.io/networks": "blue"})));
+        node.create_pod(
+            &ns,
+            &node.pod_manifest(name, json!({"k8s.v1.cni.cncf.io/networks": "blue"})),
+        );
     }
     let mut sandboxes = Vec::new();
     let mut addresses = Vec::new();
@@ -144,13 +256,27 @@ fn twenty_pods_created_at_once_all_get_their_networks_and_leave_nothing() {
         node.wait_ready(&ns, name);
         let sandbox = node.ready_sandbox(&ns, name);
         let links = sandbox.links();
-        assert_eq!(links.iter().map(|l| l.0.as_str()).collect::<Vec<_>>(), ["eth0", "net1"], "{name}: {links:?}");
+        assert_eq!(
+            links.iter().map(|l| l.0.as_str()).collect::<Vec<_>>(),
+            ["eth0", "net1"],
+            "{name}: {links:?}"
+        );
         let status = node.cluster.network_status(&ns, name);
         assert_eq!(
             status_summary(status.as_array().unwrap()),
             [
-                ("node-bridge".to_string(), "eth0".into(), vec![address_of(&links, "eth0")], true),
-                (format!("{ns}/blue"), "net1".into(), vec![address_of(&links, "net1")], false),
+                (
+                    "node-bridge".to_string(),
+                    "eth0".into(),
+                    vec![address_of(&links, "eth0")],
+                    true
+                ),
+                (
+                    format!("{ns}/blue"),
+                    "net1".into(),
+                    vec![address_of(&links, "net1")],
+                    false
+                ),
             ],
             "{name}"
         );
@@ -159,7 +285,11 @@ fn twenty_pods_created_at_once_all_get_their_networks_and_leave_nothing() {
     }
     addresses.sort();
     addresses.dedup();
-    assert_eq!(addresses.len(), 20, "20 distinct addresses on blue: {addresses:?}");
+    assert_eq!(
+        addresses.len(),
+        20,
+        "20 distinct addresses on blue: {addresses:?}"
+    );
     assert_eq!(bridge.ports().len(), 20);
 
     for name in &names {
@@ -168,8 +298,17 @@ fn twenty_pods_created_at_once_all_get_their_networks_and_leave_nothing() {
     for name in &names {
         node.wait_gone(&ns, name);
     }
-    wait_for("every sandbox stopped", || names.iter().all(|n| node.sandboxes(&ns, n).iter().all(|s| !s.ready)));
-    assert_eq!(bridge.ports(), Vec::<String>::new(), "veths left on {}", bridge.name);
+    wait_for("every sandbox stopped", || {
+        names
+            .iter()
+            .all(|n| node.sandboxes(&ns, n).iter().all(|s| !s.ready))
+    });
+    assert_eq!(
+        bridge.ports(),
+        Vec::<String>::new(),
+        "veths left on {}",
+        bridge.name
+    );
     for sandbox in &sandboxes {
         assert_nothing_left(&sandbox.id, &[&ipam, &node.state.join("ipam")]);
     }

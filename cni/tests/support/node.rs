@@ -11,8 +11,8 @@ use kube::api::{Api, DeleteParams, PostParams};
 use serde_json::{json, Value};
 
 use super::k8s::Cluster;
-use super::sriov_tree::FakeTree;
 use super::sh;
+use super::sriov_tree::FakeTree;
 
 /// The node and its control plane.
 pub struct Node {
@@ -91,21 +91,22 @@ impl Node {
             .map(|p| serde_json::to_value(p).unwrap())
     }
 
-    /// Waits until kubelet reports the pod Ready; returns the pod and the time it took from the call.
-    /// Panics with the pod's status and kubelet's view when it does not within [`POD_DEADLINE`].
-    pub fn wait_ready(&self, namespace: &str, name: &str) -> (Value, Duration) {
+    /// Waits until kubelet reports the pod Ready and returns it. Panics with the pod's status and the
+    /// events about it (kubelet's sandbox and CNI errors) when it is not Ready within [`POD_DEADLINE`].
+    pub fn wait_ready(&self, namespace: &str, name: &str) -> Value {
         let started = Instant::now();
         loop {
             let pod = self.pod(namespace, name);
             if let Some(pod) = &pod {
                 if condition(pod, "Ready") {
-                    return (pod.clone(), started.elapsed());
+                    return pod.clone();
                 }
             }
             if started.elapsed() > POD_DEADLINE {
                 panic!(
                     "pod {namespace}/{name} not Ready after {POD_DEADLINE:?}: {}\nevents: {}",
-                    pod.map(|p| p["status"].to_string()).unwrap_or_else(|| "gone".into()),
+                    pod.map(|p| p["status"].to_string())
+                        .unwrap_or_else(|| "gone".into()),
                     self.events(namespace, name)
                 );
             }
@@ -117,12 +118,19 @@ impl Node {
     pub fn events(&self, namespace: &str, name: &str) -> String {
         use k8s_openapi::api::core::v1::Event;
         let api: Api<Event> = Api::namespaced(self.cluster.client.clone(), namespace);
-        let params = kube::api::ListParams::default().fields(&format!("involvedObject.name={name}"));
+        let params =
+            kube::api::ListParams::default().fields(&format!("involvedObject.name={name}"));
         match self.cluster.block_on(api.list(&params)) {
             Ok(list) => list
                 .items
                 .iter()
-                .map(|e| format!("{}: {}", e.reason.clone().unwrap_or_default(), e.message.clone().unwrap_or_default()))
+                .map(|e| {
+                    format!(
+                        "{}: {}",
+                        e.reason.clone().unwrap_or_default(),
+                        e.message.clone().unwrap_or_default()
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join("\n"),
             Err(e) => format!("(events not listed: {e})"),
@@ -163,22 +171,37 @@ impl Node {
 
     /// What container `id` wrote to its stdout and stderr so far (`crictl logs`).
     pub fn crictl_logs(&self, id: &str) -> String {
-        let out = Command::new(&self.crictl).args(["logs", id]).output().unwrap();
-        assert!(out.status.success(), "crictl logs {id}: {}", String::from_utf8_lossy(&out.stderr));
-        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+        let out = Command::new(&self.crictl)
+            .args(["logs", id])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "crictl logs {id}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
     }
 
     /// Every sandbox containerd has for pod `namespace/name`, any state, oldest first.
     pub fn sandboxes(&self, namespace: &str, name: &str) -> Vec<Sandbox> {
-        let list: Value = serde_json::from_str(&self.crictl(&["pods", "--namespace", namespace, "-o", "json"]))
-            .expect("crictl pods -o json");
+        let list: Value =
+            serde_json::from_str(&self.crictl(&["pods", "--namespace", namespace, "-o", "json"]))
+                .expect("crictl pods -o json");
         let mut found: Vec<(u64, Sandbox)> = list["items"]
             .as_array()
             .into_iter()
             .flatten()
             .filter(|p| p["metadata"]["name"] == name && p["metadata"]["namespace"] == namespace)
             .map(|p| {
-                let created = p["createdAt"].as_str().and_then(|t| t.parse().ok()).unwrap_or(0);
+                let created = p["createdAt"]
+                    .as_str()
+                    .and_then(|t| t.parse().ok())
+                    .unwrap_or(0);
                 (created, self.sandbox(p["id"].as_str().unwrap()))
             })
             .collect();
@@ -190,13 +213,18 @@ impl Node {
     pub fn ready_sandbox(&self, namespace: &str, name: &str) -> Sandbox {
         let all = self.sandboxes(namespace, name);
         let ready: Vec<&Sandbox> = all.iter().filter(|s| s.ready).collect();
-        assert_eq!(ready.len(), 1, "ready sandboxes of {namespace}/{name}: {all:?}");
+        assert_eq!(
+            ready.len(),
+            1,
+            "ready sandboxes of {namespace}/{name}: {all:?}"
+        );
         ready[0].clone()
     }
 
     /// Sandbox `id` as `crictl inspectp` reports it.
     pub fn sandbox(&self, id: &str) -> Sandbox {
-        let info: Value = serde_json::from_str(&self.crictl(&["inspectp", "-o", "json", id])).expect("crictl inspectp");
+        let info: Value = serde_json::from_str(&self.crictl(&["inspectp", "-o", "json", id]))
+            .expect("crictl inspectp");
         let netns = info["info"]["runtimeSpec"]["linux"]["namespaces"]
             .as_array()
             .into_iter()
@@ -214,18 +242,34 @@ impl Node {
     /// Runs `daemon.sh STATE <action> <daemon>`: restarts, stops or kills containerd or kubelet.
     pub fn daemon(&self, action: &str, daemon: &str) {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/node/daemon.sh");
-        sh(script.to_str().unwrap(), &[self.state.to_str().unwrap(), action, daemon]);
+        sh(
+            script.to_str().unwrap(),
+            &[self.state.to_str().unwrap(), action, daemon],
+        );
     }
 
     /// The value of one series of kubelet's `/metrics` (e.g. `name_sum{label="value"}`), read with the
     /// control plane's admin client certificate; 0 while kubelet has not exported it yet.
     pub fn kubelet_metric(&self, series: &str) -> f64 {
         let pki = self.cluster.state.join("pki");
-        let text = sh("curl", &["-fsSk", "--cert", pki.join("admin.crt").to_str().unwrap(), "--key",
-            pki.join("admin.key").to_str().unwrap(), &format!("{}/metrics", var("NODE_KUBELET_URL"))]);
+        let text = sh(
+            "curl",
+            &[
+                "-fsSk",
+                "--cert",
+                pki.join("admin.crt").to_str().unwrap(),
+                "--key",
+                pki.join("admin.key").to_str().unwrap(),
+                &format!("{}/metrics", var("NODE_KUBELET_URL")),
+            ],
+        );
         text.lines()
             .find_map(|l| l.strip_prefix(series).and_then(|v| v.strip_prefix(' ')))
-            .map(|v| v.trim().parse().unwrap_or_else(|e| panic!("{series}: {v}: {e}")))
+            .map(|v| {
+                v.trim()
+                    .parse()
+                    .unwrap_or_else(|e| panic!("{series}: {v}: {e}"))
+            })
             .unwrap_or(0.0)
     }
 
@@ -263,11 +307,18 @@ pub struct Sandbox {
 impl Sandbox {
     /// Runs `ip <args>` inside the sandbox's network namespace (`nsenter --net`) and returns stdout.
     pub fn ip(&self, args: &str) -> String {
-        let netns = self.netns.as_ref().unwrap_or_else(|| panic!("sandbox {} has no netns", self.id));
+        let netns = self
+            .netns
+            .as_ref()
+            .unwrap_or_else(|| panic!("sandbox {} has no netns", self.id));
         let mut argv = vec![format!("--net={}", netns.display()), "ip".into()];
         argv.extend(args.split_whitespace().map(str::to_string));
         let out = Command::new("nsenter").args(&argv).output().unwrap();
-        assert!(out.status.success(), "nsenter {argv:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "nsenter {argv:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
@@ -283,7 +334,12 @@ impl Sandbox {
                 let v4 = self
                     .ip(&format!("-o -4 addr show dev {n}"))
                     .lines()
-                    .filter_map(|l| l.split_whitespace().skip_while(|w| *w != "inet").nth(1).map(str::to_string))
+                    .filter_map(|l| {
+                        l.split_whitespace()
+                            .skip_while(|w| *w != "inet")
+                            .nth(1)
+                            .map(str::to_string)
+                    })
                     .collect();
                 (n, v4)
             })
@@ -306,7 +362,9 @@ pub fn files_naming(dir: &Path, needle: &str) -> Vec<String> {
                 stack.push(path.clone());
             }
             let content_names = path.is_file()
-                && std::fs::read_to_string(&path).map(|c| c.contains(needle)).unwrap_or(false);
+                && std::fs::read_to_string(&path)
+                    .map(|c| c.contains(needle))
+                    .unwrap_or(false);
             if entry.file_name().to_string_lossy().contains(needle) || content_names {
                 found.push(path.strip_prefix(dir).unwrap().display().to_string());
             }
@@ -318,7 +376,9 @@ pub fn files_naming(dir: &Path, needle: &str) -> Vec<String> {
 
 /// `docker/manifests/<name>` of this repository.
 pub fn manifest(name: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docker/manifests").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../docker/manifests")
+        .join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -332,14 +392,20 @@ pub fn manifest(name: &str) -> String {
 ///   kubelet's service variables): there is no kube-proxy on this node to serve the `kubernetes`
 ///   Service's cluster IP, which the installer would otherwise write into multus's kubeconfig.
 pub fn installer_objects(node: &Node) -> Vec<Value> {
-    let (bin, conf) = (node.cni_bin.display().to_string(), node.cni_conf.display().to_string());
+    let (bin, conf) = (
+        node.cni_bin.display().to_string(),
+        node.cni_conf.display().to_string(),
+    );
     let mut docs = super::k8s::yaml_documents(&manifest("installer.yaml"));
     let daemonset = docs
         .iter_mut()
         .find(|d| d["kind"] == "DaemonSet")
         .expect("installer.yaml has a DaemonSet");
     let pod = &mut daemonset["spec"]["template"]["spec"];
-    for volume in pod["volumes"].as_array_mut().expect("the DaemonSet's volumes") {
+    for volume in pod["volumes"]
+        .as_array_mut()
+        .expect("the DaemonSet's volumes")
+    {
         let path = &mut volume["hostPath"]["path"];
         match path.as_str() {
             Some("/opt/cni/bin") => *path = json!(bin),
@@ -363,9 +429,14 @@ pub fn installer_objects(node: &Node) -> Vec<Value> {
         .expect("the API server's URL has a port");
     container["env"] = json!([{"name": "KUBERNETES_SERVICE_HOST", "value": host},
         {"name": "KUBERNETES_SERVICE_PORT", "value": port}]);
-    let args = container["args"].as_array_mut().expect("the installer's args");
+    let args = container["args"]
+        .as_array_mut()
+        .expect("the installer's args");
     for arg in args.iter_mut() {
-        let text = arg.as_str().unwrap().replace("=/etc/cni/net.d", &format!("={conf}"));
+        let text = arg
+            .as_str()
+            .unwrap()
+            .replace("=/etc/cni/net.d", &format!("={conf}"));
         *arg = json!(text);
     }
     let log = node.state.join("log/multus.log");
@@ -381,7 +452,10 @@ pub fn installer_objects(node: &Node) -> Vec<Value> {
 pub fn installer_pod(node: &Node) -> Option<Value> {
     let api: Api<KubePod> = Api::namespaced(node.cluster.client.clone(), "kube-system");
     let params = kube::api::ListParams::default().labels("app=multiplane-install");
-    let pods = node.cluster.block_on(api.list(&params)).expect("list the installer's pods");
+    let pods = node
+        .cluster
+        .block_on(api.list(&params))
+        .expect("list the installer's pods");
     pods.items
         .into_iter()
         .map(|p| serde_json::to_value(p).unwrap())
@@ -392,7 +466,10 @@ pub fn installer_pod(node: &Node) -> Option<Value> {
 pub fn wait_for(what: &str, cond: impl Fn() -> bool) {
     let started = Instant::now();
     while !cond() {
-        assert!(started.elapsed() < POD_DEADLINE, "{what}: not within {POD_DEADLINE:?}");
+        assert!(
+            started.elapsed() < POD_DEADLINE,
+            "{what}: not within {POD_DEADLINE:?}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -417,7 +494,11 @@ impl NodeSriov {
         let link = node.state.join("sriov");
         let _ = std::fs::remove_file(&link);
         std::os::unix::fs::symlink(&tree.scratch.dir, &link).unwrap();
-        NodeSriov { tree, link, _lock: lock }
+        NodeSriov {
+            tree,
+            link,
+            _lock: lock,
+        }
     }
 }
 
@@ -447,16 +528,37 @@ pub type Links = Vec<(String, Vec<String>)>;
 
 /// The first IPv4 address of `ifname` in `links`, without its prefix length.
 pub fn address_of(links: &Links, ifname: &str) -> String {
-    let (_, v4) = links.iter().find(|(n, _)| n == ifname).unwrap_or_else(|| panic!("no {ifname}: {links:?}"));
-    v4.first().unwrap_or_else(|| panic!("{ifname} has no IPv4 address: {links:?}")).split('/').next().unwrap().to_string()
+    let (_, v4) = links
+        .iter()
+        .find(|(n, _)| n == ifname)
+        .unwrap_or_else(|| panic!("no {ifname}: {links:?}"));
+    v4.first()
+        .unwrap_or_else(|| panic!("{ifname} has no IPv4 address: {links:?}"))
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string()
 }
 
 /// Asserts that nothing names sandbox `id` any more: multus's cache, containerd's result cache and the
 /// host-local stores in `ipam_dirs`.
 pub fn assert_nothing_left(id: &str, ipam_dirs: &[&Path]) {
-    assert_eq!(files_naming(MULTUS_CACHE.as_ref(), id), Vec::<String>::new(), "multus cache of {id}");
-    assert_eq!(files_naming(RUNTIME_CACHE.as_ref(), id), Vec::<String>::new(), "containerd's CNI results of {id}");
+    assert_eq!(
+        files_naming(MULTUS_CACHE.as_ref(), id),
+        Vec::<String>::new(),
+        "multus cache of {id}"
+    );
+    assert_eq!(
+        files_naming(RUNTIME_CACHE.as_ref(), id),
+        Vec::<String>::new(),
+        "containerd's CNI results of {id}"
+    );
     for dir in ipam_dirs {
-        assert_eq!(files_naming(dir, id), Vec::<String>::new(), "IP leases of {id} in {}", dir.display());
+        assert_eq!(
+            files_naming(dir, id),
+            Vec::<String>::new(),
+            "IP leases of {id} in {}",
+            dir.display()
+        );
     }
 }
