@@ -5,15 +5,23 @@
 //!   (`infinite_rx=1`), forwarded by testpmd (io), by our io loop, and judged by `vlan-firewall`
 //!   with the seed's rules (`dataplane/tests/firewall_rules_vlan210.json`).
 //!
-//! `throughput [--seconds N] [--rounds N]` prints a table per workload: median/min/max Mpps per
-//! side and the ratios. Our io loop runs in a child process of this binary (`throughput --child`),
-//! because the EAL initialises once per process; `vlan-firewall` must sit next to this binary
-//! (`make demo` builds both).
+//! - `acl`: `vlan-firewall` against DPDK's own ACL forwarder, `l3fwd --lookup=acl` (built from
+//!   Debian's `dpdk-doc` examples by `benches/l3fwd/build.sh`), with the same ClassBench-style rules
+//!   (one allow-all rule; acl and fw shapes at 1 000 and 10 000 rules) and traffic on the same
+//!   `net_pcap` vdevs, both measured through DPDK telemetry, after a check that both forward exactly
+//!   the frames the reference model allows.
+//!
+//! `throughput [--seconds N] [--rounds N] [--quick] [--case io|acl]...` prints a table per workload:
+//! median/min/max Mpps per side, the ratios and the targets met or not. `--quick` (CI) runs every case
+//! for 1 round of 2 s unless told otherwise. Our io loop runs in a child process of this binary
+//! (`throughput --child`), because the EAL initialises once per process; `vlan-firewall` must sit next
+//! to this binary (`make demo` builds both).
 
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
+use benches::acl_peer::{self, Forwarder, Forwarders};
 use dataplane::firewall::synth::{frame_for, Rng};
 use dataplane::firewall::{parse_rule_file, Side};
 use dataplane::{pcap, Eal, MbufBatch, Mempool, Port, PortConfig, RxQueue, TxQueue};
@@ -114,17 +122,32 @@ fn replay_workload(dir: &Path) -> Result<Workload, String> {
 struct Options {
     seconds: u64,
     rounds: u32,
+    /// Cases to run (`io`, `acl`); empty = all.
+    cases: Vec<String>,
+}
+
+impl Options {
+    fn runs(&self, case: &str) -> bool {
+        self.cases.is_empty() || self.cases.iter().any(|c| c == case)
+    }
 }
 
 fn parse(args: &[String]) -> Result<Options, String> {
-    let mut o = Options { seconds: 4, rounds: 3 };
-    let mut it = args.iter();
+    let quick = args.iter().any(|a| a == "--quick");
+    let mut o = if quick {
+        Options { seconds: 2, rounds: 1, cases: Vec::new() }
+    } else {
+        Options { seconds: 4, rounds: 3, cases: Vec::new() }
+    };
+    let mut it = args.iter().filter(|a| *a != "--quick");
     while let Some(flag) = it.next() {
         let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
         let bad = |e: std::num::ParseIntError| format!("{flag}: {e}");
         match flag.as_str() {
             "--seconds" => o.seconds = value.parse().map_err(bad)?,
             "--rounds" => o.rounds = value.parse().map_err(bad)?,
+            "--case" if ["io", "acl"].contains(&value.as_str()) => o.cases.push(value.clone()),
+            "--case" => return Err(format!("--case: {value:?} is not io or acl")),
             other => return Err(format!("unknown option {other}")),
         }
     }
@@ -151,6 +174,16 @@ fn parent(args: &[String]) -> Result<(), String> {
 }
 
 fn measure_all(opts: &Options, firewall: &Path, dir: &Path) -> Result<(), String> {
+    if opts.runs("io") {
+        measure_io(opts, firewall, dir)?;
+    }
+    if opts.runs("acl") {
+        measure_acl_peer(opts, firewall, dir)?;
+    }
+    Ok(())
+}
+
+fn measure_io(opts: &Options, firewall: &Path, dir: &Path) -> Result<(), String> {
     for workload in [null_workload(), replay_workload(dir)?] {
         let with_firewall = workload.name.starts_with("replay");
         let (mut testpmd, mut ours, mut fw) = (Vec::new(), Vec::new(), Vec::new());
@@ -178,6 +211,86 @@ fn measure_all(opts: &Options, firewall: &Path, dir: &Path) -> Result<(), String
         }
     }
     Ok(())
+}
+
+/// Rule counts of the ClassBench-style sets (besides the one-rule case).
+const ACL_SIZES: [usize; 2] = [1000, 10000];
+
+/// Firewall vs `l3fwd --lookup=acl`: every rule set checked first (both forward exactly the
+/// reference model's frames), then measured in alternating rounds (the order flips each round).
+fn measure_acl_peer(opts: &Options, firewall: &Path, dir: &Path) -> Result<(), String> {
+    let fwd = Forwarders {
+        firewall: firewall.to_path_buf(),
+        l3fwd: benches::l3fwd::build()?,
+        memory: memory_args(),
+    };
+    let cases = acl_peer::cases(&dir.join("acl"), &ACL_SIZES)?;
+    let mut forwarded = Vec::new();
+    for case in &cases {
+        forwarded.push(case.verify(&fwd)?);
+        eprintln!("throughput: {}: both forward the same {} of {} frames", case.label, forwarded.last().unwrap_or(&0), acl_peer::FRAMES);
+    }
+    let mut rates = vec![(Vec::new(), Vec::new()); cases.len()];
+    for round in 1..=opts.rounds {
+        for (case, (ours, peer)) in cases.iter().zip(rates.iter_mut()) {
+            let run = |side| steady(case.measure(&fwd, side, opts.seconds)?, &format!("{side:?}"));
+            if round % 2 == 1 {
+                ours.extend(run(Forwarder::Firewall)?);
+                peer.extend(run(Forwarder::L3fwd)?);
+            } else {
+                peer.extend(run(Forwarder::L3fwd)?);
+                ours.extend(run(Forwarder::Firewall)?);
+            }
+        }
+        eprintln!("throughput: firewall vs l3fwd-acl round {round}/{} done", opts.rounds);
+    }
+    println!();
+    println!("acl: vlan-firewall vs dpdk l3fwd --lookup=acl, same rules and traffic, two net_pcap ports (infinite_rx)");
+    println!(
+        "  1 worker core each, {} rounds x {} s (first {WARMUP_SAMPLES} s of each dropped); checked on {} frames, measured on the first {}",
+        opts.rounds,
+        opts.seconds,
+        acl_peer::FRAMES,
+        acl_peer::RATE_FRAMES
+    );
+    println!("| rules | forwarded (both = model) | vlan-firewall Mpps median (min-max) | l3fwd-acl Mpps median (min-max) | ns/pkt firewall / l3fwd | ratio | target >= 1 |");
+    println!("|---|---|---|---|---|---|---|");
+    let ns = |s: &[f64]| 1e3 / median(s);
+    for ((case, (ours, peer)), n) in cases.iter().zip(&rates).zip(&forwarded) {
+        let ratio = median(ours) / median(peer);
+        println!(
+            "| {} | {n} | {:.2} ({:.2}-{:.2}) | {:.2} ({:.2}-{:.2}) | {:.1} / {:.1} | {ratio:.2} | {} |",
+            case.label,
+            median(ours),
+            min(ours),
+            max(ours),
+            median(peer),
+            min(peer),
+            max(peer),
+            ns(ours),
+            ns(peer),
+            met(ratio >= 1.0)
+        );
+    }
+    // Rule scaling: the largest set's cost per packet against the one-rule cost, per shape.
+    let (one_ours, one_peer) = &rates[0];
+    for (case, (ours, peer)) in cases.iter().zip(&rates).filter(|(c, _)| c.rules == ACL_SIZES[1]) {
+        let (fw, l3) = (ns(ours) / ns(one_ours), ns(peer) / ns(one_peer));
+        println!(
+            "  {}: cost per packet vs 1 rule: vlan-firewall {fw:.2}x (target <= 1.5: {}), l3fwd-acl {l3:.2}x",
+            case.label,
+            met(fw <= 1.5)
+        );
+    }
+    Ok(())
+}
+
+fn met(ok: bool) -> &'static str {
+    if ok {
+        "met"
+    } else {
+        "not met"
+    }
 }
 
 /// Runs testpmd for `seconds` with per-second stats; returns total Tx Mpps of each second.
