@@ -2,7 +2,7 @@
 # Both install what they need first (Debian packages, cargo-nextest, hugepages).
 CARGO ?= cargo
 
-.PHONY: deps demo test lab k8s node bench-multus
+.PHONY: deps demo test lab k8s node bench-multus bench
 deps:
 	./.ci/install-deps
 
@@ -31,6 +31,14 @@ k8s:
 # the installer DaemonSet from the images of docker/build-images.sh, and every `node_*` test; root only.
 node:
 	./cni/tests/node/run.sh
+
+# The throughput benchmarks (README "For performance engineers"): io forwarding against testpmd and
+# vlan-firewall against DPDK's l3fwd --lookup=acl (built into /var/cache/multiplane/l3fwd); root, a few
+# minutes. BENCH_ARGS: e.g. --quick (every case briefly, for CI), --case acl, --rounds 5.
+BENCH_ARGS ?=
+bench: deps
+	$(CARGO) build --release -p dataplane --bin vlan-firewall -p benches --bin throughput
+	$(CARGO) run --quiet --release -p benches --bin throughput -- $(BENCH_ARGS)
 
 # multus ADD+DEL latency through libcni vs the bare bridge plugin, in config-file and Kubernetes mode.
 bench-multus: deps

@@ -204,7 +204,8 @@ fn measure_io(opts: &Options, firewall: &Path, dir: &Path) -> Result<(), String>
         };
         row("dpdk-testpmd (io)", &testpmd);
         row("multiplane dataplane (io)", &ours);
-        println!("  ratio multiplane io / testpmd io (median): {:.2}", median(&ours) / median(&testpmd));
+        let io = median(&ours) / median(&testpmd);
+        println!("  ratio multiplane io / testpmd io (median): {io:.2} (target >= 0.95: {})", met(io >= 0.95));
         if with_firewall {
             row("multiplane vlan-firewall (seed)", &fw);
             println!("  ratio vlan-firewall / testpmd io (median): {:.2}", median(&fw) / median(&testpmd));
