@@ -40,7 +40,11 @@ impl Cluster {
                 panic!("{name} is not set: the k8s_* tests run against the control plane of `make k8s` (cni/tests/k8s/run.sh)")
             })
         };
-        Cluster::open(var("KUBECONFIG").into(), var("K8S_STATE").into(), var("K8S_SERVER"))
+        Cluster::open(
+            var("KUBECONFIG").into(),
+            var("K8S_STATE").into(),
+            var("K8S_SERVER"),
+        )
     }
 
     /// Connects to the control plane of `kubeconfig` (state directory `state`, URL `server`).
@@ -97,12 +101,23 @@ impl Cluster {
     /// Server-side applies one object with strict field validation (an unknown or duplicated field
     /// is refused, as by `kubectl apply --server-side --validate=strict`), waiting for a CRD to be
     /// established. Returns the applied object or the API's refusal.
-    pub fn try_apply_strict(&self, namespace: Option<&str>, doc: Value) -> Result<Value, kube::Error> {
-        let params = PatchParams::apply(FIELD_MANAGER).force().validation_strict();
+    pub fn try_apply_strict(
+        &self,
+        namespace: Option<&str>,
+        doc: Value,
+    ) -> Result<Value, kube::Error> {
+        let params = PatchParams::apply(FIELD_MANAGER)
+            .force()
+            .validation_strict();
         self.try_apply(namespace, doc, &params)
     }
 
-    fn try_apply(&self, namespace: Option<&str>, mut doc: Value, params: &PatchParams) -> Result<Value, kube::Error> {
+    fn try_apply(
+        &self,
+        namespace: Option<&str>,
+        mut doc: Value,
+        params: &PatchParams,
+    ) -> Result<Value, kube::Error> {
         let (api, name) = self.api_for(namespace, &mut doc);
         let applied = self.block_on(api.patch(&name, params, &Patch::Apply(&doc)))?;
         if doc["kind"] == "CustomResourceDefinition" {
@@ -144,7 +159,11 @@ impl Cluster {
     }
 
     /// Creates one object (`apiVersion` and `kind` in `body`).
-    pub fn try_create(&self, namespace: Option<&str>, mut body: Value) -> Result<Value, kube::Error> {
+    pub fn try_create(
+        &self,
+        namespace: Option<&str>,
+        mut body: Value,
+    ) -> Result<Value, kube::Error> {
         let (api, _) = self.api_for(namespace, &mut body);
         let object: DynamicObject = serde_json::from_value(body).unwrap();
         self.block_on(api.create(&PostParams::default(), &object))
@@ -152,7 +171,13 @@ impl Cluster {
     }
 
     /// Reads one object, `None` if it does not exist.
-    pub fn get(&self, api_version: &str, kind: &str, namespace: Option<&str>, name: &str) -> Option<Value> {
+    pub fn get(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Option<Value> {
         let mut doc = json!({"apiVersion": api_version, "kind": kind, "metadata": {"name": name}});
         let (api, _) = self.api_for(namespace, &mut doc);
         self.block_on(api.get_opt(name))
@@ -196,7 +221,8 @@ impl Cluster {
     /// The annotations of pod `namespace/name`.
     pub fn pod_annotations(&self, namespace: &str, name: &str) -> Value {
         self.get("v1", "Pod", Some(namespace), name)
-            .unwrap_or_else(|| panic!("pod {namespace}/{name} does not exist"))["metadata"]["annotations"]
+            .unwrap_or_else(|| panic!("pod {namespace}/{name} does not exist"))["metadata"]
+            ["annotations"]
             .clone()
     }
 
@@ -212,7 +238,13 @@ impl Cluster {
     }
 
     /// Writes a kubeconfig for `server` with `token` (CA of the tier) and returns its path.
-    pub fn kubeconfig_with_token(&self, path: &std::path::Path, server: &str, user: &str, token: &str) -> PathBuf {
+    pub fn kubeconfig_with_token(
+        &self,
+        path: &std::path::Path,
+        server: &str,
+        user: &str,
+        token: &str,
+    ) -> PathBuf {
         let ca = self.state.join("pki/ca.crt");
         let text = format!(
             "apiVersion: v1\nkind: Config\nclusters:\n- name: tier\n  cluster: {{server: \"{server}\", certificate-authority: \"{}\"}}\nusers:\n- name: {user}\n  user: {{token: \"{token}\"}}\ncontexts:\n- name: tier\n  context: {{cluster: tier, user: {user}}}\ncurrent-context: tier\n",
@@ -226,7 +258,10 @@ impl Cluster {
     fn api_for(&self, namespace: Option<&str>, doc: &mut Value) -> (Api<DynamicObject>, String) {
         let api_version = doc["apiVersion"].as_str().expect("apiVersion").to_string();
         let kind = doc["kind"].as_str().expect("kind").to_string();
-        let name = doc["metadata"]["name"].as_str().expect("metadata.name").to_string();
+        let name = doc["metadata"]["name"]
+            .as_str()
+            .expect("metadata.name")
+            .to_string();
         let (group, version) = api_version.split_once('/').unwrap_or(("", &api_version));
         let gvk = GroupVersionKind::gvk(group, version, &kind);
         let (resource, caps): (ApiResource, ApiCapabilities) = self
@@ -252,7 +287,12 @@ impl Cluster {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let crd = self
-                .get("apiextensions.k8s.io/v1", "CustomResourceDefinition", None, name)
+                .get(
+                    "apiextensions.k8s.io/v1",
+                    "CustomResourceDefinition",
+                    None,
+                    name,
+                )
                 .unwrap();
             let established = crd["status"]["conditions"]
                 .as_array()
@@ -262,7 +302,10 @@ impl Cluster {
             if established {
                 return;
             }
-            assert!(Instant::now() < deadline, "CRD {name} was not established within 30 s");
+            assert!(
+                Instant::now() < deadline,
+                "CRD {name} was not established within 30 s"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -294,8 +337,14 @@ impl PrivateControlPlane {
             .env("K8S_ETCD_PORT", etcd_port.to_string())
             .output()
             .unwrap();
-        assert!(out.status.success(), "up.sh: {}", String::from_utf8_lossy(&out.stderr));
-        let plane = PrivateControlPlane { state: state.clone() };
+        assert!(
+            out.status.success(),
+            "up.sh: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let plane = PrivateControlPlane {
+            state: state.clone(),
+        };
         let cluster = Cluster::open(
             state.join("admin.kubeconfig"),
             state,
