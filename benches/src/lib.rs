@@ -4,6 +4,7 @@
 
 pub mod acl_peer;
 pub mod l3fwd;
+pub mod report;
 pub mod telemetry;
 pub mod test_acl;
 pub mod traffic;

@@ -13,7 +13,7 @@
 //!
 //! `throughput [--seconds N] [--rounds N] [--quick] [--case io|acl]...` prints a table per workload:
 //! median/min/max Mpps per side, the ratios and the targets met or not. `--quick` (CI) runs every case
-//! for 1 round of 2 s unless told otherwise. Our io loop runs in a child process of this binary
+//! for 1 round of 3 s unless told otherwise. Our io loop runs in a child process of this binary
 //! (`throughput --child`), because the EAL initialises once per process; `vlan-firewall` must sit next
 //! to this binary (`make demo` builds both).
 
@@ -22,10 +22,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use benches::acl_peer::{self, Forwarder, Forwarders};
+use benches::report::{self, max, median, met, min, Case, Side as Measured};
 use dataplane::firewall::synth::{frame_for, Rng};
 use dataplane::firewall::{parse_rule_file, Side};
 use dataplane::{pcap, Eal, MbufBatch, Mempool, Port, PortConfig, RxQueue, TxQueue};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// Where `throughput.json`, `throughput.png` and `throughput.svg` go unless `--out DIR` says.
+const DEFAULT_OUT: &str = "/var/tmp/multiplane-bench";
 
 /// Per-second samples taken before the rate settles are discarded.
 const WARMUP_SAMPLES: usize = 1;
@@ -124,6 +128,8 @@ struct Options {
     rounds: u32,
     /// Cases to run (`io`, `acl`); empty = all.
     cases: Vec<String>,
+    /// Where the JSON file and the chart go.
+    out: PathBuf,
 }
 
 impl Options {
@@ -135,9 +141,9 @@ impl Options {
 fn parse(args: &[String]) -> Result<Options, String> {
     let quick = args.iter().any(|a| a == "--quick");
     let mut o = if quick {
-        Options { seconds: 2, rounds: 1, cases: Vec::new() }
+        Options { seconds: 3, rounds: 1, cases: Vec::new(), out: PathBuf::from(DEFAULT_OUT) }
     } else {
-        Options { seconds: 4, rounds: 3, cases: Vec::new() }
+        Options { seconds: 4, rounds: 3, cases: Vec::new(), out: PathBuf::from(DEFAULT_OUT) }
     };
     let mut it = args.iter().filter(|a| *a != "--quick");
     while let Some(flag) = it.next() {
@@ -148,6 +154,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
             "--rounds" => o.rounds = value.parse().map_err(bad)?,
             "--case" if ["io", "acl"].contains(&value.as_str()) => o.cases.push(value.clone()),
             "--case" => return Err(format!("--case: {value:?} is not io or acl")),
+            "--out" => o.out = PathBuf::from(value),
             other => return Err(format!("unknown option {other}")),
         }
     }
@@ -174,16 +181,42 @@ fn parent(args: &[String]) -> Result<(), String> {
 }
 
 fn measure_all(opts: &Options, firewall: &Path, dir: &Path) -> Result<(), String> {
+    let mut cases = Vec::new();
     if opts.runs("io") {
-        measure_io(opts, firewall, dir)?;
+        measure_io(opts, firewall, dir, &mut cases)?;
     }
     if opts.runs("acl") {
-        measure_acl_peer(opts, firewall, dir)?;
+        measure_acl_peer(opts, firewall, dir, &mut cases)?;
     }
+    write_report(opts, &cases)
+}
+
+/// Writes the JSON file and the chart of `cases` into `--out`.
+fn write_report(opts: &Options, cases: &[Case]) -> Result<(), String> {
+    std::fs::create_dir_all(&opts.out).map_err(|e| format!("{}: {e}", opts.out.display()))?;
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("model name").map(|v| v.trim_start_matches([' ', '\t', ':']).to_string()))
+        .unwrap_or_default();
+    let meta = serde_json::json!({
+        "rounds": opts.rounds,
+        "seconds": opts.seconds,
+        "warmup_seconds_dropped": WARMUP_SAMPLES,
+        "cpu": cpu,
+        "cpus": std::thread::available_parallelism().map_or(0, |n| n.get()),
+    });
+    let json = opts.out.join("throughput.json");
+    let text = serde_json::to_string_pretty(&report::to_json(meta, cases)).map_err(|e| e.to_string())?;
+    std::fs::write(&json, text).map_err(|e| format!("{}: {e}", json.display()))?;
+    let title = format!("throughput, {} rounds x {} s, {cpu}", opts.rounds, opts.seconds);
+    report::chart(cases, &title, &opts.out.join("throughput"))?;
+    println!();
+    println!("results: {} and throughput.png / throughput.svg beside it", json.display());
     Ok(())
 }
 
-fn measure_io(opts: &Options, firewall: &Path, dir: &Path) -> Result<(), String> {
+fn measure_io(opts: &Options, firewall: &Path, dir: &Path, cases: &mut Vec<Case>) -> Result<(), String> {
     for workload in [null_workload(), replay_workload(dir)?] {
         let with_firewall = workload.name.starts_with("replay");
         let (mut testpmd, mut ours, mut fw) = (Vec::new(), Vec::new(), Vec::new());
@@ -210,6 +243,13 @@ fn measure_io(opts: &Options, firewall: &Path, dir: &Path) -> Result<(), String>
             row("multiplane vlan-firewall (seed)", &fw);
             println!("  ratio vlan-firewall / testpmd io (median): {:.2}", median(&fw) / median(&testpmd));
         }
+        let side = |name: &str, samples: Vec<f64>| Measured { name: name.to_string(), samples };
+        let mut sides = vec![side("multiplane io", ours), side("testpmd io", testpmd)];
+        if with_firewall {
+            sides.push(side("vlan-firewall (seed rules)", fw));
+        }
+        let label = workload.name.split(':').next().unwrap_or(workload.name).to_string();
+        cases.push(Case { workload: "io".into(), label, sides, verdict: Some((io, ">= 0.95".into(), io >= 0.95)) });
     }
     Ok(())
 }
@@ -219,7 +259,7 @@ const ACL_SIZES: [usize; 2] = [1000, 10000];
 
 /// Firewall vs `l3fwd --lookup=acl`: every rule set checked first (both forward exactly the
 /// reference model's frames), then measured in alternating rounds (the order flips each round).
-fn measure_acl_peer(opts: &Options, firewall: &Path, dir: &Path) -> Result<(), String> {
+fn measure_acl_peer(opts: &Options, firewall: &Path, dir: &Path, out: &mut Vec<Case>) -> Result<(), String> {
     let fwd = Forwarders {
         firewall: firewall.to_path_buf(),
         l3fwd: benches::l3fwd::build()?,
@@ -283,15 +323,19 @@ fn measure_acl_peer(opts: &Options, firewall: &Path, dir: &Path) -> Result<(), S
             met(fw <= 1.5)
         );
     }
-    Ok(())
-}
-
-fn met(ok: bool) -> &'static str {
-    if ok {
-        "met"
-    } else {
-        "not met"
+    for (case, (ours, peer)) in cases.iter().zip(rates) {
+        let ratio = median(&ours) / median(&peer);
+        out.push(Case {
+            workload: "acl".into(),
+            label: case.label.clone(),
+            sides: vec![
+                Measured { name: "vlan-firewall".into(), samples: ours },
+                Measured { name: "l3fwd --lookup=acl".into(), samples: peer },
+            ],
+            verdict: Some((ratio, ">= 1".into(), ratio >= 1.0)),
+        });
     }
+    Ok(())
 }
 
 /// Runs testpmd for `seconds` with per-second stats; returns total Tx Mpps of each second.
@@ -367,20 +411,6 @@ fn steady(samples: Vec<f64>, who: &str) -> Result<Vec<f64>, String> {
         return Err(format!("{who} printed no rate samples"));
     }
     Ok(steady)
-}
-
-fn median(s: &[f64]) -> f64 {
-    let mut v = s.to_vec();
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
-fn min(s: &[f64]) -> f64 {
-    s.iter().copied().fold(f64::INFINITY, f64::min)
-}
-
-fn max(s: &[f64]) -> f64 {
-    s.iter().copied().fold(f64::NEG_INFINITY, f64::max)
 }
 
 /// Child: `--child SECONDS PORT_A PORT_B [EAL args]`: forwards both ways and prints `mpps X` every
