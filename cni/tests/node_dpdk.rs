@@ -74,18 +74,7 @@ fn a_dpdk_mode_pod_runs_vlan_firewall_with_vfio_bound_vfs_and_hugepages() {
     }
 
     // The container: the VNF image, IPC_LOCK, the hugepages volume, vlan-firewall running on the vdevs.
-    let containers: Value = serde_json::from_str(&node.crictl(&[
-        "ps",
-        "-o",
-        "json",
-        "--label",
-        &format!("io.kubernetes.pod.namespace={ns}"),
-    ]))
-    .unwrap();
-    let id = containers["containers"][0]["id"]
-        .as_str()
-        .expect("the VNF container")
-        .to_string();
+    let id = node.container_of(&node.ready_sandbox(&ns, &name));
     let inspect: Value =
         serde_json::from_str(&node.crictl(&["inspect", "-o", "json", &id])).unwrap();
     assert_eq!(inspect["status"]["image"]["image"], image);

@@ -90,6 +90,22 @@ fn a_pod_with_two_nads_gets_eth0_net1_net2_and_delete_leaves_nothing() {
             ),
         ]
     );
+    // The pod's container sees the same (as `kubectl exec <pod> -- ip addr` would show; busybox's ip).
+    let inside = node.crictl(&["exec", &node.container_of(&sandbox), "ip", "-4", "addr"]);
+    let mut seen = Links::new();
+    for line in inside.lines() {
+        if let Some(name) = line.split(": ").nth(1).filter(|_| !line.starts_with(' ')) {
+            seen.push((name.split('@').next().unwrap().to_string(), Vec::new()));
+        } else if let (Some(last), Some(inet)) =
+            (seen.last_mut(), line.trim().strip_prefix("inet "))
+        {
+            last.1
+                .push(inet.split_whitespace().next().unwrap().to_string());
+        }
+    }
+    seen.retain(|(name, _)| name != "lo");
+    seen.sort();
+    assert_eq!(seen, links, "the container's view: {inside}");
     assert_eq!(bridge.ports().len(), 1, "the pod's veth on {}", bridge.name);
     assert_eq!(
         node.multus_log(&format!("in {}", sandbox.id)).len(),

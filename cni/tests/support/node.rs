@@ -169,6 +169,19 @@ impl Node {
         sh(self.crictl.to_str().unwrap(), args)
     }
 
+    /// The ID of the (one) running container in `sandbox`.
+    pub fn container_of(&self, sandbox: &Sandbox) -> String {
+        let ids = self.crictl(&["ps", "-q", "--pod", &sandbox.id, "--state", "running"]);
+        let ids: Vec<&str> = ids.split_whitespace().collect();
+        assert_eq!(
+            ids.len(),
+            1,
+            "running containers of sandbox {}: {ids:?}",
+            sandbox.id
+        );
+        ids[0].to_string()
+    }
+
     /// What container `id` wrote to its stdout and stderr so far (`crictl logs`).
     pub fn crictl_logs(&self, id: &str) -> String {
         let out = Command::new(&self.crictl)
