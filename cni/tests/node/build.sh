@@ -2,8 +2,9 @@
 # Builds what the node tier needs, once, into caches outside the repo, installing Debian packages first:
 # containerd + runc (the CRI runtime), busybox-static (the test image), gcc (the pause binary); kubelet,
 # etcd, kube-apiserver and the podresources-stub through the Kubernetes tier's build.sh; crictl from the
-# Go module proxy; kube-controller-manager and kube-scheduler of the same release; and the node's two
-# images (pause, busybox) as OCI archives.
+# Go module proxy; kube-controller-manager and kube-scheduler of the same release; our device plugin
+# (device-plugin/main.go, on kubelet's own API module); and the node's two images (pause, busybox) as
+# OCI archives.
 # Prints NODE_CACHE (below), which holds those binaries in bin/ and the archives in images/.
 # Env: NODE_CACHE (default /var/cache/multiplane/node), CRICTL_VERSION (v1.34.0), K8S_VERSION (build.sh's).
 set -euo pipefail
@@ -52,6 +53,16 @@ fi
 rm -f "$src/tools.go.new"
 flags="-s -X k8s.io/component-base/version.gitVersion=$k8s_version -X k8s.io/component-base/version.gitMajor=1"
 flags="$flags -X k8s.io/component-base/version.gitMinor=$(echo "$k8s_version" | cut -d. -f2)"
+# Our device plugin (cni/tests/node/device-plugin) is rebuilt whenever its source changes.
+mkdir -p "$src/device-plugin"
+if ! cmp -s "$here/device-plugin/main.go" "$src/device-plugin/main.go"; then
+  cp "$here/device-plugin/main.go" "$src/device-plugin/main.go"
+  rm -f "$cache/bin/device-plugin"
+fi
+if [ ! -x "$cache/bin/device-plugin" ]; then
+  (cd "$src" && go build -trimpath -ldflags=-s -o "$cache/bin/device-plugin.tmp" ./device-plugin)
+  mv "$cache/bin/device-plugin.tmp" "$cache/bin/device-plugin"
+fi
 for b in kube-controller-manager kube-scheduler; do
   if [ ! -x "$cache/bin/$b-$k8s_version" ]; then
     started=$(date +%s)

@@ -31,7 +31,7 @@ start)
     # shellcheck disable=SC1091
     . "$state/kubelet/env"
     "$KUBELET" --config "$state/kubelet/config.yaml" --kubeconfig "$state/kubelet/kubeconfig" \
-      --root-dir "$state/kubelet/root" --hostname-override "$NODE_NAME" \
+      --root-dir "$state/kubelet/root" --cert-dir "$state/kubelet/pki" --hostname-override "$NODE_NAME" \
       >>"$state/log/kubelet.log" 2>&1 &
     echo $! > "$pidfile"
     ready() { curl -fsS --max-time 1 "http://127.0.0.1:$KUBELET_HEALTHZ_PORT/healthz" >/dev/null 2>&1; } ;;

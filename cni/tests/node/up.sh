@@ -178,6 +178,17 @@ CONTROLLER_MANAGER_PORT=$((kubelet_port + 7))
 KUBE_SCHEDULER=$cache/bin/kube-scheduler-${K8S_VERSION:-v1.34.4}
 SCHEDULER_PORT=$((kubelet_port + 9))
 ENV
+# Two paths of kubelet's stay at /var/lib/kubelet whatever its --root-dir: its device plugins' directory
+# (device-plugins/kubelet.sock, where plugins register), and the PodResources socket as multus finds it
+# by default (the installer's configuration names none), which links to this kubelet's. down.sh removes
+# /var/lib/kubelet if this made it; a machine's own kubelet there is left alone (and its PodResources).
+if [ ! -e /var/lib/kubelet ]; then
+  mkdir -p /var/lib/kubelet
+  touch "$state/made-var-lib-kubelet"
+  ln -s "$state/kubelet/root/pod-resources" /var/lib/kubelet/pod-resources
+elif [ ! -e /var/lib/kubelet/pod-resources ]; then
+  echo "node tier: /var/lib/kubelet exists; its pod-resources is not linked to this node's kubelet" >&2
+fi
 "$here/daemon.sh" "$state" start kubelet
 "$here/daemon.sh" "$state" start controller-manager
 "$here/daemon.sh" "$state" start scheduler
@@ -202,12 +213,15 @@ NODE_CNI_CONF=$state/cni/net.d
 NODE_KUBELET_ROOT=$state/kubelet/root
 NODE_POD_RESOURCES=$state/kubelet/root/pod-resources/kubelet.sock
 NODE_KUBELET_URL=https://127.0.0.1:$kubelet_port
+NODE_DEVICE_PLUGIN=$cache/bin/device-plugin
+NODE_DEVICE_PLUGINS_DIR=/var/lib/kubelet/device-plugins
 NODE_PAUSE_IMAGE=$pause_image
 NODE_TEST_IMAGE=localhost/multiplane/busybox:node
 CONTAINERD_ADDRESS=$sock
 CRICTL=$cache/bin/crictl
 CRI_CONFIG_FILE=$state/crictl.yaml
-export NODE_STATE NODE_NAME NODE_CNI_BIN NODE_CNI_CONF NODE_KUBELET_ROOT NODE_POD_RESOURCES NODE_KUBELET_URL NODE_PAUSE_IMAGE
+export NODE_STATE NODE_NAME NODE_CNI_BIN NODE_CNI_CONF NODE_KUBELET_ROOT NODE_POD_RESOURCES NODE_KUBELET_URL
+export NODE_DEVICE_PLUGIN NODE_DEVICE_PLUGINS_DIR NODE_PAUSE_IMAGE
 export NODE_TEST_IMAGE CONTAINERD_ADDRESS CRICTL CRI_CONFIG_FILE
 ENV
 now=$(date +%s.%N)

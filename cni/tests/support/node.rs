@@ -575,3 +575,47 @@ pub fn assert_nothing_left(id: &str, ipam_dirs: &[&Path]) {
         );
     }
 }
+
+/// The node tier's device plugin (cni/tests/node/device-plugin) advertising `devices` as `resource` to
+/// kubelet, as the SR-IOV network device plugin does with VFs; stopped on drop.
+pub struct DevicePlugin {
+    child: std::process::Child,
+}
+
+impl DevicePlugin {
+    /// Starts it and waits until the Node's allocatable has every device.
+    pub fn start(node: &Node, resource: &str, devices: &[String]) -> DevicePlugin {
+        let child = Command::new(var("NODE_DEVICE_PLUGIN"))
+            .args([
+                "-dir",
+                &var("NODE_DEVICE_PLUGINS_DIR"),
+                "-resource",
+                resource,
+            ])
+            .args(["-devices", &devices.join(",")])
+            .spawn()
+            .expect("the node tier's device plugin");
+        let plugin = DevicePlugin { child };
+        wait_for(
+            &format!("{resource}: {} allocatable on the Node", devices.len()),
+            || {
+                let n = node
+                    .cluster
+                    .get("v1", "Node", None, &node.name)
+                    .expect("the Node");
+                n["status"]["allocatable"][resource] == devices.len().to_string()
+            },
+        );
+        plugin
+    }
+}
+
+impl Drop for DevicePlugin {
+    fn drop(&mut self) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        let _ = self.child.wait();
+    }
+}
