@@ -129,6 +129,17 @@ impl RuleCase {
         write_file(&self.dir.join("ipv6.rules"), l3fwd::IPV6_RULES)
     }
 
+    /// The rules.
+    pub fn rule_list(&self) -> &[Rule] {
+        &self.model_rules
+    }
+
+    /// A file of the case's directory: `traffic.pcap` (the checked frames), `rate.pcap` (the
+    /// measured ones), or a new one.
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
     /// The frames the reference model forwards out of port B when the traffic arrives on port A.
     pub fn expected(&self) -> Vec<Vec<u8>> {
         let set = dataplane::firewall::classbench::rule_set(self.model_rules.clone());

@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use benches::acl_peer::{self, Forwarder, Forwarders};
+use benches::kernel_path::{self, Bed};
 use benches::report::{self, max, median, met, min, Case, Side as Measured};
 use dataplane::firewall::synth::{frame_for, Rng};
 use dataplane::firewall::{parse_rule_file, Side};
@@ -126,7 +127,7 @@ fn replay_workload(dir: &Path) -> Result<Workload, String> {
 struct Options {
     seconds: u64,
     rounds: u32,
-    /// Cases to run (`io`, `acl`); empty = all.
+    /// Cases to run (`io`, `acl`, `kernel`); empty = all.
     cases: Vec<String>,
     /// Where the JSON file and the chart go.
     out: PathBuf,
@@ -152,8 +153,8 @@ fn parse(args: &[String]) -> Result<Options, String> {
         match flag.as_str() {
             "--seconds" => o.seconds = value.parse().map_err(bad)?,
             "--rounds" => o.rounds = value.parse().map_err(bad)?,
-            "--case" if ["io", "acl"].contains(&value.as_str()) => o.cases.push(value.clone()),
-            "--case" => return Err(format!("--case: {value:?} is not io or acl")),
+            "--case" if ["io", "acl", "kernel"].contains(&value.as_str()) => o.cases.push(value.clone()),
+            "--case" => return Err(format!("--case: {value:?} is not io, acl or kernel")),
             "--out" => o.out = PathBuf::from(value),
             other => return Err(format!("unknown option {other}")),
         }
@@ -187,6 +188,9 @@ fn measure_all(opts: &Options, firewall: &Path, dir: &Path) -> Result<(), String
     }
     if opts.runs("acl") {
         measure_acl_peer(opts, firewall, dir, &mut cases)?;
+    }
+    if opts.runs("kernel") {
+        measure_kernel(opts, dir, &mut cases)?;
     }
     write_report(opts, &cases)
 }
@@ -333,6 +337,82 @@ fn measure_acl_peer(opts: &Options, firewall: &Path, dir: &Path, out: &mut Vec<C
                 Measured { name: "l3fwd --lookup=acl".into(), samples: peer },
             ],
             verdict: Some((ratio, ">= 1".into(), ratio >= 1.0)),
+        });
+    }
+    Ok(())
+}
+
+/// The kernel path (nftables on netdev ingress between veths, `benches::kernel_path`) with the acl
+/// case's rule sets: each checked first (the chain's allow/drop counters equal the reference model's
+/// on the checked frames, sent one per burst), then driven at saturation; the gain is our firewall's
+/// Mpps on one core (from the acl case of this run) over the kernel's frames per CPU-second.
+fn measure_kernel(opts: &Options, dir: &Path, out: &mut Vec<Case>) -> Result<(), String> {
+    let cases = acl_peer::cases(&dir.join("kernel"), &ACL_SIZES)?;
+    let bed = Bed::new(&format!("mpk{}", std::process::id()))?;
+    let memory = memory_args();
+    let mut rows = Vec::new();
+    for case in &cases {
+        let rules = kernel_path::ruleset(case.rule_list())?;
+        let rules_file = case.file("nft.rules");
+        bed.load(&rules, &rules_file)?;
+        let allowed = case.expected().len() as u64;
+        let before = bed.arrived()?;
+        let gen = bed.generator(&case.file("traffic.pcap"), false, 1, &memory, &case.file("gen-check.log"))?;
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        while bed.arrived()? - before < acl_peer::FRAMES as u64 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        gen.stop()?;
+        let verdicts = bed.verdicts()?;
+        let want = (allowed, acl_peer::FRAMES as u64 - allowed);
+        if verdicts != want {
+            return Err(format!("{}: nftables allowed/dropped {verdicts:?}, the reference model {want:?}", case.label));
+        }
+        eprintln!("throughput: kernel {}: nftables allows {} and drops {} of {} frames, as the model", case.label, want.0, want.1, acl_peer::FRAMES);
+        rows.push((Vec::new(), Vec::new()));
+    }
+    for round in 1..=opts.rounds {
+        for (case, (mpps, ns)) in cases.iter().zip(rows.iter_mut()) {
+            bed.load(&kernel_path::ruleset(case.rule_list())?, &case.file("nft.rules"))?;
+            let gen = bed.generator(&case.file("rate.pcap"), true, 32, &memory, &case.file("gen-rate.log"))?;
+            let samples = kernel_path::sample(&bed, opts.seconds)?;
+            gen.stop()?;
+            for s in samples.into_iter().skip(WARMUP_SAMPLES) {
+                mpps.push(s.mpps);
+                ns.push(s.ns_per_packet);
+            }
+        }
+        eprintln!("throughput: kernel path round {round}/{} done", opts.rounds);
+    }
+    println!();
+    println!("kernel: nftables netdev ingress on a veth, fwd to the next veth, same rules and traffic; generator testpmd io net_pcap -> net_af_packet on CPU 1");
+    println!("  {} rounds x {} s; kernel CPU = system + irq + softirq of CPU 1 (includes the generator's AF_PACKET sends and both veth hops)", opts.rounds, opts.seconds);
+    println!("| rules | frames judged Mpps median (min-max) | kernel CPU ns/pkt median | kernel Mpps per core | vlan-firewall Mpps (1 core) | gain | target >= 10 |");
+    println!("|---|---|---|---|---|---|---|");
+    for (case, (mpps, ns)) in cases.iter().zip(rows) {
+        let per_core = 1e3 / median(&ns);
+        let ours = out
+            .iter()
+            .find(|c| c.workload == "acl" && c.label == case.label)
+            .map(|c| median(&c.sides[0].samples));
+        let gain = ours.map(|o| o / per_core);
+        println!(
+            "| {} | {:.3} ({:.3}-{:.3}) | {:.0} | {per_core:.3} | {} | {} | {} |",
+            case.label,
+            median(&mpps),
+            min(&mpps),
+            max(&mpps),
+            median(&ns),
+            ours.map_or("(acl case not run)".into(), |o| format!("{o:.2}")),
+            gain.map_or("-".into(), |g| format!("{g:.1}")),
+            gain.map_or("-", |g| met(g >= 10.0)),
+        );
+        out.push(Case {
+            workload: "kernel".into(),
+            label: case.label.clone(),
+            sides: vec![Measured { name: "nftables (frames judged)".into(), samples: mpps }],
+            verdict: gain.map(|g| (g, ">= 10 (firewall Mpps / kernel Mpps per core)".into(), g >= 10.0)),
         });
     }
     Ok(())
