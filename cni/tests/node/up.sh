@@ -4,9 +4,10 @@
 # kube-controller-manager running the DaemonSet controller (and the kube-root-ca.crt publisher), and
 # kube-scheduler, which binds the DaemonSet's pods (the tests' own pods name their node).
 # Everything is private to STATE: containerd's root, state, socket and CNI dirs (STATE/cni/bin,
-# STATE/cni/net.d: never the machine's /opt/cni/bin or /etc/cni/net.d), kubelet's root dir, the cgroup
-# root (/multiplane-node in every hierarchy, cgroupfs driver). Images come only from local builds
-# (build.sh): the sandbox image and a static busybox, imported with ctr.
+# STATE/cni/net.d: never the machine's /opt/cni/bin or /etc/cni/net.d), kubelet's root and certificate
+# dirs, the cgroup root (/multiplane-node in every hierarchy, cgroupfs driver); kubelet's fixed paths
+# under /var/lib/kubelet are the exception (see below). Images come only from local builds (build.sh):
+# the sandbox image and a static busybox, imported with ctr.
 # The node starts without a CNI configuration (NotReady for pod networks until one is written to
 # STATE/cni/net.d); host-network pods run at once.
 # Usage: up.sh STATE_DIR. Prints the path of an env file to source (the control plane's variables plus
