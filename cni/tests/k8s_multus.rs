@@ -136,6 +136,36 @@ args: '[
     drive("del", &conf, &pod, &w.libcni_cache()).expect_ok("DEL through libcni");
     assert!(netns.links().is_empty());
     tree.assert_restored();
+
+    // With a cluster network and default networks configured (as the installer's auto mode does),
+    // the seed's pod still gets exactly its listed networks: they replace the cluster network.
+    let cluster = HostLink::expect("mtb");
+    w.nad(
+        "cluster",
+        json!({"cniVersion": "1.0.0", "type": "bridge", "bridge": cluster.name,
+        "ipam": {"type": "host-local", "subnet": "10.90.0.0/24", "dataDir": ipam}}),
+        json!({}),
+    );
+    let (_, conf) =
+        w.multus_conf(json!({"clusterNetwork": "cluster", "defaultNetworks": ["cluster"]}));
+    let netns = Netns::new();
+    let mut pod = w.pod(
+        "seed-on-a-cluster",
+        json!({"networks": SEED_ANNOTATION}),
+        &netns,
+    );
+    pod.env = tree.env();
+    drive("add", &conf, &pod, &w.libcni_cache()).expect_ok("ADD with a cluster network");
+    assert_eq!(sorted(netns.links()), ["eth0", "net0", "north"]);
+    // host-local goes on from its last lease: the next address of the seed's range.
+    assert_eq!(netns.ipv4_of("net0"), ["10.56.217.172/24"]);
+    assert!(
+        cluster.ports().is_empty(),
+        "the cluster network is not attached"
+    );
+    drive("del", &conf, &pod, &w.libcni_cache()).expect_ok("DEL with a cluster network");
+    assert!(netns.links().is_empty());
+    tree.assert_restored();
     w.assert_nothing_left();
 }
 

@@ -168,11 +168,9 @@ fn the_seed_pod_gets_its_sriov_vfs_on_the_fake_tree() {
     node.create_pod(&ns, &pod);
     node.wait_ready(&ns, &name);
 
-    // Section 4.3's VFs: sriov-conf's with 10.56.217.171/24, north with no address and VLAN 210 on its
-    // PF. The installer's configuration (auto mode) names the node's network as multus's clusterNetwork,
-    // which takes eth0 before the annotation's networks (README: the seed's networks replace the
-    // configured delegates, not the cluster network), so flannel-conf is net0 and sriov-conf net1 here,
-    // where the seed's own configuration (a kubeconfig alone) makes flannel-conf eth0 and sriov-conf net0.
+    // Section 4.3: flannel-conf's stand-in is eth0, sriov-conf's VF net0 with 10.56.217.171/24, north
+    // with no address and VLAN 210 on its PF. The seed's networks replace the cluster network that the
+    // installer's auto mode configures, as they replaced the delegates in the seed.
     let sandbox = node.ready_sandbox(&ns, &name);
     let links = sandbox.links();
     let status = node
@@ -197,16 +195,15 @@ fn the_seed_pod_gets_its_sriov_vfs_on_the_fake_tree() {
     assert_eq!(
         status_summary(&status),
         [
-            ("node-bridge".to_string(), "eth0".into(), ip("eth0"), true),
             (
                 format!("{ns}/flannel-conf"),
-                "net0".into(),
-                ip("net0"),
-                false
+                "eth0".into(),
+                ip("eth0"),
+                true
             ),
             (
                 format!("{ns}/sriov-conf"),
-                "net1".into(),
+                "net0".into(),
                 vec!["10.56.217.171".to_string()],
                 false
             ),
@@ -218,15 +215,15 @@ fn the_seed_pod_gets_its_sriov_vfs_on_the_fake_tree() {
             ),
         ]
     );
-    assert_eq!(links.len(), 4, "{links:?}");
-    assert_eq!(address("net1"), ["10.56.217.171/24"]);
+    assert_eq!(links.len(), 3, "{links:?}");
+    assert_eq!(address("net0"), ["10.56.217.171/24"]);
     assert!(address("north").is_empty(), "{links:?}");
-    assert!(address("net0")[0].starts_with("10.243.0."), "{links:?}");
+    assert!(address("eth0")[0].starts_with("10.243.0."), "{links:?}");
     assert_eq!(tree.vf_config(1, 0).vlan, 210);
     assert_eq!(
-        status[2]["mac"],
+        status[1]["mac"],
         sandbox
-            .ip("-o link show net1")
+            .ip("-o link show net0")
             .split("link/ether ")
             .nth(1)
             .unwrap()

@@ -4,8 +4,9 @@
 //! Order: the cluster network (the `v1.multus-cni.io/default-network` annotation, else
 //! `clusterNetwork`, else the configured `delegates`), then `defaultNetworks` (not in
 //! `systemNamespaces`), then the pod's NPWG networks; secondaries are named `net1, net2…`. A pod with
-//! the seed's legacy `networks` annotation gets those networks instead of the configured delegates,
-//! the first one as master unless another sets `masterplugin`, secondaries named `net0, net1…`.
+//! the seed's legacy `networks` annotation gets exactly those networks (no cluster network, no
+//! defaultNetworks, as in the seed), the first one as master unless another sets `masterplugin`,
+//! secondaries named `net0, net1…`.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -257,6 +258,20 @@ impl Resolver<'_> {
             ));
         }
 
+        if let Some(legacy) = &legacy {
+            // The seed's form: the list is the pod's whole set of networks, the first (or the one
+            // with `masterplugin`) its primary; clusterNetwork and defaultNetworks do not apply.
+            let networks = legacy
+                .iter()
+                .enumerate()
+                .map(|(i, selection)| {
+                    let at =
+                        format!("pod {ns}/{pod_name} annotation {LEGACY_NETWORKS_ANNOTATION}[{i}]");
+                    self.legacy(selection, &at)
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            return Ok((networks, 0));
+        }
         let mut networks = Vec::new();
         let mut first_secondary = 1;
         if let Some(text) = annotations.get(DEFAULT_NETWORK_ANNOTATION) {
@@ -271,7 +286,7 @@ impl Resolver<'_> {
             let mut net = self.named(cluster, "clusterNetwork")?;
             net.master = true;
             networks.push(net);
-        } else if legacy.is_none() {
+        } else {
             networks.extend(self.m.delegates.iter().map(|d| Network {
                 source: d.source.clone(),
                 status_name: d.network.name.clone(),
@@ -292,14 +307,6 @@ impl Resolver<'_> {
         for (i, selection) in npwg.iter().flatten().enumerate() {
             let at = format!("pod {ns}/{pod_name} annotation {NETWORKS_ANNOTATION}[{i}]");
             networks.push(self.attachment(selection, &at)?);
-        }
-        if let Some(legacy) = &legacy {
-            first_secondary = 0;
-            for (i, selection) in legacy.iter().enumerate() {
-                let at =
-                    format!("pod {ns}/{pod_name} annotation {LEGACY_NETWORKS_ANNOTATION}[{i}]");
-                networks.push(self.legacy(selection, &at)?);
-            }
         }
         if networks.is_empty() {
             return Err(CniError::invalid_config(
