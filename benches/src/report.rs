@@ -81,6 +81,32 @@ pub fn to_json(meta: serde_json::Value, cases: &[Case]) -> serde_json::Value {
     json!({"meta": meta, "cases": cases})
 }
 
+/// The cases of a file [`to_json`] wrote (verdicts left out), to draw its chart again.
+pub fn from_json(json: &serde_json::Value) -> Result<Vec<Case>, String> {
+    let text = |v: &serde_json::Value| v.as_str().map(str::to_string).ok_or("not a string");
+    let mut cases = Vec::new();
+    for c in json["cases"].as_array().ok_or("no cases")? {
+        let mut sides = Vec::new();
+        for s in c["sides"].as_array().ok_or("no sides")? {
+            let samples = s["samples_mpps"].as_array().ok_or("no samples")?;
+            sides.push(Side {
+                name: text(&s["name"])?,
+                samples: samples
+                    .iter()
+                    .filter_map(serde_json::Value::as_f64)
+                    .collect(),
+            });
+        }
+        cases.push(Case {
+            workload: text(&c["workload"])?,
+            label: text(&c["case"])?,
+            sides,
+            verdict: None,
+        });
+    }
+    Ok(cases)
+}
+
 /// The font the PNG's text is drawn with (Debian `fonts-dejavu-core`); the SVG names a family only.
 const FONT: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
 
@@ -160,7 +186,8 @@ fn draw<DB: DrawingBackend>(
     })
 }
 
-/// Horizontal grouped bars: one group per case, one bar per side.
+/// Horizontal grouped bars on a log scale (the kernel path is thousands of times slower): one group
+/// per case, one bar per side.
 fn panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, plotters::coord::Shift>,
     cases: &[Case],
@@ -168,19 +195,21 @@ fn panel<DB: DrawingBackend>(
     caption: &str,
     value: impl Fn(&[f64]) -> (f64, f64, f64),
 ) -> DrawResult<DB> {
-    let top = cases
+    let values: Vec<(f64, f64, f64)> = cases
         .iter()
         .flat_map(|c| &c.sides)
-        .map(|s| value(&s.samples).2)
-        .filter(|v| v.is_finite())
-        .fold(1.0, f64::max);
+        .map(|s| value(&s.samples))
+        .filter(|v| v.0.is_finite() && v.1 > 0.0)
+        .collect();
+    let top = values.iter().map(|v| v.2).fold(1.0, f64::max) * 2.0;
+    let floor = values.iter().map(|v| v.1).fold(top, f64::min) / 2.0;
     let rows = cases.len() as f64;
     let mut chart = ChartBuilder::on(area)
         .caption(caption, ("sans-serif", 18))
         .margin(10)
         .x_label_area_size(30)
         .y_label_area_size(10)
-        .build_cartesian_2d(0.0..top * 1.1, 0.0..rows)?;
+        .build_cartesian_2d((floor..top).log_scale(), 0.0..rows)?;
     chart.configure_mesh().disable_y_mesh().y_labels(0).draw()?;
     // Each row: the case's name on top, then one bar per side.
     let most = cases
@@ -189,18 +218,18 @@ fn panel<DB: DrawingBackend>(
         .max()
         .unwrap_or(1)
         .max(1);
-    let band = 0.6 / most as f64;
+    let band = 0.55 / most as f64;
     for (row, case) in cases.iter().enumerate() {
         let name = format!("{}: {}", case.workload, case.label);
-        let at = (top * 0.01, rows - row as f64 - 0.05);
+        let at = (floor, rows - row as f64 - 0.05);
         chart.draw_series(std::iter::once(Text::new(name, at, ("sans-serif", 14))))?;
         for (j, side) in case.sides.iter().enumerate() {
             let i = names.iter().position(|n| *n == side.name).unwrap_or(0);
             let (mid, lo, hi) = value(&side.samples);
-            let y0 = rows - row as f64 - 0.95 + band * (case.sides.len() - 1 - j) as f64;
+            let y0 = rows - row as f64 - 0.85 + band * (case.sides.len() - 1 - j) as f64;
             let colour = colour(i);
             chart.draw_series(std::iter::once(Rectangle::new(
-                [(0.0, y0), (mid, y0 + band)],
+                [(floor, y0), (mid, y0 + band)],
                 colour.filled(),
             )))?;
             if hi > lo {

@@ -10,10 +10,13 @@
 //!   (one allow-all rule; acl and fw shapes at 1 000 and 10 000 rules) and traffic on the same
 //!   `net_pcap` vdevs, both measured through DPDK telemetry, after a check that both forward exactly
 //!   the frames the reference model allows.
+//! - `kernel`: the same rule sets and traffic through nftables on the kernel's netdev ingress hook
+//!   between veths (`benches::kernel_path`), checked by its allow/drop counters, at saturation.
 //!
-//! `throughput [--seconds N] [--rounds N] [--quick] [--case io|acl]...` prints a table per workload:
-//! median/min/max Mpps per side, the ratios and the targets met or not. `--quick` (CI) runs every case
-//! for 1 round of 3 s unless told otherwise. Our io loop runs in a child process of this binary
+//! `throughput [--seconds N] [--rounds N] [--quick] [--case io|acl|kernel]... [--out DIR]` prints a
+//! table per workload: median/min/max Mpps per side, the ratios and the targets met or not, and
+//! writes `throughput.json`, `.png` and `.svg` into DIR. `--quick` (CI) runs every case for 1 round
+//! of 3 s unless told otherwise. `throughput --chart JSON STEM` draws a results file's chart again. Our io loop runs in a child process of this binary
 //! (`throughput --child`), because the EAL initialises once per process; `vlan-firewall` must sit next
 //! to this binary (`make demo` builds both).
 
@@ -166,6 +169,11 @@ fn parse(args: &[String]) -> Result<Options, String> {
 }
 
 fn parent(args: &[String]) -> Result<(), String> {
+    if let [flag, json, out] = args {
+        if flag == "--chart" {
+            return chart_again(Path::new(json), Path::new(out));
+        }
+    }
     let opts = parse(args)?;
     let firewall = std::env::current_exe().map_err(|e| e.to_string())?.with_file_name("vlan-firewall");
     if !firewall.exists() {
@@ -218,6 +226,16 @@ fn write_report(opts: &Options, cases: &[Case]) -> Result<(), String> {
     println!();
     println!("results: {} and throughput.png / throughput.svg beside it", json.display());
     Ok(())
+}
+
+/// `--chart JSON STEM`: draws the chart of a results file again, as STEM.png and STEM.svg.
+fn chart_again(json: &Path, stem: &Path) -> Result<(), String> {
+    let text = std::fs::read_to_string(json).map_err(|e| format!("{}: {e}", json.display()))?;
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", json.display()))?;
+    let cases = report::from_json(&value)?;
+    let meta = &value["meta"];
+    let title = format!("throughput, {} rounds x {} s, {}", meta["rounds"], meta["seconds"], meta["cpu"].as_str().unwrap_or(""));
+    report::chart(&cases, &title, stem)
 }
 
 fn measure_io(opts: &Options, firewall: &Path, dir: &Path, cases: &mut Vec<Case>) -> Result<(), String> {
