@@ -78,8 +78,8 @@ impl Telemetry {
     }
 }
 
-/// A DPDK application started with `--file-prefix prefix`, stopped with SIGINT (and waited for) when
-/// dropped.
+/// A DPDK application started with `--file-prefix prefix`: [`App::stop`] stops it with SIGINT; dropped
+/// while running, it is killed.
 pub struct App {
     child: Child,
     log: PathBuf,
@@ -145,10 +145,25 @@ impl App {
         Ok(samples)
     }
 
-    /// Stops the application with SIGINT and waits for it to exit.
+    /// Stops the application with SIGINT and waits for it to exit; one that is still running 30 s
+    /// later is killed and reported.
     pub fn stop(mut self) -> Result<(), String> {
         self.interrupt();
-        let status = self.child.wait().map_err(|e| e.to_string())?;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().map_err(|e| e.to_string())? {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                return Err(format!(
+                    "still running 30 s after SIGINT, killed; {}",
+                    log_tail(&self.log)
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
         match status.success() {
             true => Ok(()),
             false => Err(format!("exited with {status}; {}", log_tail(&self.log))),
@@ -173,8 +188,9 @@ fn log_tail(log: &Path) -> String {
 
 impl Drop for App {
     fn drop(&mut self) {
+        // Only on error paths ([`App::stop`] waits for a clean exit): no waiting on a signal here.
         if let Ok(None) = self.child.try_wait() {
-            self.interrupt();
+            let _ = self.child.kill();
             let _ = self.child.wait();
         }
     }
