@@ -83,6 +83,7 @@ impl Telemetry {
 pub struct App {
     child: Child,
     log: PathBuf,
+    prefix: String,
     /// Its telemetry connection.
     pub telemetry: Telemetry,
 }
@@ -104,6 +105,7 @@ impl App {
             Ok(telemetry) => Ok(App {
                 child,
                 log: log.to_path_buf(),
+                prefix: prefix.to_string(),
                 telemetry,
             }),
             Err(e) => {
@@ -152,6 +154,8 @@ impl App {
         let deadline = Instant::now() + Duration::from_secs(30);
         let status = loop {
             if let Some(status) = self.child.try_wait().map_err(|e| e.to_string())? {
+                // EAL leaves its (by now empty) runtime directory behind.
+                let _ = std::fs::remove_dir(runtime_dir(&self.prefix));
                 break status;
             }
             if Instant::now() > deadline {
