@@ -383,13 +383,13 @@ fn print_cleanup(pod: &Pod, del_file: &Path, scratch: &Scratch) {
 /// The short benchmark table: `throughput` for one round (its tables only).
 fn benchmark() -> Result<(), String> {
     let exe = sibling("throughput")?;
-    println!("benchmark (throughput, 1 round of 4 s on vdevs: testpmd io vs our io vs vlan-firewall; the full run: `cargo run --release -p benches --bin throughput`):");
+    println!("benchmark (throughput, 1 round of 4 s on vdevs: testpmd io vs our io vs vlan-firewall; the full run with DPDK's l3fwd-acl and the kernel's nftables: `make bench`):");
     let out = std::process::Command::new(&exe)
-        .args(["--seconds", "4", "--rounds", "1"])
+        .args(["--seconds", "4", "--rounds", "1", "--case", "io"])
         .stdin(std::process::Stdio::null())
         .output()
         .map_err(|e| format!("{}: {e}", exe.display()))?;
-    let text = super::sys::checked("throughput --seconds 4 --rounds 1", out)?;
+    let text = super::sys::checked("throughput --seconds 4 --rounds 1 --case io", out)?;
     text.lines()
         .filter(|l| !l.trim().is_empty())
         .for_each(|l| println!("  {l}"));
