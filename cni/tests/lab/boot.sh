@@ -3,7 +3,8 @@
 # runs COMMAND inside it (chrooted into the host root, see guest-stage.sh) and exits with its status.
 # The guest console is shown live and kept in $LAB_LOG. Usage: boot.sh COMMAND [ARGS...]
 # Reads LAB_KERNEL/LAB_INITRD (default: the env file prepare.sh wrote); every LAB_* variable in the
-# environment is passed to COMMAND. LAB_TIMEOUT (s) bounds the whole boot; a hung guest is killed.
+# environment is passed to COMMAND. LAB_TIMEOUT (s) bounds the whole boot; a hung guest is killed and
+# boot.sh exits 75 (so that run.sh can boot it once more).
 # Wires (QEMU hubs): PF0 and PF2 share wire A, PF1 and PF3 share wire B, so a two-port VNF on VFs of
 # PF0 and PF1 sits between endpoints on PF2 and PF3 (scenario 40-firewall-traffic).
 set -euo pipefail
@@ -13,7 +14,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 if [ -z "${LAB_KERNEL:-}" ]; then
   . "${LAB_CACHE:-/var/cache/multiplane-lab}/boot/current.env"
 fi
-timeout_s=${LAB_TIMEOUT:-900}
+timeout_s=${LAB_TIMEOUT:-600}
 LAB_LOG=${LAB_LOG:-$PWD/lab.log}
 LAB_RUN=$(printf '%q ' "$@")
 mkdir -p "$(dirname "$LAB_LOG")"
@@ -46,6 +47,7 @@ result=$(sed -n 's/^RESULT=\([0-9][0-9]*\)$/\1/p' "$LAB_LOG" | tail -1)
 if [ -z "$result" ]; then
   if [ "$qemu_rc" = 124 ] || [ "$qemu_rc" = 137 ]; then
     echo "lab: FAILED: guest hung, killed after ${timeout_s}s (log: $LAB_LOG)" >&2
+    exit 75
   else
     echo "lab: FAILED: guest ended without a RESULT line, qemu exit $qemu_rc (log: $LAB_LOG)" >&2
   fi
