@@ -404,7 +404,7 @@ impl Resolver<'_> {
         if name.starts_with('/') {
             let path = Path::new(name);
             let file = if path.is_dir() {
-                first_conf_file(path)?
+                conf_files(path)?.into_iter().next()
             } else {
                 Some(path.to_path_buf())
             };
@@ -648,28 +648,10 @@ fn read_conf_file(file: &Path, at: &str) -> Result<Map<String, Value>, CniError>
     parse_conf_object(&bytes, &format!("{at} ({})", file.display()))
 }
 
-/// The `.conf`, `.conflist` and `.json` files of `dir`, in lexical order (none if it does not exist).
+/// The network configuration files of `dir` (none if it does not exist).
 fn conf_files(dir: &Path) -> Result<Vec<PathBuf>, CniError> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(CniError::io(format!("cannot list {}", dir.display()), e)),
-    };
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| {
-            matches!(
-                p.extension().and_then(|e| e.to_str()),
-                Some("conf" | "conflist" | "json")
-            )
-        })
-        .collect();
-    files.sort();
-    Ok(files)
-}
-
-/// The first network configuration file of a directory.
-fn first_conf_file(dir: &Path) -> Result<Option<PathBuf>, CniError> {
-    Ok(conf_files(dir)?.into_iter().next())
+    match crate::spec::conf_files(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        other => other.map_err(|e| CniError::io(format!("cannot list {}", dir.display()), e)),
+    }
 }

@@ -44,6 +44,24 @@ pub fn field_path(at: &str, field: &str) -> String {
     }
 }
 
+/// The network configuration files of `dir` as a CNI runtime lists them (libcni's `ConfFiles`):
+/// `.conf`, `.conflist` and `.json` files, directories skipped, sorted by name.
+pub fn conf_files(dir: &std::path::Path) -> std::io::Result<Vec<std::path::PathBuf>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let is_conf = matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("conf" | "conflist" | "json")
+        );
+        if is_conf && !path.is_dir() {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
 /// Decodes stdin bytes into a JSON object (code 6 if they are not one).
 pub fn parse_object(bytes: &[u8], what: &str) -> Result<Map<String, Value>, CniError> {
     match serde_json::from_slice(bytes).map_err(|e| CniError::decode(what, e))? {

@@ -51,7 +51,7 @@ mod version;
 
 pub use cidr::Cidr;
 pub use config::{
-    field_path, optional_str, parse_object, required_str, Attachment, ConfList, NetConf,
+    conf_files, field_path, optional_str, parse_object, required_str, Attachment, ConfList, NetConf,
     VALID_ATTACHMENTS,
 };
 pub use dispatch::{dispatch, run_plugin, Call, Outcome, Plugin};

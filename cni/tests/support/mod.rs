@@ -57,6 +57,19 @@ pub fn sh(program: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// The `inet` addresses (with prefix) in the output of `ip -o -4 addr show`.
+pub fn inet_addresses(ip_output: &str) -> Vec<String> {
+    ip_output
+        .lines()
+        .filter_map(|l| {
+            l.split_whitespace()
+                .skip_while(|w| *w != "inet")
+                .nth(1)
+                .map(str::to_string)
+        })
+        .collect()
+}
+
 /// A named network namespace (`ip netns add`), deleted on drop.
 pub struct Netns {
     /// Its name under /run/netns.
@@ -94,15 +107,7 @@ impl Netns {
 
     /// The IPv4 addresses (with prefix) of `ifname` in the namespace.
     pub fn ipv4_of(&self, ifname: &str) -> Vec<String> {
-        self.ip(&format!("-o -4 addr show dev {ifname}"))
-            .lines()
-            .filter_map(|l| {
-                l.split_whitespace()
-                    .skip_while(|w| *w != "inet")
-                    .nth(1)
-                    .map(str::to_string)
-            })
-            .collect()
+        inet_addresses(&self.ip(&format!("-o -4 addr show dev {ifname}")))
     }
 
     /// Deletes the namespace now (as a pod's death would).

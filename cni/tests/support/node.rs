@@ -344,16 +344,7 @@ impl Sandbox {
             .map(|n| n.split('@').next().unwrap_or(n).to_string())
             .filter(|n| n != "lo")
             .map(|n| {
-                let v4 = self
-                    .ip(&format!("-o -4 addr show dev {n}"))
-                    .lines()
-                    .filter_map(|l| {
-                        l.split_whitespace()
-                            .skip_while(|w| *w != "inet")
-                            .nth(1)
-                            .map(str::to_string)
-                    })
-                    .collect();
+                let v4 = super::inet_addresses(&self.ip(&format!("-o -4 addr show dev {n}")));
                 (n, v4)
             })
             .collect();

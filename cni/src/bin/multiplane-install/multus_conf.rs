@@ -16,25 +16,14 @@ pub const MULTUS_CONF_NAME: &str = "00-multus.conf";
 /// The network name of the generated configuration (Multus's).
 const NETWORK_NAME: &str = "multus-cni-network";
 
-/// Extensions a CNI runtime reads configs from (libcni's `ConfFiles`).
-const CONF_EXTENSIONS: &[&str] = &["conf", "conflist", "json"];
-
-/// The config files of `dir` as a runtime lists them (by extension; directories skipped), sorted
-/// by name, without the generated one.
+/// The config files of `dir` as a runtime lists them, by name, without the generated one.
 pub fn candidates(dir: &Path) -> io::Result<Vec<String>> {
-    let mut names = Vec::new();
-    for entry in fs::read_dir(dir)? {
-        let entry = entry?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let is_conf = Path::new(&name)
-            .extension()
-            .is_some_and(|e| CONF_EXTENSIONS.iter().any(|c| e == *c));
-        if is_conf && name != MULTUS_CONF_NAME && !fs::metadata(entry.path())?.is_dir() {
-            names.push(name);
-        }
-    }
-    names.sort();
-    Ok(names)
+    Ok(cni::spec::conf_files(dir)?
+        .iter()
+        .filter_map(|p| p.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .filter(|n| n != MULTUS_CONF_NAME)
+        .collect())
 }
 
 /// The cluster network's file name in `dir`: `named` if given and present, else the first
