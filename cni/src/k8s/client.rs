@@ -1,9 +1,11 @@
 //! The API-server client: credentials as kubectl reads them, typed requests with a short bounded
 //! retry, and errors that name the server, the user and the verb.
 
+use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::future::Future;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Pod;
@@ -13,6 +15,7 @@ use kube::Config;
 use serde_json::json;
 use tokio::runtime::Runtime;
 
+use super::cache::Caches;
 use super::objects::{LegacyNetwork, NetworkAttachmentDefinition};
 use crate::spec::CniError;
 
@@ -37,10 +40,13 @@ pub enum Credentials<'a> {
     InCluster,
 }
 
-/// A connected Kubernetes client; create one per plugin call.
+/// A connected Kubernetes client: one per plugin call ([`Kube::connect`]), or one per credentials for the
+/// life of a daemon ([`Kube::for_call`] after [`share_clients`]).
 pub struct Kube {
     runtime: Runtime,
     client: kube::Client,
+    /// Watch caches of pods and NADs (shared clients only).
+    cache: Option<Caches>,
     /// The API server's URL, for messages.
     server: String,
     /// Who the credentials say we are (`user "multus" of /etc/.../multus.kubeconfig`), for messages.
@@ -56,14 +62,69 @@ impl std::fmt::Debug for Kube {
     }
 }
 
+/// The clients a daemon keeps, by credentials; unset in a plugin process (one call, one client).
+static SHARED: OnceLock<SharedClients> = OnceLock::new();
+
+struct SharedClients {
+    /// Watch only the pods of this node (`spec.nodeName`); every pod when `None`.
+    node: Option<String>,
+    /// `None` is the in-cluster service account.
+    clients: Mutex<HashMap<Option<PathBuf>, Arc<Kube>>>,
+}
+
+/// Makes this process keep one client per credentials, each with watch caches of the pods of `node`
+/// and of all NetworkAttachmentDefinitions ([`Kube::for_call`] then returns it). For `multus-daemon`;
+/// a second call changes nothing.
+pub fn share_clients(node: Option<String>) {
+    let _ = SHARED.set(SharedClients {
+        node,
+        clients: Mutex::new(HashMap::new()),
+    });
+}
+
 impl Kube {
-    /// Reads the credentials and builds the client (no request is made yet). A kubeconfig that cannot
-    /// be read or used is code 7 naming `kubeconfig` and the file.
+    /// The client for one call: this process's shared client for `credentials` after
+    /// [`share_clients`] (connected and watching on first use), else a new one ([`Kube::connect`]).
+    pub fn for_call(credentials: Credentials<'_>) -> Result<Arc<Kube>, CniError> {
+        let Some(shared) = SHARED.get() else {
+            return Kube::connect(credentials).map(Arc::new);
+        };
+        let key = match credentials {
+            Credentials::Kubeconfig(path) => Some(path.to_path_buf()),
+            Credentials::InCluster => None,
+        };
+        let mut clients = shared.clients.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(kube) = clients.get(&key) {
+            return Ok(Arc::clone(kube));
+        }
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("kube")
+            .enable_all()
+            .build()
+            .map_err(|e| CniError::io("cannot start the Kubernetes client runtime", e))?;
+        let mut kube = Kube::with_runtime(runtime, credentials)?;
+        kube.cache = Some(Caches::start(
+            &kube.runtime,
+            &kube.client,
+            shared.node.as_deref(),
+        ));
+        let kube = Arc::new(kube);
+        clients.insert(key, Arc::clone(&kube));
+        Ok(kube)
+    }
+
+    /// Reads the credentials and builds a client for one call (no request is made yet). A kubeconfig
+    /// that cannot be read or used is code 7 naming `kubeconfig` and the file.
     pub fn connect(credentials: Credentials<'_>) -> Result<Kube, CniError> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| CniError::io("cannot start the Kubernetes client runtime", e))?;
+        Kube::with_runtime(runtime, credentials)
+    }
+
+    fn with_runtime(runtime: Runtime, credentials: Credentials<'_>) -> Result<Kube, CniError> {
         let (mut config, identity) = match credentials {
             Credentials::Kubeconfig(path) => {
                 let bad = |e: &(dyn StdError + 'static)| {
@@ -112,23 +173,41 @@ impl Kube {
         Ok(Kube {
             runtime,
             client,
+            cache: None,
             server,
             identity,
         })
     }
 
-    /// The pod `namespace/name`.
-    pub fn pod(&self, namespace: &str, name: &str) -> Result<Option<Pod>, CniError> {
+    /// The pod `namespace/name`; from the watch cache when it holds the pod with UID `uid` (any UID
+    /// when `None`), else from the API server.
+    pub fn pod(
+        &self,
+        namespace: &str,
+        name: &str,
+        uid: Option<&str>,
+    ) -> Result<Option<Pod>, CniError> {
+        if let Some(pod) = self
+            .cache
+            .as_ref()
+            .and_then(|c| c.pod(namespace, name, uid))
+        {
+            return Ok(Some(pod));
+        }
         let api: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
         self.request(&format!("get pod {namespace}/{name}"), || api.get_opt(name))
     }
 
-    /// The NetworkAttachmentDefinition `namespace/name`, if it exists.
+    /// The NetworkAttachmentDefinition `namespace/name`, if it exists (from the watch cache when it
+    /// holds it).
     pub fn network_attachment(
         &self,
         namespace: &str,
         name: &str,
     ) -> Result<Option<NetworkAttachmentDefinition>, CniError> {
+        if let Some(nad) = self.cache.as_ref().and_then(|c| c.nad(namespace, name)) {
+            return Ok(Some(nad));
+        }
         let api: Api<NetworkAttachmentDefinition> = Api::namespaced(self.client.clone(), namespace);
         self.request(
             &format!("get network-attachment-definition {namespace}/{name}"),

@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
@@ -43,7 +44,7 @@ pub struct Plan {
 /// A pod whose networks came from the API server, and what its network-status needs.
 #[derive(Debug)]
 pub struct PodNetworks {
-    kube: Kube,
+    kube: Arc<Kube>,
     namespace: String,
     name: String,
     /// Per delegate: its name in network-status, its device and its `default-route` gateways.
@@ -91,7 +92,7 @@ impl Plan {
             Some(file) => Credentials::Kubeconfig(file),
             None => Credentials::InCluster,
         };
-        let kube = Kube::connect(credentials)?;
+        let kube = Kube::for_call(credentials)?;
         let resolver = Resolver {
             m,
             k,
@@ -219,7 +220,7 @@ impl Resolver<'_> {
         uid: Option<&str>,
     ) -> Result<(Vec<Network>, usize), CniError> {
         let ns = self.pod_namespace;
-        let pod = self.kube.pod(ns, pod_name)?.ok_or_else(|| {
+        let pod = self.kube.pod(ns, pod_name, uid)?.ok_or_else(|| {
             CniError::new(
                 CniError::UNKNOWN_CONTAINER,
                 format!("pod {ns}/{pod_name} not found in the API server"),

@@ -14,6 +14,7 @@ mod kubernetes;
 mod readiness;
 mod selection;
 mod state;
+pub mod thick;
 
 use std::collections::HashSet;
 use std::path::PathBuf;

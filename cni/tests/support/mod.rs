@@ -10,6 +10,7 @@ pub mod k8s;
 pub mod multus_k8s;
 pub mod node;
 pub mod sriov_tree;
+pub mod thick;
 
 use std::fs;
 use std::io::Write;
