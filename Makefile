@@ -32,13 +32,17 @@ k8s:
 node:
 	./cni/tests/node/run.sh
 
-# The throughput benchmarks (README "For performance engineers"): io forwarding against testpmd and
-# vlan-firewall against DPDK's l3fwd --lookup=acl (built into /var/cache/multiplane/l3fwd); root, a few
-# minutes. BENCH_ARGS: e.g. --quick (every case briefly, for CI), --case acl, --rounds 5.
+# The benchmarks (README "For performance engineers"): the throughput harness (io forwarding against
+# testpmd, vlan-firewall against DPDK's l3fwd --lookup=acl built into /var/cache/multiplane/l3fwd at 10,
+# 1 000 and 10 000 rules, 2 cores, the kernel's nftables path), then the criterion parse and classify
+# benches (HTML in $CARGO_TARGET_DIR/criterion); root, about 15 minutes. BENCH_ARGS: e.g. --quick (every
+# case briefly, for CI), --case acl, --rounds 5; CRITERION_ARGS: e.g. --quick.
 BENCH_ARGS ?=
+CRITERION_ARGS ?=
 bench: deps
 	$(CARGO) build --release -p dataplane --bin vlan-firewall -p benches --bin throughput
 	$(CARGO) run --quiet --release -p benches --bin throughput -- $(BENCH_ARGS)
+	$(CARGO) bench -p benches --bench parse --bench classify -- $(CRITERION_ARGS)
 
 # multus ADD+DEL latency through libcni vs the bare bridge plugin, in config-file and Kubernetes mode.
 bench-multus: deps

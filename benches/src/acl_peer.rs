@@ -1,18 +1,24 @@
 //! The "firewall vs DPDK's ACL forwarder" case of the `throughput` harness: ClassBench-style rule
-//! sets and traffic (`dataplane::firewall::classbench`), written for `vlan-firewall` and for
-//! `l3fwd --lookup=acl`, a check that both forward exactly the frames the reference model allows, and
-//! per-second rates of both read through DPDK telemetry on the same `net_pcap` vdevs.
+//! sets and traffic (`dataplane::firewall::classbench`), written for `vlan-firewall` (the rules in the
+//! VLAN 210 table, the traffic tagged with VLAN 210) and for `l3fwd --lookup=acl` (which cannot match
+//! VLANs: the same rules and the same traffic untagged), a check that both forward exactly the frames
+//! the reference model allows, and per-second rates of both read through DPDK telemetry on the same
+//! `net_pcap` vdevs, on one worker core or two (one `net_pcap` queue pair each).
 
 use crate::l3fwd;
 use crate::telemetry::App;
 use dataplane::firewall::classbench::{rules, traffic, Shape, Wildcards};
 use dataplane::firewall::synth::Rng;
-use dataplane::firewall::{Action, ReferenceModel, Rule, Side};
+use dataplane::firewall::{Action, ReferenceModel, Rule, RuleSet, Side, Table, TableKey};
 use dataplane::packet::{emit_frame, MacAddr};
 use dataplane::pcap;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
+
+/// The VLAN whose table holds the firewall's rules and whose tag its traffic carries (the seed's).
+pub const VLAN: u16 = 210;
 
 /// Frames of the checked replay: flows aimed at rules all over the table.
 pub const FRAMES: usize = 8192;
@@ -28,52 +34,47 @@ const PAYLOAD: usize = 6;
 pub struct RuleCase {
     /// What the set is, e.g. `acl 1000`.
     pub label: String,
+    /// Its ClassBench shape.
+    pub shape: Shape,
     /// How many rules.
     pub rules: usize,
     dir: PathBuf,
+    /// The traffic untagged (l3fwd's and the kernel path's).
     frames: Vec<Vec<u8>>,
+    /// The same traffic tagged with [`VLAN`] (the firewall's).
+    tagged: Vec<Vec<u8>>,
     model_rules: Vec<Rule>,
 }
 
-/// The cases: one allow-everything rule, then acl- and fw-shaped sets of each of `sizes` rules
-/// (wildcards left out, ending in catch-all drops), each with `FRAMES` frames of its own traffic (the
-/// one-rule case replays the acl traffic of the first size).
+/// The cases: acl-, fw- and ipc-shaped sets of each of `sizes` rules (wildcards left out, ending in
+/// catch-all drops), each with `FRAMES` frames of its own traffic aimed at rules all over the set.
 pub fn cases(dir: &Path, sizes: &[usize]) -> Result<Vec<RuleCase>, String> {
-    let mut sets: Vec<(String, Vec<Rule>, Vec<Rule>)> = Vec::new();
-    for shape in [Shape::Acl, Shape::Fw] {
-        for &n in sizes {
-            let mut rng = Rng::new(10 + n as u64);
-            let set = rules(&mut rng, shape, n, Wildcards::LeftOut);
-            sets.push((format!("{} {n}", shape.name()), set.clone(), set));
-        }
-    }
-    let first_traffic = sets.first().map(|s| s.2.clone()).unwrap_or_default();
-    sets.insert(
-        0,
-        (
-            "allow all 1".into(),
-            vec![Rule::new(Action::Allow)],
-            first_traffic,
-        ),
-    );
     let mut out = Vec::new();
-    for (label, set, aim) in sets {
-        let mut rng = Rng::new(7);
-        let (dst, src) = (MacAddr([2, 0, 0, 0, 0, 2]), MacAddr([2, 0, 0, 0, 0, 1]));
-        let frames = traffic(&mut rng, &aim, FRAMES)
-            .iter()
-            .map(|flow| emit_frame(flow, None, dst, src, PAYLOAD))
-            .collect();
-        let case_dir = dir.join(label.replace(' ', "-"));
-        let case = RuleCase {
-            label,
-            rules: set.len(),
-            dir: case_dir,
-            frames,
-            model_rules: set,
-        };
-        case.write()?;
-        out.push(case);
+    for shape in Shape::ALL {
+        for &n in sizes {
+            let set = rules(&mut Rng::new(10 + n as u64), shape, n, Wildcards::LeftOut);
+            let (dst, src) = (MacAddr([2, 0, 0, 0, 0, 2]), MacAddr([2, 0, 0, 0, 0, 1]));
+            let flows = traffic(&mut Rng::new(7), &set, FRAMES);
+            let emit = |vlan| {
+                let each = flows.iter().map(|flow| {
+                    let flow = dataplane::packet::Flow { vlan, ..*flow };
+                    emit_frame(&flow, None, dst, src, PAYLOAD)
+                });
+                each.collect()
+            };
+            let label = format!("{} {n}", shape.name());
+            let case = RuleCase {
+                dir: dir.join(label.replace(' ', "-")),
+                label,
+                shape,
+                rules: set.len(),
+                frames: emit(None),
+                tagged: emit(Some(VLAN)),
+                model_rules: set,
+            };
+            case.write()?;
+            out.push(case);
+        }
     }
     Ok(out)
 }
@@ -105,21 +106,36 @@ pub enum Forwarder {
 pub struct Forwarders {
     /// `vlan-firewall`.
     pub firewall: PathBuf,
-    /// DPDK's l3fwd.
-    pub l3fwd: PathBuf,
+    /// DPDK's l3fwd (`None`: only the firewall runs).
+    pub l3fwd: Option<PathBuf>,
     /// EAL memory arguments (hugepages or `--no-huge`).
     pub memory: Vec<String>,
+}
+
+fn forwarded_by_model(set: RuleSet, frames: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    let mut model = ReferenceModel::new(set);
+    frames
+        .iter()
+        .filter_map(|f| model.process(Side::A, f).1)
+        .collect()
 }
 
 impl RuleCase {
     fn write(&self) -> Result<(), String> {
         std::fs::create_dir_all(&self.dir).map_err(|e| format!("{}: {e}", self.dir.display()))?;
-        write_pcap(&self.dir.join("traffic.pcap"), &self.frames)?;
-        write_pcap(&self.dir.join("rate.pcap"), &self.frames[..RATE_FRAMES])?;
+        for (stem, frames) in [("", &self.frames), ("-vlan", &self.tagged)] {
+            write_pcap(&self.file(&format!("traffic{stem}.pcap")), frames)?;
+            let rate = &frames[..RATE_FRAMES];
+            write_pcap(&self.file(&format!("rate{stem}.pcap")), rate)?;
+            // Two queues share the same frames: each replays half of them.
+            let (q0, q1) = rate.split_at(RATE_FRAMES / 2);
+            write_pcap(&self.file(&format!("rate{stem}-q0.pcap")), q0)?;
+            write_pcap(&self.file(&format!("rate{stem}-q1.pcap")), q1)?;
+        }
         write_pcap(&self.dir.join("empty.pcap"), &[])?;
         write_file(
             &self.dir.join("firewall.json"),
-            &l3fwd::firewall_rules(&self.model_rules)?,
+            &l3fwd::firewall_rules(&self.model_rules, Some(VLAN))?,
         )?;
         // Allowed frames leave on port 1, as the firewall sends what arrives on port A (0) out of B.
         write_file(
@@ -140,22 +156,35 @@ impl RuleCase {
         self.dir.join(name)
     }
 
-    /// The frames the reference model forwards out of port B when the traffic arrives on port A.
+    /// The frames the reference model forwards out of port B when the untagged traffic arrives on
+    /// port A and the rules are one untagged table (l3fwd's and the kernel path's view).
     pub fn expected(&self) -> Vec<Vec<u8>> {
         let set = dataplane::firewall::classbench::rule_set(self.model_rules.clone());
-        let mut model = ReferenceModel::new(set);
-        self.frames
-            .iter()
-            .filter_map(|f| model.process(Side::A, f).1)
-            .collect()
+        forwarded_by_model(set, &self.frames)
     }
 
-    /// Starts `side` with `vdevs` (two `net_pcap` ports) on one worker core.
+    /// The same for the firewall's view: the tagged traffic and the rules in the VLAN 210 table.
+    fn expected_tagged(&self) -> Vec<Vec<u8>> {
+        let mut table = Table::new(Action::Drop);
+        table.rules = self.model_rules.clone();
+        let tables = BTreeMap::from([(TableKey::Vlan(VLAN), table)]);
+        forwarded_by_model(
+            RuleSet {
+                default: Action::Drop,
+                tables,
+            },
+            &self.tagged,
+        )
+    }
+
+    /// Starts `side` with `vdevs` (two `net_pcap` ports of `cores` queue pairs) on `cores` worker
+    /// cores: CPU 1 for one, CPUs 0 and 1 for two.
     fn start(
         &self,
         fwd: &Forwarders,
         side: Forwarder,
         vdevs: [String; 2],
+        cores: usize,
         tag: &str,
     ) -> Result<App, String> {
         let prefix = format!("mpbench{}{tag}", std::process::id());
@@ -169,23 +198,38 @@ impl RuleCase {
         let dir = |name: &str| self.dir.join(name).display().to_string();
         let cmd = match side {
             Forwarder::Firewall => {
+                // The main lcore only waits (parked) while the workers run: it may float.
+                let lcores = match cores {
+                    1 => "0@0,1@1",
+                    _ => "0@(0,1),1@0,2@1",
+                };
                 let mut cmd = Command::new(&fwd.firewall);
-                cmd.args(["-l", "0-1"])
-                    .args(&eal)
-                    .args(["--", "--rules", &dir("firewall.json")]);
+                cmd.args(["--lcores", lcores]).args(&eal).args([
+                    "--",
+                    "--rules",
+                    &dir("firewall.json"),
+                ]);
                 cmd.args(["--port-a", "net_pcap0", "--port-b", "net_pcap1"]);
+                cmd.args(["--cores", &cores.to_string()]);
                 cmd
             }
             Forwarder::L3fwd => {
-                // l3fwd wants one TX queue per lcore, and a net_pcap port has one: a single lcore,
-                // the same CPU the firewall's one worker runs on.
-                let mut cmd = Command::new(&fwd.l3fwd);
-                cmd.args(["-l", "1"]).args(&eal).args([
-                    "--",
-                    "-p",
-                    "0x3",
-                    "--config=(0,0,1),(1,0,1)",
-                ]);
+                // l3fwd forwards on its main lcore too and wants one TX queue per lcore: lcore 1
+                // alone (the CPU of the firewall's one worker), or lcores 0 and 1, each polling
+                // queue i of both ports.
+                let (lcores, config) = match cores {
+                    1 => ("1", "(0,0,1),(1,0,1)".to_string()),
+                    _ => ("0,1", "(0,0,0),(0,1,1),(1,0,0),(1,1,1)".to_string()),
+                };
+                let l3fwd = fwd
+                    .l3fwd
+                    .as_ref()
+                    .ok_or("l3fwd was not built for this run")?;
+                let mut cmd = Command::new(l3fwd);
+                cmd.args(["-l", lcores])
+                    .args(&eal)
+                    .args(["--", "-p", "0x3"]);
+                cmd.arg(format!("--config={config}"));
                 cmd.args(["--lookup=acl", "--parse-ptype"]);
                 cmd.arg(format!("--rule_ipv4={}", dir("ipv4.rules")));
                 cmd.arg(format!("--rule_ipv6={}", dir("ipv6.rules")));
@@ -193,6 +237,14 @@ impl RuleCase {
             }
         };
         App::start(cmd, &prefix, &self.dir.join(format!("{tag}.log")))
+    }
+
+    /// The traffic file stem `side` gets: tagged for the firewall, untagged for l3fwd.
+    fn stem(side: Forwarder) -> &'static str {
+        match side {
+            Forwarder::Firewall => "-vlan",
+            Forwarder::L3fwd => "",
+        }
     }
 
     /// Replays the traffic once into port 0 of `side` and returns what left port 1 (and fails if
@@ -207,10 +259,12 @@ impl RuleCase {
                 out(port).display()
             )
         };
+        let traffic = format!("traffic{}.pcap", Self::stem(side));
         let app = self.start(
             fwd,
             side,
-            [vdev(0, "traffic.pcap"), vdev(1, "empty.pcap")],
+            [vdev(0, &traffic), vdev(1, "empty.pcap")],
+            1,
             &tag,
         )?;
         app.wait_for_rx(self.frames.len() as u64, Duration::from_secs(60))?;
@@ -226,17 +280,26 @@ impl RuleCase {
         read_pcap(&out(1))
     }
 
-    /// Checks that the firewall forwards exactly the model's frames and l3fwd the same frames
-    /// (addresses, TTL and checksum aside, which l3fwd rewrites); returns how many were forwarded.
+    /// Checks that the firewall forwards exactly the model's tagged frames, and l3fwd the model's
+    /// untagged ones (addresses, TTL and checksum aside, which l3fwd rewrites), the same flows;
+    /// returns how many were forwarded.
     pub fn verify(&self, fwd: &Forwarders) -> Result<usize, String> {
-        let expected = self.expected();
+        let (expected, expected_tagged) = (self.expected(), self.expected_tagged());
+        if expected.len() != expected_tagged.len() {
+            return Err(format!(
+                "{}: the model allows {} untagged frames but {} tagged with VLAN {VLAN}",
+                self.label,
+                expected.len(),
+                expected_tagged.len()
+            ));
+        }
         let ours = self.forwarded(fwd, Forwarder::Firewall)?;
-        if ours != expected {
+        if ours != expected_tagged {
             return Err(format!(
                 "{}: vlan-firewall forwarded {} frames, the reference model {} (or other bytes)",
                 self.label,
                 ours.len(),
-                expected.len()
+                expected_tagged.len()
             ));
         }
         let peer = self.forwarded(fwd, Forwarder::L3fwd)?;
@@ -261,20 +324,38 @@ impl RuleCase {
         Ok(expected.len())
     }
 
-    /// Runs `side` with both ports replaying the traffic forever and returns its per-second receive
-    /// rates (Mpps) over `seconds` seconds.
+    /// Runs `side` on `cores` worker cores with both ports replaying the traffic forever (one
+    /// `net_pcap` queue per core, the queues sharing the same frames) and returns its per-second
+    /// receive rates (Mpps) over `seconds` seconds.
     pub fn measure(
         &self,
         fwd: &Forwarders,
         side: Forwarder,
+        cores: usize,
         seconds: u64,
     ) -> Result<Vec<f64>, String> {
-        let tag = format!("{side:?}rate").to_lowercase();
-        let traffic = self.dir.join("rate.pcap").display().to_string();
-        let vdev = |port: u8| format!("net_pcap{port},rx_pcap={traffic},infinite_rx=1");
-        let app = self.start(fwd, side, [vdev(0), vdev(1)], &tag)?;
+        let tag = format!("{side:?}rate{cores}").to_lowercase();
+        let stem = Self::stem(side);
+        let rx: Vec<String> = match cores {
+            1 => vec![format!(
+                "rx_pcap={}",
+                self.file(&format!("rate{stem}.pcap")).display()
+            )],
+            2 => (0..2)
+                .map(|q| {
+                    format!(
+                        "rx_pcap={}",
+                        self.file(&format!("rate{stem}-q{q}.pcap")).display()
+                    )
+                })
+                .collect(),
+            n => return Err(format!("{n} cores: the benchmark runs on 1 or 2")),
+        };
+        let vdev = |port: u8| format!("net_pcap{port},{},infinite_rx=1", rx.join(","));
+        let app = self.start(fwd, side, [vdev(0), vdev(1)], cores, &tag)?;
         let samples = app.sample_mpps(seconds)?;
-        app.stop().map_err(|e| format!("{side:?}: {e}"))?;
+        app.stop()
+            .map_err(|e| format!("{side:?} on {cores} core(s): {e}"))?;
         Ok(samples)
     }
 }

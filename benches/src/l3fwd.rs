@@ -77,8 +77,9 @@ pub fn ipv4_rules(rules: &[Rule], port: u16) -> Result<String, String> {
 pub const IPV6_RULES: &str =
     "R0:0:0:0:0:0:0:1/128 0:0:0:0:0:0:0:1/128 0 : 65535 0 : 65535 0x00/0x00 0\n";
 
-/// The same `rules` as a `vlan-firewall` rule file: one untagged table, default drop.
-pub fn firewall_rules(rules: &[Rule]) -> Result<String, String> {
+/// The same `rules` as a `vlan-firewall` rule file: one table, for `vlan` (or untagged frames when
+/// `None`), default drop.
+pub fn firewall_rules(rules: &[Rule], vlan: Option<u16>) -> Result<String, String> {
     let mut list = Vec::new();
     for rule in rules {
         plain_ipv4(rule)?;
@@ -104,9 +105,10 @@ pub fn firewall_rules(rules: &[Rule]) -> Result<String, String> {
         }
         list.push(serde_json::Value::Object(r));
     }
+    let table = vlan.map_or("untagged".to_string(), |v| v.to_string());
     let file = serde_json::json!({
         "default": "drop",
-        "vlans": {"untagged": {"default": "drop", "rules": list}},
+        "vlans": {table: {"default": "drop", "rules": list}},
     });
     Ok(file.to_string())
 }
@@ -155,9 +157,17 @@ mod tests {
 
     #[test]
     fn the_firewall_file_parses_back_to_the_same_rules() {
-        let set = parse_rule_file(&firewall_rules(&sample()).unwrap()).unwrap();
+        let set = parse_rule_file(&firewall_rules(&sample(), None).unwrap()).unwrap();
         let table = set.tables.values().next().unwrap();
         assert_eq!(table.rules, sample());
+    }
+
+    #[test]
+    fn the_firewall_file_puts_the_rules_in_the_vlan_table() {
+        let set = parse_rule_file(&firewall_rules(&sample(), Some(210)).unwrap()).unwrap();
+        let keys: Vec<_> = set.tables.keys().copied().collect();
+        assert_eq!(keys, [dataplane::firewall::TableKey::Vlan(210)]);
+        assert_eq!(set.tables.values().next().unwrap().rules, sample());
     }
 
     #[test]
