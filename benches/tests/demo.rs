@@ -1,6 +1,8 @@
 //! `make demo`'s story in its quick mode: multus gives a pod its interfaces, vlan-firewall judges the
 //! generator's frames inside it, the verdict holds, and CNI DEL plus the namespaces' removal leave
-//! nothing behind. Needs root (CI runs as root); no hugepages (every EAL runs with --no-huge).
+//! nothing behind; and its error paths: without hugepages and AF_XDP it says so and still works,
+//! unprivileged or without a package it says exactly what to do. Needs root (CI runs as root); no
+//! hugepages (every EAL runs with --no-huge).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -78,16 +80,24 @@ fn leftovers(pid: u32) -> Vec<String> {
         .unwrap_or_default()
 }
 
-#[test]
-fn the_quick_demo_reaches_its_verdict_and_leaves_nothing() {
-    assert!(
-        nix::unistd::Uid::effective().is_root(),
-        "the demo test needs root (CI runs as root)"
-    );
-    let demo = PathBuf::from(env!("CARGO_BIN_EXE_demo"));
-    build_siblings(&demo);
-    let child = Command::new(&demo)
-        .arg("--quick")
+/// What a finished demo run printed.
+struct Outcome {
+    status: std::process::ExitStatus,
+    out: String,
+    err: String,
+    pid: u32,
+}
+
+impl Outcome {
+    /// Both streams, for failure messages.
+    fn both(&self) -> String {
+        format!("stdout:\n{}\nstderr:\n{}", self.out, self.err)
+    }
+}
+
+/// Runs `cmd` (the demo, or a wrapper that `exec`s it, so the PID stays the demo's) to the end.
+fn run_demo(mut cmd: Command) -> Outcome {
+    let child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -103,20 +113,50 @@ fn the_quick_demo_reaches_its_verdict_and_leaves_nothing() {
     let out = std::io::read_to_string(stdout).unwrap();
     let status = run.child.wait().unwrap();
     let err = err.join().unwrap();
-    let both = format!("stdout:\n{out}\nstderr:\n{err}");
+    Outcome {
+        status,
+        out,
+        err,
+        pid,
+    }
+}
 
-    assert!(status.success(), "demo exited with {status}\n{both}");
+/// The demo binary, with the programs it runs built beside it.
+fn demo() -> PathBuf {
     assert!(
-        out.lines().any(|l| l.starts_with(VERDICT_OK)),
+        nix::unistd::Uid::effective().is_root(),
+        "the demo tests need root (CI runs as root)"
+    );
+    let demo = PathBuf::from(env!("CARGO_BIN_EXE_demo"));
+    build_siblings(&demo);
+    demo
+}
+
+/// `demo --quick` inside a private mount namespace after `setup` (shell commands) ran there.
+fn in_private_mounts(setup: &str, demo: &Path, env: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new("unshare");
+    cmd.args(["-m", "sh", "-c", &format!("{setup} && exec \"$0\" --quick")])
+        .arg(demo)
+        .envs(env.iter().copied());
+    cmd
+}
+
+/// The checks every successful story passes: verdict, the pod's interfaces, the teardown, no noise.
+fn assert_story(o: &Outcome) {
+    let both = o.both();
+    assert!(o.status.success(), "demo exited with {}\n{both}", o.status);
+    assert!(
+        o.out.lines().any(|l| l.starts_with(VERDICT_OK)),
         "no verdict line\n{both}"
     );
     for name in ["eth0", "net0", "north"] {
         assert!(
-            out.lines().any(|l| l.trim_start().starts_with(name)),
+            o.out.lines().any(|l| l.trim_start().starts_with(name)),
             "{name} not in the pod's ip -br addr\n{both}"
         );
     }
-    let teardown = out
+    let teardown = o
+        .out
         .lines()
         .find(|l| l.contains("CNI DEL"))
         .unwrap_or_else(|| panic!("no teardown line\n{both}"));
@@ -124,15 +164,87 @@ fn the_quick_demo_reaches_its_verdict_and_leaves_nothing() {
         teardown.contains("pod links [], IP leases [], multus cache []"),
         "{teardown}"
     );
-    assert!(out.contains("nothing is left"), "{both}");
+    assert!(o.out.contains("nothing is left"), "{both}");
     assert_eq!(
-        leftovers(pid),
+        leftovers(o.pid),
         Vec::<String>::new(),
         "namespaces left\n{both}"
     );
-    assert!(!state_dir(pid).exists(), "state directory left\n{both}");
+    assert!(!state_dir(o.pid).exists(), "state directory left\n{both}");
     assert!(
-        err.lines().all(|l| !l.contains("No such process")),
+        o.err.lines().all(|l| !l.contains("No such process")),
         "shell noise on stderr\n{both}"
     );
+}
+
+#[test]
+fn the_quick_demo_reaches_its_verdict_and_leaves_nothing() {
+    let mut cmd = Command::new(demo());
+    cmd.arg("--quick");
+    assert_story(&run_demo(cmd));
+}
+
+#[test]
+fn without_hugepages_or_af_xdp_the_demo_says_so_and_still_reaches_its_verdict() {
+    // Every hugetlbfs unmounted in a private mount namespace; AF_XDP switched off by the demo's switch.
+    let setup = "for m in $(awk '$3 == \"hugetlbfs\" {print $2}' /proc/self/mounts); do umount -l \"$m\"; done";
+    let o = run_demo(in_private_mounts(
+        setup,
+        &demo(),
+        &[("MULTIPLANE_DEMO_NO_AF_XDP", "1")],
+    ));
+    assert_story(&o);
+    let both = o.both();
+    assert!(
+        o.out
+            .contains("no hugetlbfs is mounted, so DPDK runs with --no-huge")
+            && o.out.contains("sudo .ci/install-deps"),
+        "no hugepage note\n{both}"
+    );
+    assert!(
+        o.out.contains("AF_XDP is unavailable (switched off by MULTIPLANE_DEMO_NO_AF_XDP=1); falling back to net_af_packet"),
+        "no fallback line\n{both}"
+    );
+    assert!(
+        o.out.contains("DPDK net_af_packet PMD"),
+        "the firewall did not run on net_af_packet\n{both}"
+    );
+}
+
+#[test]
+fn unprivileged_the_demo_says_to_run_it_as_root() {
+    let mut cmd = Command::new("setpriv");
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(demo())
+        .arg("--quick");
+    let o = run_demo(cmd);
+    assert_eq!(o.status.code(), Some(1), "{}", o.both());
+    assert_eq!(
+        o.err.trim(),
+        "demo: the demo creates network namespaces and needs root: run `sudo make demo`"
+    );
+    assert_eq!(o.out, "", "it printed before checking");
+    assert_eq!(leftovers(o.pid), Vec::<String>::new());
+}
+
+#[test]
+fn a_missing_package_is_named_with_the_command_that_installs_it() {
+    // The reference CNI plugins hidden under an empty tmpfs, as on a machine without the package.
+    let o = run_demo(in_private_mounts(
+        "mount -t tmpfs none /usr/lib/cni",
+        &demo(),
+        &[],
+    ));
+    let both = o.both();
+    assert_eq!(o.status.code(), Some(1), "{both}");
+    assert!(
+        o.err.contains(
+            "/usr/lib/cni/bridge, /usr/lib/cni/host-device, /usr/lib/cni/host-local missing"
+        ) && o
+            .err
+            .contains("`sudo apt-get install containernetworking-plugins`"),
+        "{both}"
+    );
+    assert_eq!(leftovers(o.pid), Vec::<String>::new(), "{both}");
+    assert!(!state_dir(o.pid).exists(), "{both}");
 }

@@ -3,7 +3,8 @@
 //! `demo [--quick] [--keep] [--lab]`
 //!
 //! `--quick` sends fewer frames and skips the benchmark table (the test's mode); `--keep` leaves the pod
-//! up and prints how to remove it; `--lab` (the same story on emulated SR-IOV VFs) is not built yet.
+//! up and prints how to remove it; `--lab` runs the firewall story on emulated SR-IOV VFs in the lab
+//! guest (`cni/tests/lab`, the seed's Figure 3).
 
 #[path = "../demo/mod.rs"]
 mod demo;

@@ -2,9 +2,12 @@
 //! with the seed's VLAN 210 rules, `vlan-traffic` sends every kind of frame from outside, the demo shows
 //! the interfaces, counters, Mpps and a verdict, and tears the pod down through CNI DEL.
 
+mod bench;
 mod cni;
 mod firewall;
 mod generator;
+mod lab;
+mod preflight;
 mod report;
 mod story;
 mod sys;

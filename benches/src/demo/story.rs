@@ -3,8 +3,9 @@
 use super::cni::{leases, multus_conf, Pod, REFERENCE_PLUGINS};
 use super::firewall::{Firewall, Pmd};
 use super::generator::Generator;
+use super::preflight;
 use super::report::verdict;
-use super::sys::{catch_interrupts, is_root, netns_exists, run, Netns, Scratch};
+use super::sys::{catch_interrupts, netns_exists, run, Netns, Scratch};
 use benches::traffic::{expectations, Expected, KindTally};
 use dataplane::firewall::{parse_rule_file, Action};
 use std::path::{Path, PathBuf};
@@ -81,22 +82,6 @@ fn sibling(name: &str) -> Result<PathBuf, String> {
     }
 }
 
-fn preflight() -> Result<(), String> {
-    if !is_root() {
-        return Err(
-            "the demo creates network namespaces and needs root: run `sudo make demo`".into(),
-        );
-    }
-    for plugin in ["bridge", "host-device", "host-local"] {
-        if !Path::new(REFERENCE_PLUGINS).join(plugin).exists() {
-            return Err(format!(
-                "{REFERENCE_PLUGINS}/{plugin} is missing: `apt-get install containernetworking-plugins`"
-            ));
-        }
-    }
-    Ok(())
-}
-
 /// Removes what an earlier demo that was killed left behind (namespaces and state of dead processes).
 fn sweep_leftovers() {
     let alive = |pid: &str| Path::new("/proc").join(pid).exists();
@@ -126,10 +111,15 @@ fn sweep_leftovers() {
 /// Runs the demo; returns the exit code (0 when the verdict holds and nothing is left).
 pub fn main_result(o: Options) -> Result<i32, String> {
     if o.lab {
-        println!("not implemented: run `make lab` for the emulated SR-IOV lab (the firewall between pods on real VFs)");
-        return Ok(2);
+        if !super::sys::is_root() {
+            return Err("the lab boots a guest with VFs bound to vfio-pci and needs root: run `sudo make demo DEMO_ARGS=--lab`".into());
+        }
+        return super::lab::run();
     }
-    preflight()?;
+    preflight::check(!o.quick)?;
+    if let Some(note) = preflight::hugepage_notice() {
+        println!("{note}");
+    }
     let bins = Bins {
         multus: sibling("multus")?,
         firewall: sibling("vlan-firewall")?,
@@ -267,16 +257,20 @@ fn traffic(
     expected: &[Expected],
 ) -> Result<i32, String> {
     let prefix = format!("mpdemo{}", std::process::id());
-    let mut fw = match Firewall::start(
-        pod,
-        &bins.firewall,
-        rules,
-        Pmd::AfXdp,
-        &format!("{prefix}fw"),
-    ) {
+    let af_xdp = match preflight::af_xdp_switched_off() {
+        Some(switch) => Err(format!("switched off by {switch}")),
+        None => Firewall::start(
+            pod,
+            &bins.firewall,
+            rules,
+            Pmd::AfXdp,
+            &format!("{prefix}fw"),
+        ),
+    };
+    let mut fw = match af_xdp {
         Ok(fw) => fw,
         Err(e) => {
-            println!("      AF_XDP did not come up ({e}); falling back to net_af_packet");
+            println!("      AF_XDP is unavailable ({e}); falling back to net_af_packet (the same DPDK app on AF_PACKET sockets, slower); AF_XDP needs a kernel with XDP sockets (CONFIG_XDP_SOCKETS) and DPDK's net_af_xdp PMD (`apt-get install librte-net-af-xdp23`)");
             Firewall::start(
                 pod,
                 &bins.firewall,
@@ -380,18 +374,11 @@ fn print_cleanup(pod: &Pod, del_file: &Path, scratch: &Scratch) {
     );
 }
 
-/// The short benchmark table: `throughput` for one round (its tables only).
+/// The short benchmark table (`super::bench`), its files in a directory removed afterwards.
 fn benchmark() -> Result<(), String> {
     let exe = sibling("throughput")?;
-    println!("benchmark (throughput, 1 round of 4 s on vdevs: testpmd io vs our io vs vlan-firewall; the full run with DPDK's l3fwd-acl and the kernel's nftables: `make bench`):");
-    let out = std::process::Command::new(&exe)
-        .args(["--seconds", "4", "--rounds", "1", "--case", "io"])
-        .stdin(std::process::Stdio::null())
-        .output()
-        .map_err(|e| format!("{}: {e}", exe.display()))?;
-    let text = super::sys::checked("throughput --seconds 4 --rounds 1 --case io", out)?;
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .for_each(|l| println!("  {l}"));
-    Ok(())
+    let dir = Scratch::create(
+        std::env::temp_dir().join(format!("multiplane-demo-bench-{}", std::process::id())),
+    )?;
+    super::bench::run(&exe, &dir.path)
 }
