@@ -240,6 +240,18 @@ impl MbufBatch {
         }
     }
 
+    /// Frees every mbuf held, all in one call.
+    pub fn clear(&mut self) {
+        let (mbufs, len) = self.held_raw();
+        if len == 0 {
+            return;
+        }
+        // SAFETY: the first `len` slots hold valid mbufs we own; forgetting them (len = 0) right after
+        // hands their ownership to DPDK, which frees them.
+        unsafe { dpdk_sys::rte_pktmbuf_free_bulk(mbufs, len as u32) };
+        self.len = 0;
+    }
+
     /// Removes every mbuf, in order.
     pub fn drain(&mut self) -> impl Iterator<Item = Mbuf> + '_ {
         let n = std::mem::replace(&mut self.len, 0);

@@ -1,17 +1,21 @@
 //! The compiled firewall: per VLAN table, one rte_acl classifier per IP version (rules in priority
 //! order, so rte_acl's highest-priority match is the first matching rule) and a lookup for non-IP
 //! frames; it judges bursts of frames, counts them and rewrites the allowed ones.
+//!
+//! A frame's judgement is a counter *slot* ([`Slots`]): rte_acl reports the slot of the matching rule
+//! as its userdata, so a burst goes from bytes to slots without building verdicts, and each slot
+//! knows its action and table.
 
 use super::acl::{AclAlgorithm, AclContext, AclRule, Key, ALL_KEYS, MAX_KEYS};
 use super::l2::L2Lookup;
 use super::layout::{Family, Layout};
 use super::rules::{Action, Rewrite, RuleSet, Side, Table, TableKey};
-use super::verdict::{Counters, Hit, Verdict};
-use crate::packet::{parse_flow, EthernetFrame, Flow, ParseError, VlanTag};
+use super::verdict::{Counters, PacketCount, Slots, Verdict, NO_TABLE_SLOT};
+use crate::packet::{parse_fields, EthernetFrame, Flow, FlowFields, ParseError, VlanTag};
 use crate::{Eal, Error, Result};
 
 /// No table for this VLAN in [`Firewall`]'s VLAN index.
-const NO_TABLE: u16 = u16::MAX;
+pub(crate) const NO_TABLE: u16 = u16::MAX;
 
 /// The classifier of one table for one IP version: one rte_acl context, or several over consecutive
 /// runs of the rules when rte_acl cannot fit them in one (its tries would exceed its limit of 8).
@@ -21,7 +25,7 @@ struct IpClassifier {
 }
 
 impl IpClassifier {
-    /// The userdata (rule position + 1, or 0) of the first rule matching each key `keys[members[j]]`.
+    /// The userdata (slot + 1, or 0) of the first rule matching each key `keys[members[j]]`.
     fn first_matches(&self, keys: &[Key; MAX_KEYS], members: &[u8]) -> [u32; MAX_KEYS] {
         let mut first = [0u32; MAX_KEYS];
         if let [acl] = &self.acls[..] {
@@ -68,13 +72,14 @@ fn build_split(
 const ENOMEM: i32 = 12;
 
 struct CompiledTable {
-    default: Action,
-    actions: Vec<Action>,
+    /// The slot of rule 0 (the rules' slots follow, then the default's).
+    first_slot: u32,
+    default_slot: u32,
     /// IPv4 and IPv6 classifiers; `None` when no rule of the table can match that version.
     ip: [Option<IpClassifier>; 2],
     l2: L2Lookup,
-    rewrite_a_to_b: Rewrite,
-    rewrite_b_to_a: Rewrite,
+    /// The rewrites of frames arriving on A and on B; `None` when the rewrite changes nothing.
+    rewrites: [Option<Rewrite>; 2],
 }
 
 fn family_index(family: Family) -> usize {
@@ -84,8 +89,20 @@ fn family_index(family: Family) -> usize {
     }
 }
 
+fn side_index(side: Side) -> usize {
+    match side {
+        Side::A => 0,
+        Side::B => 1,
+    }
+}
+
 impl CompiledTable {
-    fn compile(eal: &Eal, table: &Table, algorithm: Option<AclAlgorithm>) -> Result<CompiledTable> {
+    fn compile(
+        eal: &Eal,
+        table: &Table,
+        first_slot: u32,
+        algorithm: Option<AclAlgorithm>,
+    ) -> Result<CompiledTable> {
         let mut ip = [None, None];
         for family in [Family::V4, Family::V6] {
             let admitted = || table.rules.iter().filter(move |r| family.admits(r));
@@ -96,7 +113,7 @@ impl CompiledTable {
             let rules: Vec<AclRule> = (table.rules.iter().enumerate())
                 .filter(|(_, r)| family.admits(r))
                 .map(|(i, r)| AclRule {
-                    userdata: i as u32 + 1,
+                    userdata: first_slot + i as u32 + 1,
                     tests: layout.tests(r),
                 })
                 .collect();
@@ -104,29 +121,17 @@ impl CompiledTable {
             build_split(eal, &layout, &rules, algorithm, &mut acls)?;
             ip[family_index(family)] = Some(IpClassifier { layout, acls });
         }
+        let effective = |r: &Rewrite| (*r != Rewrite::default()).then_some(*r);
         Ok(CompiledTable {
-            default: table.default,
-            actions: table.rules.iter().map(|r| r.action).collect(),
+            first_slot,
+            default_slot: first_slot + table.rules.len() as u32,
             ip,
             l2: L2Lookup::new(&table.rules),
-            rewrite_a_to_b: table.rewrite_a_to_b,
-            rewrite_b_to_a: table.rewrite_b_to_a,
+            rewrites: [
+                effective(&table.rewrite_a_to_b),
+                effective(&table.rewrite_b_to_a),
+            ],
         })
-    }
-
-    /// The verdict of this table, at position `pos`, when `rule` (or no rule) matched first.
-    #[inline]
-    fn verdict(&self, pos: usize, rule: Option<usize>) -> Verdict {
-        match rule {
-            Some(rule) => Verdict {
-                action: self.actions[rule],
-                hit: Hit::Rule { table: pos, rule },
-            },
-            None => Verdict {
-                action: self.default,
-                hit: Hit::Default { table: pos },
-            },
-        }
     }
 
     fn classifiers(&self) -> impl Iterator<Item = &IpClassifier> {
@@ -150,27 +155,36 @@ impl Memory {
     }
 }
 
+/// What a counter slot decides: the action and, for the slots of a table, its position (for the
+/// rewrite of allowed frames).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SlotInfo {
+    /// Forward or drop.
+    pub(crate) action: Action,
+    /// The table's position, or [`NO_TABLE`] for malformed frames and frames without a table.
+    pub(crate) table: u16,
+}
+
 /// A rule set compiled for fast classification. Immutable; share it between cores behind an `Arc`.
 ///
 /// Its search structures live in DPDK's heap, so compiling needs the EAL (the firewall keeps it alive).
 pub struct Firewall {
     rules: RuleSet,
+    slots: Slots,
+    /// Per slot: action and table.
+    slot_info: Box<[SlotInfo]>,
     /// Table position for each VLAN ID 0-4095 (index 0 is unused: VLAN 0 frames are priority-tagged).
     vlan_index: Box<[u16; 4096]>,
     untagged: u16,
     tables: Vec<CompiledTable>,
+    /// True when some table rewrites frames.
+    rewrites: bool,
 }
 
 /// The rte_acl search a frame of a burst waits for: table position and IP version, packed as
-/// `table << 1 | family`; [`NO_SEARCH`] when its verdict is known.
+/// `table << 1 | family`; [`NO_SEARCH`] when its slot is known.
 type Search = u32;
 const NO_SEARCH: Search = u32::MAX;
-
-/// The verdict a frame holds while it waits for its search.
-const PENDING: Verdict = Verdict {
-    action: Action::Drop,
-    hit: Hit::NoTable,
-};
 
 impl Firewall {
     /// Compiles `rules`, classifying with the fastest rte_acl method this CPU and the EAL's maximum
@@ -186,6 +200,15 @@ impl Firewall {
         rules: RuleSet,
         algorithm: Option<AclAlgorithm>,
     ) -> Result<Firewall> {
+        let slots = Slots::new(&rules);
+        let mut slot_info = vec![
+            SlotInfo {
+                action: Action::Drop,
+                table: NO_TABLE,
+            };
+            slots.len()
+        ];
+        slot_info[NO_TABLE_SLOT as usize].action = rules.default;
         let mut vlan_index = Box::new([NO_TABLE; 4096]);
         let mut untagged = NO_TABLE;
         let mut tables = Vec::with_capacity(rules.tables.len());
@@ -194,13 +217,25 @@ impl Firewall {
                 TableKey::Untagged => untagged = pos as u16,
                 TableKey::Vlan(id) => vlan_index[*id as usize] = pos as u16,
             }
-            tables.push(CompiledTable::compile(eal, table, algorithm)?);
+            let first = slots.table_start(pos);
+            let actions = table.rules.iter().map(|r| r.action);
+            for (slot, action) in (first..).zip(actions.chain([table.default])) {
+                slot_info[slot as usize] = SlotInfo {
+                    action,
+                    table: pos as u16,
+                };
+            }
+            tables.push(CompiledTable::compile(eal, table, first, algorithm)?);
         }
+        let rewrites = tables.iter().any(|t| t.rewrites.iter().any(Option::is_some));
         Ok(Firewall {
             rules,
+            slots,
+            slot_info: slot_info.into_boxed_slice(),
             vlan_index,
             untagged,
             tables,
+            rewrites,
         })
     }
 
@@ -235,22 +270,20 @@ impl Firewall {
 
     /// Judges `frame`, which arrived on `ingress`, without counting or rewriting it.
     pub fn classify(&self, ingress: Side, frame: &[u8]) -> Verdict {
-        self.classify_flow_or_error(ingress, parse_flow(frame))
+        let mut slot = [0];
+        self.judge(ingress, 1, |_, out| parse_fields(frame, out), &mut slot);
+        self.verdict(slot[0])
     }
 
     /// Judges an already parsed frame that arrived on `ingress`.
     pub fn classify_flow(&self, ingress: Side, flow: &Flow) -> Verdict {
-        self.classify_flow_or_error(ingress, Ok(*flow))
-    }
-
-    fn classify_flow_or_error(
-        &self,
-        ingress: Side,
-        flow: std::result::Result<Flow, ParseError>,
-    ) -> Verdict {
-        let mut verdicts = Vec::with_capacity(1);
-        self.classify_burst(ingress, &[flow], &mut verdicts);
-        verdicts[0]
+        let mut slot = [0];
+        let fields = |_, out: &mut FlowFields| {
+            *out = FlowFields::of(flow);
+            Ok(())
+        };
+        self.judge(ingress, 1, fields, &mut slot);
+        self.verdict(slot[0])
     }
 
     /// Judges a burst of parsed frames (or their parse errors) that all arrived on `ingress`; the
@@ -263,84 +296,103 @@ impl Firewall {
         verdicts: &mut Vec<Verdict>,
     ) {
         verdicts.clear();
+        let mut slots = [0u32; MAX_KEYS];
         for chunk in flows.chunks(MAX_KEYS) {
-            self.classify_chunk(ingress, chunk, verdicts);
+            let fields = |i: usize, out: &mut FlowFields| {
+                *out = FlowFields::of(chunk[i].as_ref().map_err(|e| *e)?);
+                Ok(())
+            };
+            self.judge(ingress, chunk.len(), fields, &mut slots);
+            verdicts.extend(slots[..chunk.len()].iter().map(|&s| self.verdict(s)));
         }
     }
 
+    /// Judges up to [`MAX_KEYS`] frames that arrived on `ingress`, read from the bytes of `frames`:
+    /// `slots[i]` becomes the counter slot (see [`Slots`]) of `frames[i]`. The burst path of the
+    /// pipeline: one parse per frame, straight into its search key.
+    pub(crate) fn judge_frames(&self, ingress: Side, frames: &[&[u8]], slots: &mut [u32]) {
+        self.judge(ingress, frames.len(), |i, out| parse_fields(frames[i], out), slots);
+    }
+
+    /// What `slot` decides.
     #[inline]
-    fn table_of(&self, flow: &Flow) -> u16 {
-        match flow.vlan {
-            None => self.untagged,
-            Some(id) => self.vlan_index[id as usize],
+    pub(crate) fn slot_info(&self, slot: u32) -> SlotInfo {
+        self.slot_info[slot as usize]
+    }
+
+    /// The verdict of frames judged into `slot`.
+    fn verdict(&self, slot: u32) -> Verdict {
+        Verdict {
+            action: self.slot_info(slot).action,
+            hit: self.slots.hit(slot),
         }
     }
 
-    /// Classifies up to [`MAX_KEYS`] frames, appending their verdicts.
-    fn classify_chunk(
+    #[inline(always)]
+    fn table_of(&self, fields: &FlowFields) -> u16 {
+        match fields.vlan {
+            None => self.untagged,
+            Some(id) => self.vlan_index[id as usize & 0xfff],
+        }
+    }
+
+    /// Judges `n` (at most [`MAX_KEYS`]) frames whose fields `frame(i, out)` writes (or whose parse
+    /// error it returns), into `slots[..n]`:
+    /// every frame is parsed and prepared first (its slot, or its key and search), then each distinct
+    /// search runs once over all the keys that wait for it.
+    #[inline]
+    fn judge(
         &self,
         ingress: Side,
-        flows: &[std::result::Result<Flow, ParseError>],
-        verdicts: &mut Vec<Verdict>,
+        n: usize,
+        frame: impl Fn(usize, &mut FlowFields) -> std::result::Result<(), ParseError>,
+        slots: &mut [u32],
     ) {
-        let base = verdicts.len();
-        verdicts.reserve(flows.len());
+        debug_assert!(n <= MAX_KEYS && slots.len() >= n);
         let mut keys = [Key::ZERO; MAX_KEYS];
         let mut searches = [NO_SEARCH; MAX_KEYS];
-        for (i, flow) in flows.iter().enumerate() {
-            let verdict = match flow {
-                Err(reason) => Verdict {
-                    action: Action::Drop,
-                    hit: Hit::Malformed(*reason),
-                },
-                Ok(flow) => self.prepare(ingress, flow, &mut keys[i], &mut searches[i]),
+        let mut fields = FlowFields::EMPTY;
+        for i in 0..n.min(MAX_KEYS) {
+            slots[i] = match frame(i, &mut fields) {
+                Err(reason) => reason.index() as u32,
+                Ok(()) => self.prepare(ingress, &fields, &mut keys[i], &mut searches[i]),
             };
-            verdicts.push(verdict);
         }
-        let searches = &mut searches[..flows.len()];
-        let verdicts = &mut verdicts[base..];
+        let searches = &mut searches[..n];
         match searches.first() {
             // The usual burst: every frame waits for the same search.
             Some(&s) if s != NO_SEARCH && searches.iter().all(|&x| x == s) => {
-                self.run_search(s, &keys, &ALL_KEYS[..searches.len()], verdicts)
+                self.run_search(s, &keys, &ALL_KEYS[..n], slots)
             }
-            _ => self.search_groups(&keys, searches, verdicts),
+            _ => self.search_groups(&keys, searches, slots),
         }
     }
 
-    /// The verdict of a parsed frame, or, if an rte_acl search must decide it, a placeholder, with its
-    /// key written (into a zeroed `key`) and its search noted.
-    #[inline]
-    fn prepare(&self, ingress: Side, flow: &Flow, key: &mut Key, search: &mut Search) -> Verdict {
-        let pos = self.table_of(flow);
+    /// The slot of a parsed frame or, if an rte_acl search must decide it, its key written (into a
+    /// zeroed `key`) and its search noted.
+    #[inline(always)]
+    fn prepare(&self, ingress: Side, f: &FlowFields, key: &mut Key, search: &mut Search) -> u32 {
+        let pos = self.table_of(f);
         let Some(table) = self.tables.get(pos as usize) else {
-            return Verdict {
-                action: self.rules.default,
-                hit: Hit::NoTable,
-            };
+            return NO_TABLE_SLOT;
         };
-        let found = match &flow.ip {
-            None => table.l2.lookup(ingress, flow.ethertype),
-            Some(ip) => {
-                let family = family_index(Family::of(ip));
+        let found = match f.ip_version {
+            0 => table.l2.lookup(ingress, f.ethertype),
+            version => {
+                let family = if version == 4 { 0 } else { 1 };
                 if let Some(c) = &table.ip[family] {
-                    c.layout.write_key(ingress, ip, key);
+                    c.layout.write_key(ingress, f, key);
                     *search = (pos as u32) << 1 | family as u32;
-                    return PENDING;
+                    return NO_TABLE_SLOT;
                 }
                 None
             }
         };
-        self.verdict(pos as usize, found)
+        found.map_or(table.default_slot, |rule| table.first_slot + rule as u32)
     }
 
     /// Runs the searches frames wait for, one rte_acl call per distinct search in the chunk.
-    fn search_groups(
-        &self,
-        keys: &[Key; MAX_KEYS],
-        searches: &mut [Search],
-        verdicts: &mut [Verdict],
-    ) {
+    fn search_groups(&self, keys: &[Key; MAX_KEYS], searches: &mut [Search], slots: &mut [u32]) {
         for first in 0..searches.len() {
             let search = searches[first];
             if search == NO_SEARCH {
@@ -355,33 +407,32 @@ impl Firewall {
                     n += 1;
                 }
             }
-            self.run_search(search, keys, &members[..n], verdicts);
+            self.run_search(search, keys, &members[..n], slots);
         }
     }
 
-    /// Runs one search over the keys of `members` and writes their verdicts.
-    fn run_search(
-        &self,
-        search: Search,
-        keys: &[Key; MAX_KEYS],
-        members: &[u8],
-        verdicts: &mut [Verdict],
-    ) {
-        let (table, family) = ((search >> 1) as usize, (search & 1) as usize);
-        let classifier = self.tables[table].ip[family]
+    /// Runs one search over the keys of `members` and writes their slots.
+    #[inline]
+    fn run_search(&self, search: Search, keys: &[Key; MAX_KEYS], members: &[u8], slots: &mut [u32]) {
+        let table = &self.tables[(search >> 1) as usize];
+        let classifier = table.ip[(search & 1) as usize]
             .as_ref()
             .expect("only frames with a classifier wait for a search");
-        let rules = classifier.first_matches(keys, members);
-        let t = &self.tables[table];
-        for (&i, &rule) in members.iter().zip(&rules) {
-            verdicts[i as usize] = t.verdict(table, rule.checked_sub(1).map(|r| r as usize));
+        let found = classifier.first_matches(keys, members);
+        for (&i, &userdata) in members.iter().zip(&found) {
+            slots[i as usize] = userdata.checked_sub(1).unwrap_or(table.default_slot);
         }
     }
 
-    /// The verdict of table `table` when `rule` (or no rule) matched first.
+    /// The rewrite of allowed frames of the table at position `table` that arrived on `ingress`, if
+    /// it changes anything.
     #[inline]
-    fn verdict(&self, table: usize, rule: Option<usize>) -> Verdict {
-        self.tables[table].verdict(table, rule)
+    pub(crate) fn rewrite(&self, table: u16, ingress: Side) -> Option<&Rewrite> {
+        if !self.rewrites {
+            return None;
+        }
+        let table = self.tables.get(table as usize)?;
+        table.rewrites[side_index(ingress)].as_ref()
     }
 
     /// Judges `frame`, counts it in `counters` (shaped for this rule set), and, if it is allowed, applies
@@ -401,14 +452,17 @@ impl Firewall {
         verdict: Verdict,
         frame: &mut [u8],
     ) {
-        counters.record(verdict.hit, frame.len());
+        let slot = self.slots.of(verdict.hit);
+        counters.add(
+            slot,
+            PacketCount {
+                packets: 1,
+                bytes: frame.len() as u64,
+            },
+        );
+        let info = self.slot_info(slot);
         if verdict.action == Action::Allow {
-            if let Hit::Rule { table, .. } | Hit::Default { table } = verdict.hit {
-                let t = &self.tables[table];
-                let rewrite = match ingress {
-                    Side::A => &t.rewrite_a_to_b,
-                    Side::B => &t.rewrite_b_to_a,
-                };
+            if let Some(rewrite) = self.rewrite(info.table, ingress) {
                 apply_rewrite(rewrite, frame);
             }
         }
@@ -416,10 +470,7 @@ impl Firewall {
 }
 
 /// Rewrites MAC addresses and the outermost VLAN ID of a frame that parsed.
-fn apply_rewrite(rewrite: &Rewrite, frame: &mut [u8]) {
-    if *rewrite == Rewrite::default() {
-        return;
-    }
+pub(crate) fn apply_rewrite(rewrite: &Rewrite, frame: &mut [u8]) {
     let Ok(mut eth) = EthernetFrame::new_checked(frame) else {
         return;
     };

@@ -15,7 +15,7 @@
 
 use super::acl::{FieldDef, FieldKind, FieldTest, Key, MAX_FIELDS};
 use super::rules::{PortRange, Prefix, Rule, Side};
-use crate::packet::{IpFlow, ETHERTYPE_IPV4, ETHERTYPE_IPV6};
+use crate::packet::{FlowFields, IpFlow, ETHERTYPE_IPV4, ETHERTYPE_IPV6};
 use std::net::IpAddr;
 
 /// Most protocols a table may name and keep the narrow layout (codes 1-63; 0 = any protocol not named).
@@ -37,15 +37,6 @@ pub(crate) enum Family {
 }
 
 impl Family {
-    /// The family of a parsed IP frame.
-    pub(crate) fn of(ip: &IpFlow) -> Family {
-        if ip.src.is_ipv4() {
-            Family::V4
-        } else {
-            Family::V6
-        }
-    }
-
     fn words(self) -> usize {
         match self {
             Family::V4 => 1,
@@ -203,40 +194,41 @@ impl Layout {
         tests
     }
 
-    /// Writes the key of `ip`, a frame of this layout's family that arrived on `side`, into a zeroed
+    /// Writes the key of `f`, a frame of this layout's family that arrived on `side`, into a zeroed
     /// `key` (bytes no field covers stay zero).
-    #[inline]
-    pub(crate) fn write_key(&self, side: Side, ip: &IpFlow, key: &mut Key) {
+    #[inline(always)]
+    pub(crate) fn write_key(&self, side: Side, f: &FlowFields, key: &mut Key) {
         let k = &mut key.0;
         let mut bits = if side == Side::B { SIDE_B } else { 0 };
-        if ip.ports.is_some() {
+        if f.has_ports {
             bits |= HAS_PORTS;
         }
         match &self.codes {
-            Some(codes) => k[0] = codes[ip.protocol as usize] << 2 | bits,
+            Some(codes) => k[0] = codes[f.protocol as usize] << 2 | bits,
             None => {
-                if ip.tcp_flags.is_some() {
+                if f.tcp_flags.is_some() {
                     bits |= HAS_FLAGS;
                 }
-                k[0] = ip.protocol;
+                k[0] = f.protocol;
                 k[4] = bits;
-                k[5] = ip.tcp_flags.unwrap_or(0);
+                k[5] = f.tcp_flags.unwrap_or(0);
             }
         }
+        let len = 4 * self.family.words();
         if let Some(at) = self.src_at {
-            write_address(ip.src, k, at);
+            k[at..at + len].copy_from_slice(&f.src[..len]);
         }
         if let Some(at) = self.dst_at {
-            write_address(ip.dst, k, at);
+            k[at..at + len].copy_from_slice(&f.dst[..len]);
         }
         if let Some(at) = self.ports_at {
-            write_ports(ip, k, at);
+            k[at..at + 2].copy_from_slice(&f.ports[0].to_be_bytes());
+            k[at + 2..at + 4].copy_from_slice(&f.ports[1].to_be_bytes());
         }
     }
 }
 
 /// Writes `addr` into `k` from byte `at`, in network byte order; returns the byte after it.
-#[inline]
 fn write_address(addr: IpAddr, k: &mut [u8], at: usize) -> usize {
     match addr {
         IpAddr::V4(a) => {
@@ -250,20 +242,14 @@ fn write_address(addr: IpAddr, k: &mut [u8], at: usize) -> usize {
     }
 }
 
-/// Writes `ip`'s ports (0 when it has none) into `k` from byte `at`, in network byte order.
-#[inline]
-fn write_ports(ip: &IpFlow, k: &mut [u8], at: usize) {
-    let (sport, dport) = ip.ports.unwrap_or((0, 0));
-    k[at..at + 2].copy_from_slice(&sport.to_be_bytes());
-    k[at + 2..at + 4].copy_from_slice(&dport.to_be_bytes());
-}
-
 /// Writes `ip`'s source and destination address and its ports (0 when it has none) into `k` from
 /// byte `at`, in network byte order.
 pub(crate) fn write_addresses_and_ports(ip: &IpFlow, k: &mut [u8], at: usize) {
     let at = write_address(ip.src, k, at);
     let at = write_address(ip.dst, k, at);
-    write_ports(ip, k, at);
+    let (sport, dport) = ip.ports.unwrap_or((0, 0));
+    k[at..at + 2].copy_from_slice(&sport.to_be_bytes());
+    k[at + 2..at + 4].copy_from_slice(&dport.to_be_bytes());
 }
 
 /// The test of a port condition: its range, or every port.

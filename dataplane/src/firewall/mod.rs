@@ -20,6 +20,7 @@ pub mod synth;
 mod verdict;
 
 pub use acl::AclAlgorithm;
+pub(crate) use engine::apply_rewrite;
 pub use engine::{Firewall, Memory};
 pub use five_tuple::FiveTupleAcl;
 pub use model::ReferenceModel;

@@ -160,53 +160,158 @@ impl Counter {
     }
 }
 
+/// Where each [`Hit`] of a rule set is counted: one flat run of slots, first every malformed reason
+/// (in [`ParseError::ALL`] order), then the no-table case, then per table its rules and its default.
+/// The compiled firewall judges frames straight into slots, so counting is one indexed add.
+#[derive(Debug, Clone)]
+pub(crate) struct Slots {
+    /// The first slot of each table (in [`RuleSet::tables`] order), then the total number of slots.
+    starts: Vec<u32>,
+}
+
+/// The slot of frames whose VLAN has no table.
+pub(crate) const NO_TABLE_SLOT: u32 = ParseError::ALL.len() as u32;
+
+impl Slots {
+    /// The slots of `rules`.
+    pub(crate) fn new(rules: &RuleSet) -> Slots {
+        let mut starts = Vec::with_capacity(rules.tables.len() + 1);
+        let mut next = NO_TABLE_SLOT + 1;
+        for table in rules.tables.values() {
+            starts.push(next);
+            next += table.rules.len() as u32 + 1;
+        }
+        starts.push(next);
+        Slots { starts }
+    }
+
+    /// How many slots there are.
+    pub(crate) fn len(&self) -> usize {
+        self.starts[self.starts.len() - 1] as usize
+    }
+
+    /// The first slot of the table at position `table` (its rule 0).
+    pub(crate) fn table_start(&self, table: usize) -> u32 {
+        self.starts[table]
+    }
+
+    /// The slot of the default of the table at position `table`.
+    pub(crate) fn default_of(&self, table: usize) -> u32 {
+        self.starts[table + 1] - 1
+    }
+
+    /// The slot of `hit`.
+    pub(crate) fn of(&self, hit: Hit) -> u32 {
+        match hit {
+            Hit::Malformed(reason) => reason.index() as u32,
+            Hit::NoTable => NO_TABLE_SLOT,
+            Hit::Rule { table, rule } => self.starts[table] + rule as u32,
+            Hit::Default { table } => self.default_of(table),
+        }
+    }
+
+    /// The hit `slot` counts.
+    pub(crate) fn hit(&self, slot: u32) -> Hit {
+        if slot < NO_TABLE_SLOT {
+            return Hit::Malformed(ParseError::ALL[slot as usize]);
+        }
+        if slot == NO_TABLE_SLOT {
+            return Hit::NoTable;
+        }
+        let table = self.starts.partition_point(|&s| s <= slot) - 1;
+        if slot == self.default_of(table) {
+            Hit::Default { table }
+        } else {
+            Hit::Rule {
+                table,
+                rule: (slot - self.starts[table]) as usize,
+            }
+        }
+    }
+}
+
 /// The live counters of one core, readable by others while it runs; same shape as [`CountersSnapshot`].
 #[derive(Debug)]
 pub struct Counters {
-    tables: Vec<Box<[Counter]>>,
-    no_table: Counter,
-    malformed: Box<[Counter]>,
+    slots: Slots,
+    counters: Box<[Counter]>,
 }
 
 impl Counters {
     /// Zeroed counters shaped for `rules`.
     pub fn new(rules: &RuleSet) -> Counters {
-        let fresh = |n: usize| {
-            (0..n)
-                .map(|_| Counter::default())
-                .collect::<Box<[Counter]>>()
-        };
-        Counters {
-            tables: rules
-                .tables
-                .values()
-                .map(|t| fresh(t.rules.len() + 1))
-                .collect(),
-            no_table: Counter::default(),
-            malformed: fresh(ParseError::ALL.len()),
-        }
+        let slots = Slots::new(rules);
+        let counters = (0..slots.len()).map(|_| Counter::default()).collect();
+        Counters { slots, counters }
     }
 
     /// Counts one frame of `bytes` bytes decided by `hit` (owning thread only; see [`Counter::add`]).
     pub fn record(&self, hit: Hit, bytes: usize) {
-        let counter = match hit {
-            Hit::Malformed(reason) => &self.malformed[reason.index()],
-            Hit::NoTable => &self.no_table,
-            Hit::Rule { table, rule } => &self.tables[table][rule],
-            Hit::Default { table } => self.tables[table]
-                .last()
-                .expect("every table has a default slot"),
-        };
-        counter.add(bytes);
+        self.counters[self.slots.of(hit) as usize].add(bytes);
+    }
+
+    /// Counts `count` frames in `slot` (owning thread only; see [`Counter::add`]).
+    #[inline]
+    pub(crate) fn add(&self, slot: u32, count: PacketCount) {
+        self.counters[slot as usize].add_count(count);
     }
 
     /// A consistent-enough copy (each counter is read atomically; counters are read one after another).
     pub fn snapshot(&self) -> CountersSnapshot {
-        let read = |cs: &[Counter]| cs.iter().map(Counter::get).collect::<Vec<_>>();
+        let read = |from: u32, to: u32| {
+            self.counters[from as usize..to as usize]
+                .iter()
+                .map(Counter::get)
+                .collect::<Vec<_>>()
+        };
+        let starts = &self.slots.starts;
         CountersSnapshot {
-            tables: self.tables.iter().map(|t| read(t)).collect(),
-            no_table: self.no_table.get(),
-            malformed: read(&self.malformed),
+            tables: starts.windows(2).map(|w| read(w[0], w[1])).collect(),
+            no_table: self.counters[NO_TABLE_SLOT as usize].get(),
+            malformed: read(0, NO_TABLE_SLOT),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::firewall::{Rule, Table, TableKey};
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn every_hit_has_its_own_slot_and_back() {
+        let table = |n: usize| Table {
+            rules: vec![Rule::new(Action::Allow); n],
+            ..Table::new(Action::Drop)
+        };
+        let tables = BTreeMap::from([
+            (TableKey::Untagged, table(2)),
+            (TableKey::Vlan(7), table(0)),
+            (TableKey::Vlan(9), table(3)),
+        ]);
+        let rules = RuleSet {
+            default: Action::Drop,
+            tables,
+        };
+        let slots = Slots::new(&rules);
+        let mut hits: Vec<Hit> = ParseError::ALL.iter().map(|&r| Hit::Malformed(r)).collect();
+        hits.push(Hit::NoTable);
+        for (table, n) in [(0, 2), (1, 0), (2, 3)] {
+            hits.extend((0..n).map(|rule| Hit::Rule { table, rule }));
+            hits.push(Hit::Default { table });
+        }
+        assert_eq!(slots.len(), hits.len());
+        for (slot, hit) in hits.iter().enumerate() {
+            assert_eq!(slots.of(*hit), slot as u32, "{hit:?}");
+            assert_eq!(slots.hit(slot as u32), *hit);
+        }
+        let counters = Counters::new(&rules);
+        let mut model = CountersSnapshot::zero(&rules);
+        for (i, hit) in hits.iter().enumerate() {
+            counters.record(*hit, i);
+            model.record(*hit, i);
+        }
+        assert_eq!(counters.snapshot(), model);
     }
 }

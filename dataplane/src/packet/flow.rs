@@ -50,11 +50,117 @@ pub struct IpFlow {
     pub tcp_flags: Option<u8>,
 }
 
+/// What [`parse_flow`] finds in a frame, flat (addresses as bytes, no nested options): the form the
+/// firewall's burst path reads, cheap to build in place for 32 frames at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FlowFields {
+    /// VLAN ID of the outermost tag; `None` when untagged.
+    pub(crate) vlan: Option<u16>,
+    /// EtherType after all VLAN tags.
+    pub(crate) ethertype: u16,
+    /// 4 or 6 for IP frames (the fields below are then set), 0 otherwise.
+    pub(crate) ip_version: u8,
+    /// Upper-layer protocol.
+    pub(crate) protocol: u8,
+    /// True when the frame has TCP/UDP ports.
+    pub(crate) has_ports: bool,
+    /// TCP flags; `None` unless this is a TCP header.
+    pub(crate) tcp_flags: Option<u8>,
+    /// Source and destination port (0 without ports).
+    pub(crate) ports: [u16; 2],
+    /// Source address: 4 bytes for IPv4 (the rest zero), 16 for IPv6.
+    pub(crate) src: [u8; 16],
+    /// Destination address, as `src`.
+    pub(crate) dst: [u8; 16],
+}
+
+impl FlowFields {
+    /// Fields of an untagged frame that is not IP: what [`parse_fields`] starts from.
+    pub(crate) const EMPTY: FlowFields = FlowFields {
+        vlan: None,
+        ethertype: 0,
+        ip_version: 0,
+        protocol: 0,
+        has_ports: false,
+        tcp_flags: None,
+        ports: [0; 2],
+        src: [0; 16],
+        dst: [0; 16],
+    };
+
+    /// Clears the L4 fields (no ports, no TCP flags) before an L4 header is parsed.
+    #[inline]
+    fn no_l4(&mut self) {
+        self.has_ports = false;
+        self.tcp_flags = None;
+        self.ports = [0; 2];
+    }
+
+    /// The flat form of `flow`.
+    pub(crate) fn of(flow: &Flow) -> FlowFields {
+        let mut out = FlowFields {
+            vlan: flow.vlan,
+            ethertype: flow.ethertype,
+            ..FlowFields::EMPTY
+        };
+        if let Some(ip) = &flow.ip {
+            out.ip_version = if ip.src.is_ipv4() { 4 } else { 6 };
+            write_address(ip.src, &mut out.src);
+            write_address(ip.dst, &mut out.dst);
+            out.protocol = ip.protocol;
+            out.has_ports = ip.ports.is_some();
+            out.ports = ip.ports.map_or([0; 2], |(s, d)| [s, d]);
+            out.tcp_flags = ip.tcp_flags;
+        }
+        out
+    }
+
+    /// The [`Flow`] these fields describe.
+    pub(crate) fn to_flow(&self) -> Flow {
+        let ip = match self.ip_version {
+            4 => {
+                let v4 = |a: &[u8; 16]| IpAddr::from([a[0], a[1], a[2], a[3]]);
+                Some((v4(&self.src), v4(&self.dst)))
+            }
+            6 => Some((IpAddr::from(self.src), IpAddr::from(self.dst))),
+            _ => None,
+        };
+        Flow {
+            vlan: self.vlan,
+            ethertype: self.ethertype,
+            ip: ip.map(|(src, dst)| IpFlow {
+                src,
+                dst,
+                protocol: self.protocol,
+                ports: self.has_ports.then_some((self.ports[0], self.ports[1])),
+                tcp_flags: self.tcp_flags,
+            }),
+        }
+    }
+}
+
+/// Writes `addr` into the front of `out` (4 bytes for IPv4, 16 for IPv6).
+fn write_address(addr: IpAddr, out: &mut [u8; 16]) {
+    match addr {
+        IpAddr::V4(a) => out[..4].copy_from_slice(&a.octets()),
+        IpAddr::V6(a) => *out = a.octets(),
+    }
+}
+
 /// Parses `frame` from the Ethernet header down to the L4 header.
 ///
 /// Every header that is present is checked, so a frame either yields a [`Flow`] or the first reason it is
 /// malformed. Never panics, whatever the bytes.
 pub fn parse_flow(frame: &[u8]) -> Result<Flow, ParseError> {
+    let mut fields = FlowFields::EMPTY;
+    parse_fields(frame, &mut fields).map(|()| fields.to_flow())
+}
+
+/// [`parse_flow`]'s work (the one parser behind both), into the flat [`FlowFields`] in place: the
+/// caller's record is written field by field, never built elsewhere and copied. On error `out` holds
+/// whatever was parsed before it.
+#[inline(always)]
+pub(crate) fn parse_fields(frame: &[u8], out: &mut FlowFields) -> Result<(), ParseError> {
     let eth = EthernetFrame::new_checked(frame)?;
     let mut ethertype = eth.ethertype();
     let mut rest = eth.payload();
@@ -70,71 +176,65 @@ pub fn parse_flow(frame: &[u8]) -> Result<Flow, ParseError> {
         rest = &rest[VlanTag::<&[u8]>::HEADER_LEN..];
         tags += 1;
     }
-    let ip = match ethertype {
-        ETHERTYPE_IPV4 => Some(parse_ipv4(rest)?),
-        ETHERTYPE_IPV6 => Some(parse_ipv6(rest)?),
-        ETHERTYPE_ARP => {
-            ArpPacket::new_checked(rest)?;
-            None
-        }
-        _ => None,
-    };
-    Ok(Flow {
-        vlan,
-        ethertype,
-        ip,
-    })
+    out.vlan = vlan;
+    out.ethertype = ethertype;
+    out.ip_version = 0;
+    match ethertype {
+        ETHERTYPE_IPV4 => parse_ipv4(rest, out),
+        ETHERTYPE_IPV6 => parse_ipv6(rest, out),
+        ETHERTYPE_ARP => ArpPacket::new_checked(rest).map(|_| ()),
+        _ => Ok(()),
+    }
 }
 
-fn parse_ipv4(bytes: &[u8]) -> Result<IpFlow, ParseError> {
+#[inline(always)]
+fn parse_ipv4(bytes: &[u8], out: &mut FlowFields) -> Result<(), ParseError> {
     let ip = Ipv4Packet::new_checked(bytes)?;
-    let l4 = ip.carries_l4_header().then(|| ip.payload());
-    let (ports, tcp_flags) = parse_l4(ip.protocol(), l4)?;
-    Ok(IpFlow {
-        src: ip.src_addr().into(),
-        dst: ip.dst_addr().into(),
-        protocol: ip.protocol(),
-        ports,
-        tcp_flags,
-    })
+    out.ip_version = 4;
+    out.protocol = ip.protocol();
+    out.no_l4();
+    out.src[..4].copy_from_slice(&bytes[12..16]);
+    out.dst[..4].copy_from_slice(&bytes[16..20]);
+    if ip.carries_l4_header() {
+        parse_l4(ip.payload(), out)?;
+    }
+    Ok(())
 }
 
-fn parse_ipv6(bytes: &[u8]) -> Result<IpFlow, ParseError> {
+#[inline(never)]
+fn parse_ipv6(bytes: &[u8], out: &mut FlowFields) -> Result<(), ParseError> {
     let ip = Ipv6Packet::new_checked(bytes)?;
     let upper = ip.upper_layer()?;
-    let l4 = upper
-        .carries_l4_header
-        .then(|| &ip.payload()[upper.offset..]);
-    let (ports, tcp_flags) = parse_l4(upper.protocol, l4)?;
-    Ok(IpFlow {
-        src: ip.src_addr().into(),
-        dst: ip.dst_addr().into(),
-        protocol: upper.protocol,
-        ports,
-        tcp_flags,
-    })
+    out.ip_version = 6;
+    out.protocol = upper.protocol;
+    out.no_l4();
+    out.src.copy_from_slice(&bytes[8..24]);
+    out.dst.copy_from_slice(&bytes[24..40]);
+    if upper.carries_l4_header {
+        parse_l4(&ip.payload()[upper.offset..], out)?;
+    }
+    Ok(())
 }
 
-type L4Fields = (Option<(u16, u16)>, Option<u8>);
-
-/// Checks the L4 header (if this packet carries one) and extracts ports and TCP flags.
-fn parse_l4(protocol: u8, l4: Option<&[u8]>) -> Result<L4Fields, ParseError> {
-    let Some(l4) = l4 else {
-        return Ok((None, None));
-    };
-    match protocol {
+/// Checks the L4 header of `out.protocol` at the start of `l4` and records its ports and TCP flags.
+#[inline(always)]
+fn parse_l4(l4: &[u8], out: &mut FlowFields) -> Result<(), ParseError> {
+    match out.protocol {
         IPPROTO_TCP => {
             let tcp = TcpPacket::new_checked(l4)?;
-            Ok((Some((tcp.src_port(), tcp.dst_port())), Some(tcp.flags())))
+            out.has_ports = true;
+            out.ports = [tcp.src_port(), tcp.dst_port()];
+            out.tcp_flags = Some(tcp.flags());
         }
         IPPROTO_UDP => {
             let udp = UdpPacket::new_checked(l4)?;
-            Ok((Some((udp.src_port(), udp.dst_port())), None))
+            out.has_ports = true;
+            out.ports = [udp.src_port(), udp.dst_port()];
         }
         IPPROTO_ICMP | IPPROTO_ICMPV6 => {
             IcmpPacket::new_checked(l4)?;
-            Ok((None, None))
         }
-        _ => Ok((None, None)),
+        _ => {}
     }
+    Ok(())
 }

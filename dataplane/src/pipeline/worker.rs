@@ -1,9 +1,8 @@
 //! The per-lcore poll loop.
 
 use super::stats::{CoreCounters, Generation};
-use crate::firewall::{Action, PacketCount, Side, Verdict};
-use crate::packet::{parse_flow, Flow, ParseError};
-use crate::{MbufBatch, RxQueue, TxQueue};
+use crate::firewall::{apply_rewrite, Action, PacketCount, Side};
+use crate::{MbufBatch, RxQueue, TxQueue, BURST_SIZE};
 use crossbeam_channel::Receiver;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -33,7 +32,6 @@ impl Worker {
     /// no mbuf held: every received frame has been sent or freed.
     pub(crate) fn run(mut self) {
         let mut batch = MbufBatch::new();
-        let mut scratch = Scratch::default();
         self.counters
             .generation
             .store(self.generation.id, Ordering::Release);
@@ -48,14 +46,7 @@ impl Worker {
             for lane in &mut self.lanes {
                 if lane.rx.rx_burst(&mut batch) > 0 {
                     idle = false;
-                    forward(
-                        &self.generation,
-                        self.core,
-                        &self.counters,
-                        lane,
-                        &mut batch,
-                        &mut scratch,
-                    );
+                    forward(&self.generation, self.core, &self.counters, lane, &mut batch);
                 }
             }
             if idle {
@@ -65,75 +56,84 @@ impl Worker {
     }
 }
 
-/// Per-burst working space, allocated once per worker.
-#[derive(Default)]
-struct Scratch {
-    flows: Vec<Result<Flow, ParseError>>,
-    verdicts: Vec<Verdict>,
-}
-
-/// Parses the burst in `batch`, classifies it in one go, counts and rewrites each frame, frees what is
-/// dropped and sends what is allowed.
-fn forward(
-    generation: &Generation,
-    core: usize,
-    counters: &CoreCounters,
-    lane: &mut Lane,
-    batch: &mut MbufBatch,
-    scratch: &mut Scratch,
-) {
-    let rule_counters = &generation.counters[core];
-    let firewall = &generation.firewall;
-    scratch.flows.clear();
-    for m in batch.as_slice() {
-        counters.rx.add(m.pkt_len());
+/// Judges the burst in `batch` and forwards it: parse and classify every frame into its counter slot
+/// (one pass over the bytes, one rte_acl call per distinct table and IP version), count the burst
+/// (one counter update per run of equal slots, the I/O counters once), rewrite the allowed frames, free
+/// the dropped ones and send the rest. Nothing is allocated.
+fn forward(generation: &Generation, core: usize, counters: &CoreCounters, lane: &mut Lane, batch: &mut MbufBatch) {
+    let rx = burst_count(batch);
+    counters.rx.add_count(rx);
+    if batch.as_slice().iter().any(|m| m.segments() > 1) {
         // Headers could straddle segments; the pool's data room is meant to prevent this.
-        if m.segments() == 1 {
-            scratch.flows.push(parse_flow(m.data()));
-        }
+        batch.retain(|m| m.segments() == 1, |m| counters.multi_segment.add(m.pkt_len()));
     }
-    firewall.classify_burst(lane.ingress, &scratch.flows, &mut scratch.verdicts);
-    let mut verdicts = scratch.verdicts.iter();
+    let firewall = &generation.firewall;
+    let mut slots = [0u32; BURST_SIZE];
+    {
+        let mut frames: [&[u8]; BURST_SIZE] = [&[]; BURST_SIZE];
+        for (frame, m) in frames.iter_mut().zip(batch.as_slice()) {
+            *frame = m.data();
+        }
+        firewall.judge_frames(lane.ingress, &frames[..batch.len()], &mut slots);
+    }
+    let rule_counters = &generation.counters[core];
+    let mut run = (slots[0], PacketCount::default());
+    let mut next = 0;
+    let ingress = lane.ingress;
+    let mut dropped = MbufBatch::new();
     batch.retain(
         |m| {
-            if m.segments() > 1 {
-                counters.multi_segment.add(m.pkt_len());
-                return false;
+            let slot = slots[next];
+            next += 1;
+            if slot != run.0 {
+                rule_counters.add(run.0, run.1);
+                run = (slot, PacketCount::default());
             }
-            let verdict = *verdicts
-                .next()
-                .expect("one verdict per single-segment frame");
-            firewall.count_and_rewrite(rule_counters, lane.ingress, verdict, m.data_mut());
-            verdict.action == Action::Allow
-        },
-        drop,
-    );
-    let allowed = batch
-        .as_slice()
-        .iter()
-        .fold(PacketCount::default(), |mut sum, m| {
-            sum += PacketCount {
+            run.1 += PacketCount {
                 packets: 1,
                 bytes: m.pkt_len() as u64,
             };
-            sum
-        });
+            let info = firewall.slot_info(slot);
+            if info.action != Action::Allow {
+                return false;
+            }
+            if let Some(rewrite) = firewall.rewrite(info.table, ingress) {
+                apply_rewrite(rewrite, m.data_mut());
+            }
+            true
+        },
+        |m| {
+            // Cannot fail: the burst holds at most BURST_SIZE frames.
+            let _ = dropped.push(m);
+        },
+    );
+    dropped.clear();
+    if run.1.packets > 0 {
+        rule_counters.add(run.0, run.1);
+    }
+    let allowed = burst_count(batch);
     for _ in 0..TX_RETRIES {
         if batch.is_empty() {
             break;
         }
         lane.tx.tx_burst(batch);
     }
-    let mut failed = PacketCount::default();
-    for m in batch.drain() {
-        failed += PacketCount {
-            packets: 1,
-            bytes: m.pkt_len() as u64,
-        };
-    }
+    let failed = burst_count(batch);
+    batch.clear();
     counters.tx.add_count(PacketCount {
         packets: allowed.packets - failed.packets,
         bytes: allowed.bytes - failed.bytes,
     });
-    counters.tx_failed.add_count(failed);
+    if failed.packets > 0 {
+        counters.tx_failed.add_count(failed);
+    }
+}
+
+/// Frames and bytes in `batch`.
+fn burst_count(batch: &MbufBatch) -> PacketCount {
+    let bytes = batch.as_slice().iter().map(|m| m.pkt_len() as u64).sum();
+    PacketCount {
+        packets: batch.len() as u64,
+        bytes,
+    }
 }
