@@ -1,6 +1,6 @@
 //! Starting the pipeline on two ports, and the control side that serves [`Command`]s while it runs.
 
-use super::stats::{CoreCounters, CoreStats, Generation, Stats};
+use super::stats::{CoreCounters, CoreStats, Drops, Generation, Stats};
 use super::worker::{Lane, Worker};
 use crate::firewall::{CountersSnapshot, RuleSet, Side};
 use crate::{Eal, Error, Mempool, Port, PortConfig, Result};
@@ -56,6 +56,8 @@ struct Control {
     current: Arc<Generation>,
     /// Final counters of generations no core uses any more.
     retired: Vec<(u64, CountersSnapshot)>,
+    /// Per core, its drops by reason under those generations.
+    retired_drops: Vec<Drops>,
 }
 
 impl Control {
@@ -98,6 +100,9 @@ impl Control {
         // Every core switched after finishing its last burst with `old` (Release/Acquire on the
         // generation number), so its counters are final.
         self.retired.push((old.id, old.totals()));
+        for (core, drops) in self.retired_drops.iter_mut().enumerate() {
+            *drops += Drops::of(old.firewall.rules(), &old.counters[core].snapshot());
+        }
         Ok(self.current.id)
     }
 
@@ -106,7 +111,7 @@ impl Control {
             .cores
             .iter()
             .enumerate()
-            .map(|(i, c)| CoreStats::read(i, c, &self.current))
+            .map(|(i, c)| CoreStats::read(i, c, &self.current, self.retired_drops[i]))
             .collect();
         let mut current = CountersSnapshot::zero(self.current.firewall.rules());
         cores.iter().for_each(|c| current.merge(&c.verdicts));
@@ -162,6 +167,7 @@ pub fn run(
         updates: Vec::new(),
         current: first.clone(),
         retired: Vec::new(),
+        retired_drops: vec![Drops::default(); cores],
     };
     let mut workers = Vec::with_capacity(cores);
     let queue_pairs = rx_a.into_iter().zip(tx_b).zip(rx_b.into_iter().zip(tx_a));

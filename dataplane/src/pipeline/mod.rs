@@ -12,4 +12,4 @@ mod stats;
 mod worker;
 
 pub use control::{run, Command, FirewallPorts};
-pub use stats::{CoreStats, Generation, Stats};
+pub use stats::{CoreStats, Drops, Generation, Stats};

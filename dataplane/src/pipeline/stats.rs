@@ -6,6 +6,7 @@ use crate::firewall::{
 };
 use crate::{Eal, Result};
 use std::fmt::{self, Write as _};
+use std::ops::AddAssign;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -70,10 +71,22 @@ pub struct CoreStats {
     pub generation: u64,
     /// This core's rule counters in the newest generation: its verdicts, and its drops by reason.
     pub verdicts: CountersSnapshot,
+    /// Frames this core's verdicts dropped, by reason, over every generation so far (so that
+    /// rx = tx + dropped + tx_failed + multi_segment, reloads or not).
+    pub dropped: Drops,
 }
 
 impl CoreStats {
-    pub(crate) fn read(core: usize, c: &CoreCounters, newest: &Generation) -> CoreStats {
+    /// Reads core `core`'s counters; `retired` holds its drops under the generations before `newest`.
+    pub(crate) fn read(
+        core: usize,
+        c: &CoreCounters,
+        newest: &Generation,
+        retired: Drops,
+    ) -> CoreStats {
+        let verdicts = newest.counters[core].snapshot();
+        let mut dropped = retired;
+        dropped += Drops::of(newest.firewall.rules(), &verdicts);
         CoreStats {
             core,
             rx: c.rx.get(),
@@ -81,8 +94,62 @@ impl CoreStats {
             tx_failed: c.tx_failed.get(),
             multi_segment: c.multi_segment.get(),
             generation: c.generation.load(Ordering::Acquire),
-            verdicts: newest.counters[core].snapshot(),
+            verdicts,
+            dropped,
         }
+    }
+}
+
+/// Frames dropped by the rules, by reason.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Drops {
+    /// By a rule whose action is drop.
+    pub by_rule: PacketCount,
+    /// By the default of their VLAN's table.
+    pub by_default: PacketCount,
+    /// By the global default, their VLAN having no table.
+    pub no_table: PacketCount,
+    /// As malformed.
+    pub malformed: PacketCount,
+}
+
+impl Drops {
+    /// The drops that counters `c` of rule set `rules` hold.
+    pub fn of(rules: &RuleSet, c: &CountersSnapshot) -> Drops {
+        let mut out = Drops::default();
+        for (table, counts) in rules.tables.values().zip(&c.tables) {
+            for (rule, count) in table.rules.iter().zip(counts) {
+                if rule.action == Action::Drop {
+                    out.by_rule += *count;
+                }
+            }
+            if table.default == Action::Drop {
+                out.by_default += counts[counts.len() - 1];
+            }
+        }
+        if rules.default == Action::Drop {
+            out.no_table = c.no_table;
+        }
+        c.malformed.iter().for_each(|m| out.malformed += *m);
+        out
+    }
+
+    /// Every reason together.
+    pub fn total(&self) -> PacketCount {
+        let mut sum = self.by_rule;
+        sum += self.by_default;
+        sum += self.no_table;
+        sum += self.malformed;
+        sum
+    }
+}
+
+impl AddAssign for Drops {
+    fn add_assign(&mut self, other: Drops) {
+        self.by_rule += other.by_rule;
+        self.by_default += other.by_default;
+        self.no_table += other.no_table;
+        self.malformed += other.malformed;
     }
 }
 
@@ -120,6 +187,14 @@ impl Stats {
         })
     }
 
+    /// Frames dropped by the rules, by reason, all cores, over every generation.
+    pub fn dropped(&self) -> Drops {
+        self.cores.iter().fold(Drops::default(), |mut s, c| {
+            s += c.dropped;
+            s
+        })
+    }
+
     /// Frames judged by any generation: every received frame once it has been classified.
     pub fn judged(&self) -> u64 {
         self.by_generation
@@ -127,26 +202,6 @@ impl Stats {
             .map(|(_, c)| c.total().packets)
             .sum()
     }
-}
-
-/// Frames dropped by a rule, by a table default, by the global default, and as malformed.
-fn drops(rules: &RuleSet, c: &CountersSnapshot) -> [PacketCount; 4] {
-    let mut out = [PacketCount::default(); 4];
-    for (table, counts) in rules.tables.values().zip(&c.tables) {
-        for (rule, count) in table.rules.iter().zip(counts) {
-            if rule.action == Action::Drop {
-                out[0] += *count;
-            }
-        }
-        if table.default == Action::Drop {
-            out[1] += counts[counts.len() - 1];
-        }
-    }
-    if rules.default == Action::Drop {
-        out[2] = c.no_table;
-    }
-    c.malformed.iter().for_each(|m| out[3] += *m);
-    out
 }
 
 fn line(out: &mut String, label: &str, c: PacketCount) {
@@ -160,7 +215,8 @@ fn line(out: &mut String, label: &str, c: PacketCount) {
 }
 
 impl fmt::Display for Stats {
-    /// Per-core rates, then per-VLAN and per-rule counters of the current generation (non-zero lines).
+    /// Per-core rates and drops by reason (over every generation), then per-VLAN and per-rule counters
+    /// of the current generation (non-zero lines).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let secs = self.elapsed.as_secs_f64().max(1e-9);
         let (rx, tx) = (self.rx(), self.tx());
@@ -176,7 +232,12 @@ impl fmt::Display for Stats {
             tx.packets as f64 / secs / 1e6
         );
         for c in &self.cores {
-            let [by_rule, by_default, no_table, malformed] = drops(&self.rules, &c.verdicts);
+            let Drops {
+                by_rule,
+                by_default,
+                no_table,
+                malformed,
+            } = c.dropped;
             let _ = writeln!(
                 out,
                 "  core {}: rx {} tx {} dropped: by rule {} by default {} no table {} malformed {} \
