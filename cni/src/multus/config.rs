@@ -116,10 +116,11 @@ impl MultusConf {
         let log = Logger::from_conf("multus", conf, DEFAULT_LOG_LEVEL)?;
         let readiness_timeout = match raw.get("readinessindicatortimeout") {
             None => DEFAULT_READINESS_TIMEOUT,
+            // Any number of seconds >= 0; one too large for a Duration means no deadline.
             Some(v) => v
                 .as_f64()
                 .filter(|s| *s >= 0.0 && s.is_finite())
-                .map(Duration::from_secs_f64)
+                .map(|s| Duration::try_from_secs_f64(s).unwrap_or(Duration::MAX))
                 .ok_or_else(|| {
                     CniError::invalid_config(
                         "readinessindicatortimeout",
@@ -339,6 +340,10 @@ mod tests {
                 json!({"name": "m", "type": "multus", "readinessindicatortimeout": "soon", "delegates": [{"type": "a"}]}),
                 "readinessindicatortimeout: expected seconds (a number >= 0), found \"soon\"",
             ),
+            (
+                json!({"name": "m", "type": "multus", "readinessindicatortimeout": -1e300, "delegates": [{"type": "a"}]}),
+                "readinessindicatortimeout: expected seconds (a number >= 0), found -1e+300",
+            ),
         ];
         for (value, msg) in cases {
             let err = parse(value).unwrap_err();
@@ -346,6 +351,23 @@ mod tests {
                 (err.code, err.msg.as_str()),
                 (CniError::INVALID_CONFIG, msg)
             );
+        }
+    }
+
+    #[test]
+    fn huge_readiness_timeouts_are_read_as_no_deadline() {
+        for (text, expected) in [
+            ("0", Duration::ZERO),
+            ("2.5", Duration::from_millis(2500)),
+            ("9.3e18", Duration::from_secs(9_300_000_000_000_000_000)),
+            ("18446744073709551616", Duration::MAX),
+            ("1e300", Duration::MAX),
+        ] {
+            let conf = format!(
+                r#"{{"name": "m", "type": "multus", "readinessindicatortimeout": {text}, "delegates": [{{"type": "a"}}]}}"#
+            );
+            let m = MultusConf::parse(&NetConf::parse(conf.as_bytes()).unwrap()).unwrap();
+            assert_eq!(m.readiness_timeout, expected, "{text}");
         }
     }
 

@@ -6,7 +6,12 @@
 //!   if one fails, deletes the ones already added (and the failed one) in reverse before reporting it.
 //! - DEL needs only the cache: every delegate's DEL in reverse, past errors; the cache goes once all
 //!   succeeded (so a retried DEL finishes the job), and with no cache DEL succeeds without doing anything.
+//!   A damaged cache is logged and what can still be read of it is deleted (a file that is no record at
+//!   all: the configured delegates), so that DEL does not fail forever.
 //! - CHECK runs CHECK on every delegate against its cached result; STATUS and GC are forwarded.
+//! - ADD, DEL and CHECK of one attachment (container + CNI_IFNAME) hold a lock on its cache entry for
+//!   the whole call, so a DEL racing an ADD runs before it or after it, never in the middle. GC also
+//!   removes temporary and lock files that killed calls left.
 
 mod config;
 mod delegate;
@@ -22,7 +27,7 @@ use std::path::PathBuf;
 pub use config::{KubernetesConf, MultusConf};
 
 use delegate::Runner;
-use state::{Cache, DelegateRecord, Record};
+use state::{Cache, DelegateRecord, Entry, Record};
 
 use crate::log::Logger;
 use crate::spec::{Attachment, Call, CniError, CniResult, Env};
@@ -45,6 +50,8 @@ impl crate::spec::Plugin for Multus {
             call.env.ifname()?,
             call.env.netns()?,
         );
+        let cache = Cache::new(&m.cni_dir);
+        let _lock = cache.lock(container_id, ifname)?;
         let plan = kubernetes::Plan::make(&m, &call.env)?;
         let (delegates, names) = (&plan.delegates, &plan.ifnames);
         let present = crate::netlink::link_names_in(netns).map_err(|e| match e {
@@ -85,7 +92,6 @@ impl crate::spec::Plugin for Multus {
                 .collect(),
         };
         // Written before anything exists, so that a DEL after a crash here still knows what to undo.
-        let cache = Cache::new(&m.cni_dir);
         cache.save(&record)?;
         let runner = runner(&m, &call.env);
         let rollback = |record: &Record, failed: usize| -> Result<(), CniError> {
@@ -142,13 +148,34 @@ impl crate::spec::Plugin for Multus {
         let m = MultusConf::parse(&call.conf)?;
         let (container_id, ifname) = (call.env.container_id()?, call.env.ifname()?);
         let cache = Cache::new(&m.cni_dir);
-        let Some(record) = cache.load(container_id, ifname)? else {
-            m.log.verbose(format_args!(
-                "DEL {container_id}/{ifname}: no cache, nothing to delete"
-            ));
-            return Ok(());
+        let _lock = cache.lock(container_id, ifname)?;
+        let file = cache.path(container_id, ifname);
+        let delegates = match cache.load(container_id, ifname)? {
+            None => {
+                m.log.verbose(format_args!(
+                    "DEL {container_id}/{ifname}: no cache, nothing to delete"
+                ));
+                return Ok(());
+            }
+            Some(Entry::Intact(record)) => record.delegates,
+            Some(Entry::Damaged { record, problems }) => {
+                for problem in problems {
+                    m.log.error(format_args!(
+                        "DEL: cache {} is damaged, skipping {problem}",
+                        file.display()
+                    ));
+                }
+                record.delegates
+            }
+            Some(Entry::Unreadable(problem)) => {
+                m.log.error(format_args!(
+                    "DEL: cache {} is not a record ({problem}); deleting the configured delegates",
+                    file.display()
+                ));
+                configured(&m, ifname)
+            }
         };
-        let errors = undo(&runner(&m, &call.env), &record.delegates, &m.log);
+        let errors = undo(&runner(&m, &call.env), &delegates, &m.log);
         match errors.into_iter().next() {
             None => cache.remove(container_id, ifname),
             Some(first) => Err(first.context("DEL (the cache is kept so that a retry can finish)")),
@@ -158,15 +185,24 @@ impl crate::spec::Plugin for Multus {
     fn check(&self, call: &Call) -> Result<(), CniError> {
         let m = MultusConf::parse(&call.conf)?;
         let (container_id, ifname) = (call.env.container_id()?, call.env.ifname()?);
-        let record = Cache::new(&m.cni_dir)
-            .load(container_id, ifname)?
-            .ok_or_else(|| {
-                CniError::new(
+        let cache = Cache::new(&m.cni_dir);
+        let _lock = cache.lock(container_id, ifname)?;
+        let record = match cache.load(container_id, ifname)? {
+            Some(Entry::Intact(record)) => record,
+            None => {
+                return Err(CniError::new(
                     CniError::UNKNOWN_CONTAINER,
                     format!("no multus attachment {container_id}/{ifname} is cached"),
                     "",
-                )
-            })?;
+                ))
+            }
+            Some(Entry::Damaged { problems, .. }) => {
+                return Err(damaged(&cache, container_id, ifname, problems.join("; ")))
+            }
+            Some(Entry::Unreadable(problem)) => {
+                return Err(damaged(&cache, container_id, ifname, problem))
+            }
+        };
         let runner = runner(&m, &call.env);
         for entry in &record.delegates {
             let d = entry.delegate()?;
@@ -217,9 +253,37 @@ impl crate::spec::Plugin for Multus {
         let m = MultusConf::parse(&call.conf)?;
         let valid: HashSet<Attachment> = call.conf.valid_attachments()?.into_iter().collect();
         let cache = Cache::new(&m.cni_dir);
+        for removed in cache.sweep()? {
+            m.log.verbose(format_args!(
+                "GC: removed {}, left by a killed call",
+                removed.display()
+            ));
+        }
         let mut kept = Vec::new();
         let mut errors = Vec::new();
-        for record in cache.records_of(&call.conf.name)? {
+        for (file, entry) in cache.entries()? {
+            let record = match entry {
+                Entry::Intact(record) => record,
+                Entry::Damaged { record, problems } => {
+                    for problem in problems {
+                        m.log.error(format_args!(
+                            "GC: cache {} is damaged, skipping {problem}",
+                            file.display()
+                        ));
+                    }
+                    record
+                }
+                Entry::Unreadable(problem) => {
+                    m.log.error(format_args!(
+                        "GC: skipping {}, not a record: {problem}",
+                        file.display()
+                    ));
+                    continue;
+                }
+            };
+            if record.network != call.conf.name {
+                continue;
+            }
             let attachment = Attachment {
                 container_id: record.container_id.clone(),
                 ifname: record.ifname.clone(),
@@ -228,6 +292,12 @@ impl crate::spec::Plugin for Multus {
                 kept.push(record);
                 continue;
             }
+            // An ADD or DEL of it may be running: wait for it, then delete what is cached now.
+            let _lock = cache.lock(&record.container_id, &record.ifname)?;
+            let record = match cache.load(&record.container_id, &record.ifname)? {
+                Some(Entry::Intact(now) | Entry::Damaged { record: now, .. }) => now,
+                _ => continue,
+            };
             m.log.verbose(format_args!(
                 "GC: deleting stale attachment {}/{}",
                 record.container_id, record.ifname
@@ -275,6 +345,40 @@ fn runner(m: &MultusConf, env: &Env) -> Runner {
         dirs,
         env: env.clone(),
     }
+}
+
+/// The configured delegates as ADD would have named them (config-file mode; none in Kubernetes mode,
+/// where they came from the pod), for a DEL whose cache cannot be read.
+fn configured(m: &MultusConf, ifname: &str) -> Vec<DelegateRecord> {
+    if m.kubernetes.is_some() {
+        return Vec::new();
+    }
+    let Ok(names) = m.ifnames(ifname) else {
+        return Vec::new();
+    };
+    m.delegates
+        .iter()
+        .zip(names)
+        .map(|(d, name)| DelegateRecord {
+            index: d.index,
+            source: Some(d.source.clone()),
+            master: d.master,
+            ifname: name,
+            conf: d.conf.clone(),
+            result: None,
+        })
+        .collect()
+}
+
+/// CHECK of an attachment whose cache cannot be fully read.
+fn damaged(cache: &Cache, container_id: &str, ifname: &str, problem: String) -> CniError {
+    CniError::io(
+        format!(
+            "cniDir: cache {} is damaged",
+            cache.path(container_id, ifname).display()
+        ),
+        problem,
+    )
 }
 
 /// Runs DEL for `entries` in reverse, past errors; returns every error, each naming its delegate.

@@ -9,14 +9,19 @@ use crate::spec::CniError;
 /// How often the file is looked for while waiting.
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
 
-/// Returns once `file` exists; code 11 (try again later) if it still does not after `timeout`.
+/// Returns once `file` exists; code 11 (try again later) if it still does not after `timeout`. A
+/// timeout past what the clock can represent waits until the file appears (or the runtime gives up).
 pub fn wait_for(file: &Path, timeout: Duration) -> Result<(), CniError> {
-    let deadline = Instant::now() + timeout;
+    let deadline = Instant::now().checked_add(timeout);
     loop {
         if file.exists() {
             return Ok(());
         }
         let now = Instant::now();
+        let Some(deadline) = deadline else {
+            sleep(POLL_INTERVAL);
+            continue;
+        };
         if now >= deadline {
             return Err(CniError::try_again_later(format!(
                 "readinessindicatorfile: {} does not exist after {:.1}s; the default network is not ready",
@@ -45,6 +50,14 @@ mod tests {
         };
         wait_for(&path, Duration::from_secs(10)).unwrap();
         writer.join().unwrap();
+        std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn a_timeout_past_the_clock_still_finds_the_file() {
+        let path = std::env::temp_dir().join(format!("multus-ready-max-{}", std::process::id()));
+        std::fs::write(&path, "").unwrap();
+        wait_for(&path, Duration::MAX).unwrap();
         std::fs::remove_file(path).unwrap();
     }
 

@@ -1,7 +1,9 @@
 //! `run_plugin`: the `main` of a CNI plugin binary — reads env and stdin, calls the [`Plugin`] method for
 //! `CNI_COMMAND`, writes the result or error JSON to stdout, and picks the exit code.
 
+use std::any::Any;
 use std::io::{Read, Write};
+use std::panic::{self, AssertUnwindSafe};
 use std::process::ExitCode;
 
 use super::version::version_info_json;
@@ -66,7 +68,33 @@ pub fn run_plugin(plugin: &impl Plugin) -> ExitCode {
 }
 
 /// The testable core of [`run_plugin`]: variables through `lookup`, stdin as bytes.
+///
+/// A panic anywhere in the call is a bug, yet the runtime still gets CNI error JSON (code 999)
+/// rather than a bare exit status and a backtrace.
 pub fn dispatch(
+    plugin: &impl Plugin,
+    lookup: impl Fn(&str) -> Option<String>,
+    stdin: &[u8],
+) -> Outcome {
+    panic::catch_unwind(AssertUnwindSafe(|| dispatch_call(plugin, lookup, stdin)))
+        .unwrap_or_else(|payload| error_outcome(&panicked(payload.as_ref()), asked_version(stdin)))
+}
+
+/// Code 999 carrying a panic's message.
+fn panicked(payload: &(dyn Any + Send)) -> CniError {
+    let what = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a panic without a message");
+    CniError::new(
+        CniError::INTERNAL,
+        format!("internal error: {what}"),
+        "the plugin panicked (a bug); what it did before the panic is not undone",
+    )
+}
+
+fn dispatch_call(
     plugin: &impl Plugin,
     lookup: impl Fn(&str) -> Option<String>,
     stdin: &[u8],
@@ -271,6 +299,56 @@ mod tests {
             json!({"cniVersion": "1.1.0", "name": "n", "type": "t"}),
         );
         assert!(outcome.success);
+    }
+
+    /// Panics in ADD, the way a bug would.
+    struct Panicker;
+
+    impl Plugin for Panicker {
+        fn add(&self, call: &Call) -> Result<CniResult, CniError> {
+            let index = call.conf.raw.len() + 2;
+            Ok(CniResult::new(Version::ALL[index]))
+        }
+        fn del(&self, _call: &Call) -> Result<(), CniError> {
+            panic!("DEL of {} failed", "c1")
+        }
+        fn check(&self, _call: &Call) -> Result<(), CniError> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_panic_is_code_999_error_json_not_a_crash() {
+        for (command, msg) in [
+            (
+                "ADD",
+                "internal error: index out of bounds: the len is 5 but the index is 5",
+            ),
+            ("DEL", "internal error: DEL of c1 failed"),
+        ] {
+            let lookup = |k: &str| match k {
+                "CNI_COMMAND" => Some(command.to_string()),
+                "CNI_CONTAINERID" => Some("c1".into()),
+                "CNI_IFNAME" => Some("eth0".into()),
+                "CNI_NETNS" => Some("/run/netns/t".into()),
+                _ => None,
+            };
+            let outcome = dispatch(
+                &Panicker,
+                lookup,
+                br#"{"cniVersion": "0.4.0", "name": "n", "type": "t"}"#,
+            );
+            assert!(!outcome.success);
+            let json: Value = serde_json::from_slice(&outcome.stdout).unwrap();
+            assert_eq!(
+                (
+                    json["cniVersion"].as_str(),
+                    json["code"].as_u64(),
+                    json["msg"].as_str()
+                ),
+                (Some("0.4.0"), Some(999), Some(msg))
+            );
+        }
     }
 
     #[test]
