@@ -1,7 +1,7 @@
 //! Rule file parsing: the seed's example parses to the expected rule set; every kind of mistake is
 //! rejected with the JSON path of the offending value.
 
-use dataplane::firewall::{parse_rule_file, Action, PortRange, Side, TableKey, TcpFlagsMatch};
+use dataplane::firewall::{parse_rule_bytes, parse_rule_file, Action, PortRange, Side, TableKey, TcpFlagsMatch};
 use dataplane::packet::{MacAddr, IPPROTO_TCP, IPPROTO_UDP, TCP_ACK, TCP_SYN};
 
 const EXAMPLE: &str = r#"{
@@ -226,4 +226,31 @@ fn readme_example_parses_and_is_in_the_readme() {
     assert_eq!(rules.tables[&TableKey::Vlan(210)].rules.len(), 6);
     let readme = include_str!("../../README.md");
     assert!(readme.contains(example.trim()), "README.md must show tests/firewall_rules_vlan210.json verbatim");
+}
+
+#[test]
+fn a_file_that_is_not_utf8_is_refused_at_its_first_invalid_byte() {
+    let mut bytes = EXAMPLE.as_bytes().to_vec();
+    // Latin-1 "é" (0xe9) inside the first rule's name, on line 7 after `{"name": "dns`.
+    let at = EXAMPLE.find("dns").unwrap() + 3;
+    bytes.insert(at, 0xe9);
+    let line_start = EXAMPLE[..at].rfind('\n').unwrap() + 1;
+    let err = parse_rule_bytes(&bytes).unwrap_err().to_string();
+    let want = format!(
+        "not UTF-8: invalid byte 0xe9 at byte offset {at} (line 7, column {})",
+        at - line_start + 1
+    );
+    assert!(err.contains(&want), "{err}");
+    // Valid UTF-8 before the bad byte counts in characters, not bytes.
+    let mut accented = "{\"default\": \"drop\", \"é\": ".as_bytes().to_vec();
+    accented.push(0xff);
+    let err = parse_rule_bytes(&accented).unwrap_err().to_string();
+    assert!(
+        err.contains("invalid byte 0xff at byte offset 26 (line 1, column 26)"),
+        "{err}"
+    );
+    assert_eq!(
+        parse_rule_bytes(EXAMPLE.as_bytes()),
+        parse_rule_file(EXAMPLE)
+    );
 }

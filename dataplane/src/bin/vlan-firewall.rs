@@ -12,7 +12,7 @@
 //! SIGINT/SIGTERM stops, frees every mbuf, prints the final counters and exits 0 (1 if any mbuf leaked).
 
 use crossbeam_channel::{bounded, Sender};
-use dataplane::firewall::{parse_rule_file, RuleSet};
+use dataplane::firewall::{parse_rule_bytes, RuleSet};
 use dataplane::pipeline::{run, Command, FirewallPorts, Stats};
 use dataplane::{Eal, Mempool, Port};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
@@ -85,8 +85,8 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
 }
 
 fn load_rules(path: &str) -> Result<RuleSet, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
-    parse_rule_file(&text).map_err(|e| format!("{path}: {e}"))
+    let bytes = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
+    parse_rule_bytes(&bytes).map_err(|e| format!("{path}: {e}"))
 }
 
 /// Turns signals into commands: SIGHUP reloads the rule file, SIGINT/SIGTERM shut down.

@@ -24,7 +24,7 @@ pub(crate) use engine::apply_rewrite;
 pub use engine::{Firewall, Memory};
 pub use five_tuple::FiveTupleAcl;
 pub use model::ReferenceModel;
-pub use rule_file::{parse_rule_file, RuleFileError};
+pub use rule_file::{parse_rule_bytes, parse_rule_file, RuleFileError};
 pub use rules::{
     Action, PortRange, Prefix, Rewrite, Rule, RuleSet, Side, Table, TableKey, TcpFlagsMatch,
 };

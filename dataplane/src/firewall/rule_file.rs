@@ -67,6 +67,26 @@ fn field_path(path: &str, field: &str) -> String {
     }
 }
 
+/// Parses and validates a rule file read as bytes: text that is not UTF-8 is an error giving the byte
+/// offset, line and column of the first invalid byte.
+pub fn parse_rule_bytes(bytes: &[u8]) -> Result<RuleSet> {
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        let at = e.valid_up_to();
+        let before = &bytes[..at];
+        let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+        let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let column = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
+        RuleFileError {
+            path: String::new(),
+            message: format!(
+                "not UTF-8: invalid byte 0x{:02x} at byte offset {at} (line {line}, column {column})",
+                bytes[at]
+            ),
+        }
+    })?;
+    parse_rule_file(text)
+}
+
 /// Parses and validates a rule file.
 pub fn parse_rule_file(text: &str) -> Result<RuleSet> {
     let root = strict_json::parse(text).map_err(|e| RuleFileError {
