@@ -1,19 +1,25 @@
 //! ADD+DEL latency through libcni: `multus` with one bridge delegate vs the bridge plugin alone, measured
-//! in the same run, alternating, in one network namespace. Prints both and the overhead ratio. With the
-//! Kubernetes tier's control plane in the environment (`make bench-multus` starts it), a third side:
-//! multus in Kubernetes mode, the same bridge as the cluster network NAD of a real pod (pod and NAD
-//! read from the API server, network-status written back on every ADD).
+//! in the same run, alternating, in one network namespace; both as the `multus` binary (a process per
+//! call) and as the thick plugin (`multus-shim` forwarding to a `multus-daemon` started by the bench).
+//! With the Kubernetes tier's control plane in the environment (`make bench-multus` starts it), the
+//! same two in Kubernetes mode: the same bridge as the cluster network NAD of a real pod (pod and NAD
+//! read from the API server — or the daemon's watch caches — and network-status written on every ADD).
+//! Prints each side, its ratio to the bridge alone and the target (<= 1.1x) met or not met.
 //!
 //!     cargo bench -p cni --bench multus_libcni        (root; ROUNDS=<n> per batch, default 20)
 
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use serde_json::json;
+use serde_json::{json, Value};
 use support::multus_k8s::World;
+use support::thick::{shim_bin, Daemon};
 use support::*;
 
 const BATCHES: usize = 5;
+
+/// The overhead target for multus over the bare delegate, in every mode.
+const TARGET: f64 = 1.1;
 
 /// Runs one batch of `rounds` ADD+DEL pairs for `pod` and returns the median microseconds.
 fn batch(conf_file: &std::path::Path, pod: &Pod, rounds: usize, scratch: &Scratch) -> u64 {
@@ -26,6 +32,20 @@ fn batch(conf_file: &std::path::Path, pod: &Pod, rounds: usize, scratch: &Scratc
 fn median(mut v: Vec<u64>) -> u64 {
     v.sort_unstable();
     v[v.len() / 2]
+}
+
+/// One measured side: a configuration file and the pod it is called for.
+struct Side {
+    label: &'static str,
+    conf_file: std::path::PathBuf,
+    pod: Pod,
+    batches: Vec<u64>,
+}
+
+fn write_conf(scratch: &Scratch, name: &str, conf: &Value) -> std::path::PathBuf {
+    let file = scratch.join(name);
+    std::fs::write(&file, conf.to_string()).unwrap();
+    file
 }
 
 fn main() {
@@ -44,80 +64,88 @@ fn main() {
     );
     let multus = json!({"cniVersion": "1.0.0", "name": "bench-multus", "type": "multus", "binDir": REFERENCE_PLUGINS,
         "cniDir": scratch.join("cache"), "delegates": [delegate]});
-    let (alone_file, multus_file) = (scratch.join("bridge.conf"), scratch.join("multus.conf"));
-    std::fs::write(&alone_file, alone.to_string()).unwrap();
-    std::fs::write(&multus_file, multus.to_string()).unwrap();
     let kubernetes = std::env::var_os("K8S_SERVER").map(|_| {
         let world = World::new("bench");
         world.nad("cluster", alone.clone(), json!({}));
-        let (_, file) =
+        let (conf, _) =
             world.multus_conf(json!({"clusterNetwork": "cluster", "binDir": REFERENCE_PLUGINS}));
-        let mut pod = world.pod("bench-pod", json!({}), &netns);
-        pod.id = "k8s".into();
-        (world, file, pod)
+        let pod = world.pod("bench-pod", json!({}), &netns);
+        (world, conf, pod)
+    });
+    let daemon = Daemon::start(&scratch.join("run"), &[]);
+    let k8s_daemon = kubernetes.as_ref().map(|(world, _, _)| {
+        let kubeconfig = world.cluster.kubeconfig.to_str().unwrap().to_string();
+        Daemon::start(&scratch.join("run-k8s"), &["--kubeconfig", &kubeconfig])
     });
 
-    let (mut bridge_us, mut multus_us, mut k8s_us) = (Vec::new(), Vec::new(), Vec::new());
-    for b in 0..BATCHES {
-        let pod = |id: String| Pod {
-            id,
-            ..Pod::new(&netns)
+    let plain = Pod::new(&netns);
+    let shim = Pod {
+        binary: shim_bin(),
+        ..plain.clone()
+    };
+    let side = |label, name: &str, conf: &Value, pod: &Pod| Side {
+        label,
+        conf_file: write_conf(&scratch, name, conf),
+        pod: pod.clone(),
+        batches: Vec::new(),
+    };
+    let mut sides = vec![
+        side("bridge alone", "bridge.conf", &alone, &plain),
+        side("multus, config file", "multus.conf", &multus, &plain),
+        side(
+            "thick, config file",
+            "thick.conf",
+            &daemon.shim_conf(&multus),
+            &shim,
+        ),
+    ];
+    if let (Some((_, conf, pod)), Some(k8s_daemon)) = (&kubernetes, &k8s_daemon) {
+        sides.push(side("multus, Kubernetes", "multus-k8s.conf", conf, pod));
+        let pod = Pod {
+            binary: shim_bin(),
+            ..pod.clone()
         };
-        bridge_us.push(batch(&alone_file, &pod(format!("br{b}")), rounds, &scratch));
-        multus_us.push(batch(
-            &multus_file,
-            &pod(format!("mu{b}")),
-            rounds,
-            &scratch,
+        sides.push(side(
+            "thick, Kubernetes",
+            "thick-k8s.conf",
+            &k8s_daemon.shim_conf(conf),
+            &pod,
         ));
-        if let Some((_, file, pod)) = &kubernetes {
+    }
+    for b in 0..BATCHES {
+        for (i, s) in sides.iter_mut().enumerate() {
             let pod = Pod {
-                id: format!("k8s{b}"),
-                ..pod.clone()
+                id: format!("s{i}b{b}"),
+                ..s.pod.clone()
             };
-            k8s_us.push(batch(file, &pod, rounds, &scratch));
+            s.batches.push(batch(&s.conf_file, &pod, rounds, &scratch));
         }
     }
     assert!(
         netns.links().is_empty() && scratch.leases("ipam").is_empty(),
         "the benchmark left state behind"
     );
-    let (b, m) = (median(bridge_us.clone()), median(multus_us.clone()));
     println!("ADD+DEL through libcni, {BATCHES} alternating batches of {rounds} rounds (median of batch medians):");
-    println!(
-        "  bridge alone            {:>8.2} ms   batches {bridge_us:?} us",
-        b as f64 / 1000.0
-    );
-    println!(
-        "  multus + bridge         {:>8.2} ms   batches {multus_us:?} us",
-        m as f64 / 1000.0
-    );
-    let verdict = |ratio: f64| if ratio <= TARGET { "met" } else { "not met" };
-    let ratio = m as f64 / b as f64;
-    println!(
-        "  ratio multus/bridge     {ratio:>8.3}x   (target <= {TARGET}x: {})",
-        verdict(ratio)
-    );
-    match kubernetes {
-        Some((world, _, _)) => {
-            let k = median(k8s_us.clone());
-            println!(
-                "  multus, Kubernetes mode {:>8.2} ms   batches {k8s_us:?} us",
-                k as f64 / 1000.0
-            );
-            let ratio = k as f64 / b as f64;
-            println!(
-                "  ratio k8s-mode/bridge   {ratio:>8.3}x   (target <= {TARGET}x: {}); over config-file mode {:.2} ms",
-                verdict(ratio),
-                (k as f64 - m as f64) / 1000.0
-            );
-            world.assert_nothing_left();
-        }
-        None => println!(
-            "  multus, Kubernetes mode: not measured (no K8S_SERVER; `make bench-multus` starts the tier)"
-        ),
+    let bridge_ms = median(sides[0].batches.clone()) as f64 / 1000.0;
+    for s in &sides {
+        let ms = median(s.batches.clone()) as f64 / 1000.0;
+        let ratio = ms / bridge_ms;
+        let verdict = match s.label {
+            "bridge alone" => String::new(),
+            _ if ratio <= TARGET => format!("{ratio:.3}x  (target <= {TARGET}x: met)"),
+            _ => format!("{ratio:.3}x  (target <= {TARGET}x: not met)"),
+        };
+        println!(
+            "  {:<22} {ms:>8.2} ms  {verdict:<34} batches {:?} us",
+            s.label, s.batches
+        );
+    }
+    if kubernetes.is_none() {
+        println!(
+            "  Kubernetes mode: not measured (no K8S_SERVER; `make bench-multus` starts the tier)"
+        );
+    }
+    if let Some((world, _, _)) = kubernetes {
+        world.assert_nothing_left();
     }
 }
-
-/// The overhead target for multus over the bare delegate, in both modes.
-const TARGET: f64 = 1.1;

@@ -21,6 +21,7 @@ pub(super) struct Caches {
 impl Caches {
     /// Starts watching on `runtime`: pods of `node` (every pod without one) and all NADs.
     pub(super) fn start(runtime: &Runtime, client: &kube::Client, node: Option<&str>) -> Caches {
+        let _in_runtime = runtime.enter();
         let mut pod_watch = watcher::Config::default();
         if let Some(node) = node {
             pod_watch = pod_watch.fields(&format!("spec.nodeName={node}"));
@@ -32,6 +33,13 @@ impl Caches {
             watcher::Config::default(),
         );
         Caches { pods, nads }
+    }
+
+    /// Resolves once both watches have listed everything once.
+    pub(super) async fn synced(&self) {
+        // An error means the reflector is gone, which only happens with its runtime.
+        let _ = self.pods.wait_until_ready().await;
+        let _ = self.nads.wait_until_ready().await;
     }
 
     /// The cached pod `namespace/name`, if the cache holds it with UID `uid` (any UID when `None`).

@@ -114,6 +114,17 @@ impl Kube {
         Ok(kube)
     }
 
+    /// Waits until the watch caches hold their first full list (at most `timeout`); false when they do
+    /// not (then lookups go to the API server until they do), or when this client has none.
+    pub fn caches_synced(&self, timeout: Duration) -> bool {
+        let Some(cache) = &self.cache else {
+            return false;
+        };
+        self.runtime
+            .block_on(async { tokio::time::timeout(timeout, cache.synced()).await })
+            .is_ok()
+    }
+
     /// Reads the credentials and builds a client for one call (no request is made yet). A kubeconfig
     /// that cannot be read or used is code 7 naming `kubeconfig` and the file.
     pub fn connect(credentials: Credentials<'_>) -> Result<Kube, CniError> {

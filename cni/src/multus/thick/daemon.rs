@@ -17,6 +17,8 @@ use crate::k8s::{share_clients, Credentials, Kube};
 use crate::multus::Multus;
 use crate::spec::{dispatch, CniError, Version};
 
+/// How long a starting daemon waits for its first list of pods and NADs.
+const SYNC: Duration = Duration::from_secs(10);
 /// How long a stopping daemon lets calls in flight finish.
 const DRAIN: Duration = Duration::from_secs(30);
 
@@ -81,7 +83,17 @@ pub fn serve(options: &Options) -> Result<String, String> {
 
     share_clients(options.node.clone());
     if let Some(kubeconfig) = &options.kubeconfig {
-        Kube::for_call(Credentials::Kubeconfig(kubeconfig)).map_err(|e| e.to_string())?;
+        let started = Instant::now();
+        let kube =
+            Kube::for_call(Credentials::Kubeconfig(kubeconfig)).map_err(|e| e.to_string())?;
+        if kube.caches_synced(SYNC) {
+            eprintln!(
+                "multus-daemon: pods and NADs listed in {:.0} ms",
+                started.elapsed().as_secs_f64() * 1e3
+            );
+        } else {
+            eprintln!("multus-daemon: pods and NADs not listed after {SYNC:?}: lookups go to the API server until they are");
+        }
     }
     let socket = options.socket_dir.join(SOCKET_NAME);
     let listener = listen(&options.socket_dir, &socket)?;
