@@ -139,41 +139,53 @@ pub fn conf_bytes(conf: &NetConf) -> Vec<u8> {
 /// IPAM delegation: run the plugin named by `ipam.type` (found in `CNI_PATH`) with the calling plugin's
 /// own environment and configuration, as the spec's "IPAM plugins" section describes.
 pub mod ipam {
-    use super::{exec_add, exec_command, find_plugin};
-    use crate::spec::{Call, CniError, CniResult, Command, Env};
+    use serde_json::Value;
 
-    /// The IPAM binary and the environment for `command`.
-    fn prepare(call: &Call, command: Command) -> Result<(std::path::PathBuf, Env), CniError> {
+    use super::{exec_add, exec_command, find_plugin};
+    use crate::spec::{Call, CniError, CniResult, Command, Env, NetConf};
+
+    /// The IPAM binary, the environment for `command` and the configuration to give it: the
+    /// caller's, with `cniVersion` written out when the caller's configuration leaves it implied
+    /// (an IPAM plugin given none answers in 0.1.0).
+    fn prepare(
+        call: &Call,
+        command: Command,
+    ) -> Result<(std::path::PathBuf, Env, NetConf), CniError> {
         let ipam_type = call
             .conf
             .ipam_type()?
             .ok_or_else(|| CniError::invalid_config("ipam", "missing"))?;
         let binary = find_plugin(ipam_type, &call.env.path).map_err(|e| e.context("ipam"))?;
+        let mut conf = call.conf.clone();
+        conf.raw
+            .entry("cniVersion")
+            .or_insert_with(|| Value::from(conf.cni_version.as_str()));
         Ok((
             binary,
             Env {
                 command,
                 ..call.env.clone()
             },
+            conf,
         ))
     }
 
     /// IPAM ADD: allocates and returns the addresses.
     pub fn add(call: &Call) -> Result<CniResult, CniError> {
-        let (binary, env) = prepare(call, Command::Add)?;
-        exec_add(&binary, &env, &call.conf)
+        let (binary, env, conf) = prepare(call, Command::Add)?;
+        exec_add(&binary, &env, &conf)
     }
 
     /// IPAM DEL: releases what ADD allocated for this container and interface.
     pub fn del(call: &Call) -> Result<(), CniError> {
-        let (binary, env) = prepare(call, Command::Del)?;
-        exec_command(&binary, &env, &call.conf)
+        let (binary, env, conf) = prepare(call, Command::Del)?;
+        exec_command(&binary, &env, &conf)
     }
 
     /// IPAM CHECK: verifies the allocation still exists.
     pub fn check(call: &Call) -> Result<(), CniError> {
-        let (binary, env) = prepare(call, Command::Check)?;
-        exec_command(&binary, &env, &call.conf)
+        let (binary, env, conf) = prepare(call, Command::Check)?;
+        exec_command(&binary, &env, &conf)
     }
 }
 
@@ -301,6 +313,32 @@ echo "{\"cniVersion\":\"1.0.0\",\"interfaces\":[{\"name\":\"$CNI_IFNAME-$CNI_COM
         ipam::check(&with_prev(Command::Check)).unwrap();
         ipam::del(&with_prev(Command::Del)).unwrap();
         assert!(!lease.exists(), "DEL released the address");
+        fs::remove_dir_all(data_dir).unwrap();
+    }
+
+    /// A configuration without `cniVersion` is read as 1.0.0: IPAM must get 1.0.0 too, not
+    /// nothing (host-local then answers in 0.1.0, which cannot be read).
+    #[test]
+    fn ipam_gets_the_implied_version_of_a_configuration_without_one() {
+        let data_dir =
+            std::env::temp_dir().join(format!("cni-invoke-test-implied-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&data_dir);
+        let raw = serde_json::json!({"name": "implied", "type": "sriov",
+            "ipam": {"type": "host-local", "subnet": "10.78.0.0/24", "dataDir": data_dir}});
+        let conf = NetConf::parse(&serde_json::to_vec(&raw).unwrap()).unwrap();
+        let call = |command| crate::spec::Call {
+            env: Env {
+                netns: Some("/proc/self/ns/net".into()),
+                path: vec![PathBuf::from("/usr/lib/cni")],
+                args: vec![],
+                ..env(command)
+            },
+            conf: conf.clone(),
+        };
+        let result = ipam::add(&call(Command::Add)).unwrap();
+        assert_eq!(result.ips[0].address.to_string(), "10.78.0.2/24");
+        ipam::del(&call(Command::Del)).unwrap();
+        assert!(!data_dir.join("implied/10.78.0.2").exists());
         fs::remove_dir_all(data_dir).unwrap();
     }
 

@@ -1,4 +1,5 @@
-//! ADD: claim a VF, configure it, hand it to the pod, record how to undo it.
+//! ADD: claim a VF, configure it, hand it to the pod, recording ahead of each step how to undo
+//! it, so that a failure, or a DEL after a kill at any point, restores the VF exactly.
 
 use std::path::Path;
 
@@ -10,21 +11,13 @@ use crate::spec::{Call, CniError, CniResult, Interface};
 use crate::sysfs::PciAddr;
 
 use super::alloc::{Allocations, Owner};
-use super::config::{DeviceSel, DpdkConf, SriovConf};
-use super::del::{ipam_call_for, teardown};
-use super::netdev::{HostNetdev, VfMac};
+use super::config::{DeviceSel, SriovConf};
+use super::del::{ipam_call_for, read_record, sweep_leftovers, teardown, undo};
+use super::netdev::VfMac;
+use super::process::Process;
 use super::record::{attachments, Attachment, Attachments, Mode};
-use super::rollback::Rollback;
 use super::select::{self, VfRef};
 use super::{device_info, dpdk, host_error, kernel, netdev, settings, state_error, Host};
-
-/// How the VF reaches the pod, decided before anything is changed.
-enum Handover<'a> {
-    /// Bind it to a userspace driver.
-    Dpdk(DpdkConf),
-    /// Move this host netdev into the pod.
-    Kernel(&'a HostNetdev),
-}
 
 /// Runs ADD for `call`.
 pub fn add(host: &Host, call: &Call) -> Result<CniResult, CniError> {
@@ -45,52 +38,132 @@ pub fn add(host: &Host, call: &Call) -> Result<CniResult, CniError> {
     outcome
 }
 
+/// The attachment record as ADD writes it ahead of each step (see [`super::record`]).
+struct WriteAhead<'a> {
+    atts: &'a Attachments,
+    /// The last record written, which a failure undoes.
+    written: Option<Attachment>,
+}
+
+impl WriteAhead<'_> {
+    fn write(&mut self, att: &Attachment) -> Result<(), CniError> {
+        self.atts
+            .put(&att.container_id, &att.ifname, att)
+            .map_err(state_error)?;
+        self.written = Some(att.clone());
+        Ok(())
+    }
+}
+
 fn attach(host: &Host, call: &Call, conf: &SriovConf, log: &Logger) -> Result<CniResult, CniError> {
     let container = call.env.container_id()?;
     let ifname = call.env.ifname()?;
-    let netns_path = call.env.netns()?;
-    let pod = NetNs::open(netns_path).map_err(|e| CniError::invalid_env("CNI_NETNS", e))?;
+    let pod = NetNs::open(call.env.netns()?).map_err(|e| CniError::invalid_env("CNI_NETNS", e))?;
     let atts = attachments(&host.state);
     let allocs = Allocations::new(&host.state);
-    if atts.get(container, ifname).map_err(state_error)?.is_some() {
-        return Err(CniError::invalid_env(
-            "CNI_IFNAME",
-            format!("{ifname} of container {container} is already attached; DEL it first"),
-        ));
+    sweep_leftovers(&atts, &allocs, log);
+    if let Some(old) = read_record(&atts, container, ifname, log)? {
+        finish_interrupted(host, call, log, &atts, &allocs, &old)?;
     }
 
-    let pod_name = conf.if0name.as_deref().unwrap_or(ifname);
     let vf = &claim_vf(host, call, conf, log, &atts, &allocs)?;
     log.debug(format!(
         "claimed VF {} (vf {} of PF {})",
         vf.addr, vf.index, vf.pf
     ));
+    let mut ahead = WriteAhead {
+        atts: &atts,
+        written: None,
+    };
+    let outcome = configure(host, call, conf, log, vf, &pod, &mut ahead);
+    if outcome.is_err() {
+        let problems = match &ahead.written {
+            Some(att) => undo(host, att, Some(call), &atts, &allocs),
+            None => allocs
+                .release(&vf.addr, container, ifname)
+                .err()
+                .map(|e| format!("allocation of VF {}: {e}", vf.addr))
+                .into_iter()
+                .collect(),
+        };
+        for problem in problems {
+            log.error(format!("rollback: {problem}"));
+        }
+    }
+    outcome
+}
 
-    let mut rollback = Rollback::new(log);
-    rollback.push(format!("allocation of VF {}", vf.addr), || {
-        allocs
-            .release(&vf.addr, container, ifname)
-            .map_err(|e| e.to_string())
-    });
+/// Deals with a record already there for this attachment: a completed ADD is refused, one
+/// still running is code 11, and one that was killed is undone (the runtime did not DEL).
+fn finish_interrupted(
+    host: &Host,
+    call: &Call,
+    log: &Logger,
+    atts: &Attachments,
+    allocs: &Allocations,
+    old: &Attachment,
+) -> Result<(), CniError> {
+    let (container, ifname) = (&old.container_id, &old.ifname);
+    if old.result.is_some() {
+        return Err(CniError::invalid_env(
+            "CNI_IFNAME",
+            format!("{ifname} of container {container} is already attached; DEL it first"),
+        ));
+    }
+    if old.in_flight() {
+        return Err(CniError::try_again_later(format!(
+            "another ADD of container {container} interface {ifname} is running"
+        )));
+    }
+    log.verbose(format!(
+        "undoing the interrupted ADD of VF {} for this attachment",
+        old.vf
+    ));
+    let ipam_call = (old.network == call.conf.name).then_some(call);
+    let problems = undo(host, old, ipam_call, atts, allocs);
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(CniError::io(
+        format!(
+            "cannot undo the interrupted ADD of VF {}: {}",
+            old.vf,
+            problems.join("; ")
+        ),
+        "DEL the attachment and retry",
+    ))
+}
+
+/// Everything ADD does once `vf` is claimed, each step recorded ahead through `ahead`.
+fn configure(
+    host: &Host,
+    call: &Call,
+    conf: &SriovConf,
+    log: &Logger,
+    vf: &VfRef,
+    pod: &NetNs,
+    ahead: &mut WriteAhead,
+) -> Result<CniResult, CniError> {
+    let netns_path = call.env.netns()?;
+    let pod_name = conf.if0name.as_deref().unwrap_or(call.env.ifname()?);
     let dpdk_conf = match &conf.dpdk {
         Some(d) => Some(d.clone()),
         None => dpdk::already_bound(&host.sysfs, &vf.addr)?,
     };
     let vf_mac = VfMac::new(&*host.pf, vf.pf_netdev.as_deref(), vf.index);
-    // Undone last: whatever the PF and the drivers did, the host netdev ends as it was.
-    let host_netdev = netdev::current(&host.sysfs, &vf.addr)?;
-    if let Some(was) = host_netdev.clone() {
-        let rebinds = dpdk_conf.is_some();
-        rollback.push(
-            format!("host netdev {} of VF {}", was.name, vf.addr),
-            move || netdev::restore(&host.sysfs, &vf.addr, &was, rebinds, vf_mac),
-        );
+    let mut host_netdev = netdev::current(&host.sysfs, &vf.addr)?;
+    if host_netdev.is_none() && dpdk_conf.is_none() {
+        // Left in a pod under the temporary name by an ADD whose record is lost.
+        netdev::recover_foreign(&vf.addr, log);
+        host_netdev = netdev::current(&host.sysfs, &vf.addr)?;
     }
-    let handover = match (dpdk_conf, &host_netdev) {
-        (Some(dpdk), _) => Handover::Dpdk(dpdk),
+    // In kernel mode, the host netdev that moves into the pod.
+    let (mode, moving) = match (dpdk_conf, &host_netdev) {
+        (Some(dpdk), _) => (dpdk::plan(&host.sysfs, &vf.addr, &dpdk)?, None),
         (None, Some(was)) => {
             ensure_name_free(conf, netns_path, pod_name)?;
-            Handover::Kernel(was)
+            let pod_mac = conf.mac.or(was.mac);
+            (Mode::Kernel { pod_mac }, Some(was.clone()))
         }
         (None, None) => {
             return Err(CniError::io(
@@ -103,40 +176,60 @@ fn attach(host: &Host, call: &Call, conf: &SriovConf, log: &Logger) -> Result<Cn
     let netdev_mac = host_netdev.as_ref().and_then(|n| n.mac);
     // Read before the handover: igb reports the VF's own MAC, which the handover may change.
     let vf_original = settings::original(&*host.pf, vf, &wanted, netdev_mac)?;
+    let to_apply = settings::to_apply(&vf_original, &wanted);
+    let mut att = Attachment {
+        container_id: call.env.container_id()?.to_string(),
+        ifname: call.env.ifname()?.to_string(),
+        netns: netns_path.to_path_buf(),
+        pod_name: pod_name.to_string(),
+        network: call.conf.name.clone(),
+        vf: vf.addr.clone(),
+        vf_index: vf.index,
+        pf: vf.pf.clone(),
+        pf_netdev: vf.pf_netdev.clone(),
+        vf_original,
+        vf_applied: Vec::new(),
+        mode,
+        host_netdev,
+        ipam: false,
+        device_info_file: conf.device_info_file.clone().filter(|p| !p.exists()),
+        result: None,
+        adder: Process::current(),
+    };
+    ahead.write(&att)?;
 
     // The handover first, the PF settings after it: the netdev gets its MAC while the PF
     // imposes none (igb-style PFs then refuse an untrusted VF any change of its own MAC), and
     // a failure undoes the PF settings before the netdev leaves the pod (igbvf asks the PF for
     // its MAC again when it goes down), as DEL does.
-    let mode = match handover {
-        Handover::Dpdk(dpdk) => {
-            let mode = dpdk::bind(&host.sysfs, &host.dev, &vf.addr, &dpdk)?;
-            let undo = mode.clone();
-            rollback.push(format!("driver binding of VF {}", vf.addr), move || {
-                dpdk::restore(&host.sysfs, &vf.addr, &undo)
-            });
-            mode
-        }
-        Handover::Kernel(was) => {
-            let pod_mac = kernel::attach(&vf.addr, was, &pod, pod_name, conf.mac, vf_mac)?;
-            rollback.push(format!("move of VF {} into the pod", vf.addr), move || {
-                kernel::return_to_host(&vf.addr, netns_path, pod_name)
-            });
-            Mode::Kernel { pod_mac }
-        }
-    };
-    let vf_applied = settings::apply(&*host.pf, vf, &vf_original, &wanted, &mut rollback)?;
-    if matches!(mode, Mode::Kernel { .. }) {
-        kernel::bring_up(&pod, pod_name)?;
+    match &moving {
+        Some(was) => kernel::attach(&vf.addr, was, pod, pod_name, conf.mac, vf_mac)?,
+        None => dpdk::bind(&host.sysfs, &host.dev, &vf.addr, &att.mode)?,
+    }
+    settings::apply(&*host.pf, vf, &to_apply, |setting| {
+        att.vf_applied.push(*setting);
+        ahead.write(&att)
+    })?;
+    if moving.is_some() {
+        kernel::bring_up(pod, pod_name)?;
     }
 
     let ipam_result = if conf.ipam {
-        let result = ipam::add(call)?;
-        rollback.push("IPAM allocation", || {
-            ipam::del(call).map_err(|e| e.to_string())
-        });
-        if matches!(mode, Mode::Kernel { .. }) {
-            for route in kernel::configure_ip(&pod, pod_name, &result)? {
+        att.ipam = true;
+        ahead.write(&att)?;
+        let result = match ipam::add(call) {
+            Ok(result) => result,
+            // The plugin failed (and, per the spec, left nothing) or never ran. Only a result
+            // that cannot be read (code 6) leaves an allocation for the rollback to release.
+            Err(e) if e.code != CniError::DECODE => {
+                att.ipam = false;
+                ahead.write(&att)?;
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
+        if moving.is_some() {
+            for route in kernel::configure_ip(pod, pod_name, &result)? {
                 log.verbose(format!(
                     "route to {} kept as the pod already had it (ours via {:?} skipped)",
                     route.dst, route.gateway
@@ -148,39 +241,18 @@ fn attach(host: &Host, call: &Call, conf: &SriovConf, log: &Logger) -> Result<Cn
         None
     };
 
-    let device_info_file = match &conf.device_info_file {
-        Some(path) if device_info::write(path, &vf.addr, &vf.pf)? => {
-            rollback.push("device-info file", move || device_info::remove(path));
-            Some(path.clone())
+    if let Some(path) = &att.device_info_file {
+        if !device_info::write(path, &vf.addr, &vf.pf)? {
+            // Another writer's file appeared since: it is not ours to remove.
+            att.device_info_file = None;
+            ahead.write(&att)?;
         }
-        _ => None,
-    };
+    }
 
-    let result = build_result(call, vf, pod_name, &mode, conf, ipam_result)?;
-    atts.put(
-        container,
-        ifname,
-        &Attachment {
-            container_id: container.to_string(),
-            ifname: ifname.to_string(),
-            netns: netns_path.to_path_buf(),
-            pod_name: pod_name.to_string(),
-            network: call.conf.name.clone(),
-            vf: vf.addr.clone(),
-            vf_index: vf.index,
-            pf: vf.pf.clone(),
-            pf_netdev: vf.pf_netdev.clone(),
-            vf_original,
-            vf_applied,
-            mode,
-            host_netdev,
-            ipam: conf.ipam,
-            device_info_file,
-            result: result.clone(),
-        },
-    )
-    .map_err(state_error)?;
-    rollback.commit();
+    let result = build_result(call, vf, pod_name, &att.mode, conf, ipam_result)?;
+    att.result = Some(result.clone());
+    att.adder = None;
+    ahead.write(&att)?;
     Ok(result)
 }
 
@@ -233,10 +305,7 @@ fn reclaim(
         "reclaiming VF {vf} from container {} whose netns is gone",
         owner.container_id
     ));
-    let Some(stale) = atts
-        .get(&owner.container_id, &owner.ifname)
-        .map_err(state_error)?
-    else {
+    let Some(stale) = read_record(atts, &owner.container_id, &owner.ifname, log)? else {
         return Ok(());
     };
     // Its IPAM allocation can only be released with its own network's configuration.

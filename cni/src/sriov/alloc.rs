@@ -13,6 +13,7 @@ use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 
 use crate::cache::StateDir;
+use crate::log::Logger;
 use crate::netns;
 use crate::sysfs::PciAddr;
 
@@ -131,15 +132,25 @@ impl Allocations {
         }
     }
 
-    /// Every allocation record.
-    pub fn all(&self) -> io::Result<Vec<(PciAddr, Owner)>> {
+    /// The directory of the allocation records.
+    pub fn records_dir(&self) -> &Path {
+        self.records.root()
+    }
+
+    /// Every allocation record; one that cannot be parsed is reported to `log` and skipped.
+    pub fn all(&self, log: &Logger) -> io::Result<Vec<(PciAddr, Owner)>> {
         let mut out = Vec::new();
         for key in self.records.keys()? {
             let Ok(vf) = key.parse::<PciAddr>() else {
                 continue;
             };
-            if let Some(owner) = self.owner(&vf)? {
-                out.push((vf, owner));
+            match self.owner(&vf) {
+                Ok(owner) => out.extend(owner.map(|o| (vf, o))),
+                Err(e) if e.kind() == io::ErrorKind::InvalidData => log.error(format!(
+                    "skipping the unreadable allocation record in {}: {e}",
+                    self.records.root().display()
+                )),
+                Err(e) => return Err(e),
             }
         }
         Ok(out)
@@ -194,7 +205,14 @@ mod tests {
             })
             .unwrap();
         assert_eq!(reclaimed, Some(dead));
-        assert_eq!(allocs.all().unwrap(), vec![(vf, live)]);
+        let log = Logger::new("sriov", crate::log::Level::Error, None);
+        assert_eq!(allocs.all(&log).unwrap(), vec![(vf.clone(), live)]);
+        allocs.records.write("0000:05:11.0", b"{").unwrap();
+        assert_eq!(
+            allocs.all(&log).unwrap().len(),
+            1,
+            "the unreadable one is skipped"
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -20,6 +20,11 @@ pub fn check(host: &Host, call: &Call) -> Result<(), CniError> {
                 "no attachment recorded for container {container} interface {ifname}"
             ))
         })?;
+    if att.result.is_none() {
+        return Err(mismatch(format!(
+            "the ADD of container {container} interface {ifname} did not complete"
+        )));
+    }
     let prev = call.conf.prev_result()?.ok_or_else(|| {
         CniError::invalid_config("prevResult", "missing: CHECK compares against ADD's result")
     })?;

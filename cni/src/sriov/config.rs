@@ -186,7 +186,26 @@ impl SriovConf {
     /// Reads and validates the configuration of `call`; errors are code 7 naming the field.
     pub fn from_call(call: &Call) -> Result<SriovConf, CniError> {
         let raw: Raw = call.conf.deserialize()?;
-        let device = device_of(&raw)?;
+        let device = device_of(&raw)?.ok_or_else(|| {
+            CniError::invalid_config("deviceID", "missing (or name the PF with if0)")
+        })?;
+        Self::with_device(call, raw, device)
+    }
+
+    /// Validates the configuration of `call` as [`SriovConf::from_call`] does, for DEL and GC:
+    /// lenient about state, not about syntax. Only naming no VF at all is accepted (GC gets the
+    /// network's configuration, without the `deviceID` a device plugin gave each pod).
+    pub fn check_syntax(call: &Call) -> Result<(), CniError> {
+        let raw: Raw = call.conf.deserialize()?;
+        // Without a VF named, the rest is still checked; the stand-in selector is dropped.
+        let device = device_of(&raw)?.unwrap_or(DeviceSel::Pf {
+            pf: String::new(),
+            vf: None,
+        });
+        Self::with_device(call, raw, device).map(drop)
+    }
+
+    fn with_device(call: &Call, raw: Raw, device: DeviceSel) -> Result<SriovConf, CniError> {
         let if0name = non_empty("if0name", raw.if0name)?;
         if let Some(name) = &if0name {
             validate_ifname(name).map_err(|e| CniError::invalid_config("if0name", e))?;
@@ -279,7 +298,7 @@ impl SriovConf {
     }
 }
 
-fn device_of(raw: &Raw) -> Result<DeviceSel, CniError> {
+fn device_of(raw: &Raw) -> Result<Option<DeviceSel>, CniError> {
     let device_id = non_empty("deviceID", raw.device_id.clone())?;
     let if0 = non_empty("if0", raw.if0.clone())?;
     if let Some(pf) = &if0 {
@@ -294,13 +313,10 @@ fn device_of(raw: &Raw) -> Result<DeviceSel, CniError> {
             let addr = id
                 .parse()
                 .map_err(|e| CniError::invalid_config("deviceID", e))?;
-            Ok(DeviceSel::Pci { addr, pf, vf })
+            Ok(Some(DeviceSel::Pci { addr, pf, vf }))
         }
-        (None, Some(pf)) => Ok(DeviceSel::Pf { pf, vf }),
-        (None, None) => Err(CniError::invalid_config(
-            "deviceID",
-            "missing (or name the PF with if0)",
-        )),
+        (None, Some(pf)) => Ok(Some(DeviceSel::Pf { pf, vf })),
+        (None, None) => Ok(None),
     }
 }
 

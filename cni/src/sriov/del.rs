@@ -1,27 +1,33 @@
 //! DEL: undo an ADD from its record. Idempotent: a second DEL, a missing record, a netns
 //! already gone or a VF already back all succeed, and nothing of another attachment is touched.
+//! The record of an ADD that was killed is undone the same way (it is written ahead).
+
+use std::io;
 
 use crate::invoke::ipam;
+use crate::log::Logger;
 use crate::spec::{Call, CniError, Command, Env};
 
 use super::alloc::Allocations;
-use super::config::log_of;
+use super::config::{log_of, SriovConf};
 use super::netdev::VfMac;
-use super::record::{attachments, Attachment, Mode};
-use super::{device_info, dpdk, kernel, netdev, settings, state_error, Host};
+use super::record::{attachments, Attachment, Attachments, Mode};
+use super::{device_info, dpdk, kernel, leftovers, netdev, settings, state_error, Host};
 
 /// Runs DEL for `call`.
 pub fn del(host: &Host, call: &Call) -> Result<(), CniError> {
     let container = call.env.container_id()?;
     let ifname = call.env.ifname()?;
-    // A broken configuration must not block cleanup: it only picks where to log.
+    // Lenient about state, not about syntax: a configuration ADD refuses was never ADDed.
+    SriovConf::check_syntax(call)?;
     let log = log_of(call).with_context(format!("DEL {container}/{ifname}"));
     let atts = attachments(&host.state);
     let allocs = Allocations::new(&host.state);
-    let Some(att) = atts.get(container, ifname).map_err(state_error)? else {
+    sweep_leftovers(&atts, &allocs, &log);
+    let Some(att) = read_record(&atts, container, ifname, &log)? else {
         // Nothing recorded: an ADD that failed (and rolled back) or a repeated DEL. Free an
         // allocation an interrupted ADD may have left, and let IPAM forget the container.
-        for (vf, owner) in allocs.all().map_err(state_error)? {
+        for (vf, owner) in allocs.all(&log).map_err(state_error)? {
             if owner.is(container, ifname) {
                 allocs
                     .release(&vf, container, ifname)
@@ -34,22 +40,72 @@ pub fn del(host: &Host, call: &Call) -> Result<(), CniError> {
         log.verbose("nothing recorded; done");
         return Ok(());
     };
-    let problems = teardown(host, &att, att.ipam.then_some(call));
+    if att.in_flight() {
+        return Err(CniError::try_again_later(format!(
+            "the ADD of container {container} interface {ifname} is still running"
+        )));
+    }
+    let problems = undo(host, &att, att.ipam.then_some(call), &atts, &allocs);
     if !problems.is_empty() {
         let msg = format!("DEL of VF {} incomplete: {}", att.vf, problems.join("; "));
         log.error(&msg);
         return Err(CniError::io(msg, "the record is kept; DEL can be retried"));
     }
-    atts.remove(container, ifname).map_err(state_error)?;
-    allocs
-        .release(&att.vf, container, ifname)
-        .map_err(state_error)?;
     log.verbose(format!("released VF {}", att.vf));
     Ok(())
 }
 
+/// Removes the temporary files killed writers left in the state directory.
+pub fn sweep_leftovers(atts: &Attachments, allocs: &Allocations, log: &Logger) {
+    leftovers::sweep(atts.root(), log);
+    leftovers::sweep(allocs.records_dir(), log);
+}
+
+/// The record of `container`/`ifname`. One that cannot be parsed is logged and removed: it can
+/// be of no use to any later call, and the allocation and IPAM cleanup still run without it.
+pub fn read_record(
+    atts: &Attachments,
+    container: &str,
+    ifname: &str,
+    log: &Logger,
+) -> Result<Option<Attachment>, CniError> {
+    match atts.get(container, ifname) {
+        Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+            log.error(format!(
+                "discarding the unreadable record of {container}/{ifname} in {}: {e}",
+                atts.root().display()
+            ));
+            atts.remove(container, ifname).map_err(state_error)?;
+            Ok(None)
+        }
+        other => other.map_err(state_error),
+    }
+}
+
+/// Undoes `att` ([`teardown`]); once nothing is left, removes its record and frees its VF.
+/// Returns what could not be undone (the record and allocation are then kept for a retry).
+pub fn undo(
+    host: &Host,
+    att: &Attachment,
+    ipam_call: Option<&Call>,
+    atts: &Attachments,
+    allocs: &Allocations,
+) -> Vec<String> {
+    let mut problems = teardown(host, att, ipam_call);
+    if problems.is_empty() {
+        problems.extend(
+            atts.remove(&att.container_id, &att.ifname)
+                .and_then(|()| allocs.release(&att.vf, &att.container_id, &att.ifname))
+                .err()
+                .map(|e| format!("state directory: {e}")),
+        );
+    }
+    problems
+}
+
 /// Undoes everything `att` records, trying every step; returns what could not be undone.
-/// `ipam_call` (when given) is used to release the IPAM allocation.
+/// `ipam_call` (when given) is used to release the IPAM allocation. Each step is harmless if
+/// ADD never got to it, so the record of a killed ADD is undone the same way.
 ///
 /// The order matters on real VFs: the PF's settings (an administrative MAC above all) are
 /// restored first, while the netdev is still in the pod. An igb-style PF refuses an untrusted

@@ -25,9 +25,9 @@ pub fn already_bound(sysfs: &Sysfs, vf: &PciAddr) -> Result<Option<DpdkConf>, Cn
         }))
 }
 
-/// Binds `vf` to `conf.driver` and checks the IOMMU plumbing that driver needs. On error
-/// the original binding is back.
-pub fn bind(sysfs: &Sysfs, dev: &Path, vf: &PciAddr, conf: &DpdkConf) -> Result<Mode, CniError> {
+/// What binding `vf` to `conf.driver` will do, checked before anything changes: the driver is
+/// loaded, the IOMMU plumbing it needs is there, and the binding to restore is read.
+pub fn plan(sysfs: &Sysfs, vf: &PciAddr, conf: &DpdkConf) -> Result<Mode, CniError> {
     if !sysfs.has_pci_driver(&conf.driver) {
         return Err(CniError::invalid_config(
             "dpdk.dpdk_driver",
@@ -53,20 +53,27 @@ pub fn bind(sysfs: &Sysfs, dev: &Path, vf: &PciAddr, conf: &DpdkConf) -> Result<
     } else {
         None
     };
-    let mode = Mode::Dpdk {
+    Ok(Mode::Dpdk {
         original,
         driver: conf.driver.clone(),
         iommu_group,
+    })
+}
+
+/// Binds `vf` as `mode` (from [`plan`]) says. On error the original binding is back.
+pub fn bind(sysfs: &Sysfs, dev: &Path, vf: &PciAddr, mode: &Mode) -> Result<(), CniError> {
+    let Mode::Dpdk { driver, .. } = mode else {
+        return Ok(());
     };
     if let Err(e) = sysfs
-        .bind_driver(vf, &conf.driver)
+        .bind_driver(vf, driver)
         .map_err(host_error)
-        .and_then(|()| verify(sysfs, dev, vf, &mode))
+        .and_then(|()| verify(sysfs, dev, vf, mode))
     {
-        let _ = restore(sysfs, vf, &mode);
+        let _ = restore(sysfs, vf, mode);
         return Err(e);
     }
-    Ok(mode)
+    Ok(())
 }
 
 /// Puts `vf` back on the driver it had before ADD (idempotent).

@@ -17,7 +17,7 @@ const EEXIST: i32 = 17;
 const EADDRNOTAVAIL: i32 = 99;
 
 /// Moves `host` (the netdev of `vf`) into `pod` as `pod_name`, down, and gives it `mac`
-/// through `via`; returns the MAC it has in the pod. Call it before the PF imposes `mac`:
+/// through `via` (its MAC in the pod is then `mac`, else its own). Call it before the PF imposes `mac`:
 /// igb-style PFs refuse an untrusted VF any change of its own MAC from then on (until its
 /// driver reloads). On error the netdev is back in the host (under its temporary name;
 /// [`super::netdev::restore`] finishes the job).
@@ -28,7 +28,7 @@ pub fn attach(
     pod_name: &str,
     mac: Option<MacAddr>,
     via: VfMac,
-) -> Result<Option<MacAddr>, CniError> {
+) -> Result<(), CniError> {
     let temp = temp_name(vf);
     let moved = (|| -> Result<(), netlink::Error> {
         let mut nl = Netlink::open()?;
@@ -53,7 +53,7 @@ pub fn attach(
         })?
     });
     match (configured, mac) {
-        (Ok(()), _) => Ok(mac.or(host.mac)),
+        (Ok(()), _) => Ok(()),
         (Err(e), Some(mac)) if e.errno() == Some(EADDRNOTAVAIL) => {
             let _ = return_to_host(vf, pod.path(), pod_name);
             Err(CniError::io(

@@ -2,10 +2,12 @@
 //! netdev moved into the pod's namespace or bound to a userspace (DPDK) driver.
 //!
 //! ADD claims a VF (`alloc`), applies VF settings through the PF (`settings`), attaches
-//! it in kernel (`kernel`) or DPDK (`dpdk`) mode, delegates IPAM, writes the NPWG
-//! device-info file and records everything in a per-attachment cache (`record`); any
-//! failure rolls back (`rollback`). DEL undoes from the cache and is idempotent; CHECK
-//! compares the live state with it; GC tears down attachments the runtime no longer lists.
+//! it in kernel (`kernel`) or DPDK (`dpdk`) mode, delegates IPAM and writes the NPWG
+//! device-info file, recording ahead of each step what it is about to change in a
+//! per-attachment cache (`record`); a failure undoes what the record names, as DEL does, and
+//! so does a DEL, GC or later ADD after the plugin was killed at any point. DEL is idempotent;
+//! CHECK compares the live state with the cache; GC tears down attachments the runtime no
+//! longer lists. Temporary files of killed writers are swept (`leftovers`).
 
 mod add;
 mod alloc;
@@ -17,9 +19,10 @@ mod dpdk;
 mod gc;
 pub mod host;
 mod kernel;
+mod leftovers;
 mod netdev;
+mod process;
 mod record;
-mod rollback;
 mod select;
 mod settings;
 

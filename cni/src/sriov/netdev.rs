@@ -1,11 +1,16 @@
 //! The VF's kernel netdev on the host side: what it was before ADD, and putting it back
 //! (name, MAC, up state) after the pod or a userspace driver had it.
 
+use std::collections::HashSet;
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use crate::log::Logger;
 use crate::netlink::{self, Link, MacAddr, Netlink, PfControl};
+use crate::netns::NetNs;
 use crate::spec::CniError;
 use crate::sysfs::{PciAddr, Sysfs};
 
@@ -140,4 +145,71 @@ pub fn restore(
         nl.set_up(link.index, was.up)
     })()
     .map_err(fail)
+}
+
+/// Brings the netdev of `vf` back into the host from wherever an interrupted ADD whose record
+/// is lost left it under the temporary name: a netns in `/run/netns` or one a process is in.
+/// Only the temporary name is looked for: a VF under any other name belongs to someone.
+/// Best effort; what fails goes to `log`.
+pub fn recover_foreign(vf: &PciAddr, log: &Logger) {
+    let temp = temp_name(vf);
+    let Ok(host) = NetNs::current() else {
+        return;
+    };
+    let mut seen = HashSet::new();
+    if let Ok(meta) = std::fs::metadata("/proc/self/ns/net") {
+        seen.insert((meta.dev(), meta.ino()));
+    }
+    for path in netns_paths() {
+        let Ok(meta) = std::fs::metadata(&path) else {
+            continue;
+        };
+        if !seen.insert((meta.dev(), meta.ino())) {
+            continue;
+        }
+        let Ok(ns) = NetNs::open(&path) else {
+            continue;
+        };
+        let moved = ns.run(|| -> Result<bool, netlink::Error> {
+            let mut nl = Netlink::open()?;
+            let Some(link) = nl.link_by_name(&temp)?.filter(|l| belongs_to(l, vf)) else {
+                return Ok(false);
+            };
+            nl.set_up(link.index, false)?;
+            nl.move_to_netns(link.index, &host)?;
+            Ok(true)
+        });
+        match moved {
+            Ok(Ok(true)) => {
+                log.verbose(format!(
+                    "recovered VF {vf} ({temp}) from netns {}",
+                    path.display()
+                ));
+                return;
+            }
+            Ok(Ok(false)) => {}
+            Ok(Err(e)) => log.error(format!(
+                "cannot recover {temp} from {}: {e}",
+                path.display()
+            )),
+            Err(e) => log.error(format!("cannot enter {}: {e}", path.display())),
+        }
+    }
+}
+
+/// Network namespaces to search: those named in `/run/netns`, then those of processes.
+fn netns_paths() -> Vec<PathBuf> {
+    let named = std::fs::read_dir("/run/netns")
+        .into_iter()
+        .flatten()
+        .flatten();
+    let procs = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok());
+    named
+        .map(|e| e.path())
+        .chain(procs.map(|e| e.path().join("ns/net")))
+        .collect()
 }

@@ -1,4 +1,9 @@
 //! The per-attachment cache: everything DEL, CHECK and GC need to undo or verify an ADD.
+//!
+//! ADD writes it ahead: before it changes anything on the host, and again before each further
+//! step, the record names everything that step may change (with the values to restore). A DEL,
+//! GC or later ADD that finds the record of a killed ADD undoes it like a finished one: every
+//! undo step is harmless when its step never ran.
 
 use std::path::{Path, PathBuf};
 
@@ -10,6 +15,7 @@ use crate::spec::CniResult;
 use crate::sysfs::{DriverBinding, PciAddr};
 
 use super::netdev::HostNetdev;
+use super::process::Process;
 
 /// How the VF was handed to the pod.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,18 +61,28 @@ pub struct Attachment {
     pub pf_netdev: Option<String>,
     /// VF settings before ADD.
     pub vf_original: VfConfig,
-    /// VF settings ADD changed, in order.
+    /// VF settings ADD changed (or was about to change), in order.
     pub vf_applied: Vec<VfSetting>,
     /// Kernel or DPDK mode details.
     pub mode: Mode,
     /// The VF's netdev in the host before ADD, if it had one.
     pub host_netdev: Option<HostNetdev>,
-    /// Whether IPAM allocated addresses.
+    /// Whether IPAM allocated (or was about to allocate) addresses.
     pub ipam: bool,
-    /// The NPWG device-info file ADD wrote (not one it found).
+    /// The NPWG device-info file ADD wrote or was about to write (not one it found).
     pub device_info_file: Option<PathBuf>,
-    /// The result ADD returned.
-    pub result: CniResult,
+    /// The result ADD returned; `None` until ADD completes (in flight, or killed).
+    pub result: Option<CniResult>,
+    /// The ADD still writing this record; `None` once it completed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adder: Option<Process>,
+}
+
+impl Attachment {
+    /// Whether an ADD is still running for this record.
+    pub fn in_flight(&self) -> bool {
+        self.adder.is_some_and(|p| p.is_running())
+    }
 }
 
 /// The attachment records of a state directory.

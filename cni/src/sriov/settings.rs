@@ -5,7 +5,6 @@ use crate::netlink::{MacAddr, PfControl, VfConfig, VfSetting};
 use crate::spec::CniError;
 
 use super::mismatch;
-use super::rollback::Rollback;
 use super::select::VfRef;
 
 /// The PF netdev VF settings go through; an error naming the VF if it has none.
@@ -49,28 +48,29 @@ fn imposed_only(mut reported: VfConfig, netdev_mac: Option<MacAddr>) -> VfConfig
     reported
 }
 
-/// Applies each of `wanted` that differs from `original`. Returns the settings changed;
-/// registers their undo on `rollback`.
-pub fn apply<'a>(
-    pf: &'a dyn PfControl,
-    vf: &'a VfRef,
-    original: &VfConfig,
-    wanted: &[VfSetting],
-    rollback: &mut Rollback<'a>,
-) -> Result<Vec<VfSetting>, CniError> {
-    let mut applied = Vec::new();
-    for setting in wanted.iter().filter(|s| !original.has(s)) {
+/// The settings of `wanted` that differ from `original`: those ADD changes, in order.
+pub fn to_apply(original: &VfConfig, wanted: &[VfSetting]) -> Vec<VfSetting> {
+    wanted
+        .iter()
+        .filter(|s| !original.has(s))
+        .copied()
+        .collect()
+}
+
+/// Applies each of `settings` in order, calling `before` with each first (to record it).
+pub fn apply(
+    pf: &dyn PfControl,
+    vf: &VfRef,
+    settings: &[VfSetting],
+    mut before: impl FnMut(&VfSetting) -> Result<(), CniError>,
+) -> Result<(), CniError> {
+    for setting in settings {
         let pf_name = pf_netdev(vf)?;
+        before(setting)?;
         pf.set_vf(pf_name, vf.index, setting)
             .map_err(|e| CniError::io(format!("cannot set VF {} {setting}", vf.index), e))?;
-        applied.push(*setting);
-        let undo = original.undo_of(setting);
-        rollback.push(format!("VF {} {setting}", vf.index), move || {
-            pf.set_vf(pf_name, vf.index, &undo)
-                .map_err(|e| e.to_string())
-        });
     }
-    Ok(applied)
+    Ok(())
 }
 
 /// Puts back the fields `applied` changed, newest first; tries them all, reports failures.

@@ -7,6 +7,7 @@
 #![allow(dead_code)] // each test binary uses its own subset
 
 pub mod k8s;
+pub mod kill;
 pub mod multus_k8s;
 pub mod node;
 pub mod sriov_tree;
