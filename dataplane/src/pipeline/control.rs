@@ -58,6 +58,8 @@ struct Control {
     retired: Vec<(u64, CountersSnapshot)>,
     /// Per core, its drops by reason under those generations.
     retired_drops: Vec<Drops>,
+    /// Mbufs in use once the devices had started.
+    held_by_devices_at_start: u32,
 }
 
 impl Control {
@@ -124,6 +126,7 @@ impl Control {
             rules: self.current.firewall.rules().clone(),
             current,
             by_generation,
+            held_by_devices_at_start: self.held_by_devices_at_start,
         }
     }
 }
@@ -157,6 +160,7 @@ pub fn run(
         let _ = port.set_promiscuous(true);
         port.start()?;
     }
+    let held_by_devices_at_start = pool.in_use();
     let stop = Arc::new(AtomicBool::new(false));
     let first = Arc::new(Generation::new(eal, 1, rules, cores)?);
     let mut control = Control {
@@ -168,6 +172,7 @@ pub fn run(
         current: first.clone(),
         retired: Vec::new(),
         retired_drops: vec![Drops::default(); cores],
+        held_by_devices_at_start,
     };
     let mut workers = Vec::with_capacity(cores);
     let queue_pairs = rx_a.into_iter().zip(tx_b).zip(rx_b.into_iter().zip(tx_a));

@@ -168,6 +168,9 @@ pub struct Stats {
     pub current: CountersSnapshot,
     /// Rule counters of every generation so far (oldest first), summed over cores.
     pub by_generation: Vec<(u64, CountersSnapshot)>,
+    /// Mbufs of the pool in use once both devices had started, before any frame was polled: what
+    /// the devices themselves took (receive rings, AF_XDP fill rings).
+    pub held_by_devices_at_start: u32,
 }
 
 impl Stats {
