@@ -89,7 +89,11 @@ impl Mbuf {
     pub fn data_mut(&mut self) -> &mut [u8] {
         let (addr, off, len) = {
             let m = self.raw();
-            (m.buf_addr as *mut u8, m.data_off as usize, m.data_len as usize)
+            (
+                m.buf_addr as *mut u8,
+                m.data_off as usize,
+                m.data_len as usize,
+            )
         };
         // SAFETY: as in `data`, and `&mut self` makes this the only view of the buffer.
         unsafe { std::slice::from_raw_parts_mut(addr.add(off), len) }
@@ -174,7 +178,10 @@ impl Default for MbufBatch {
 impl MbufBatch {
     /// An empty batch.
     pub fn new() -> Self {
-        MbufBatch { mbufs: [const { MaybeUninit::uninit() }; BURST_SIZE], len: 0 }
+        MbufBatch {
+            mbufs: [const { MaybeUninit::uninit() }; BURST_SIZE],
+            len: 0,
+        }
     }
 
     /// Number of mbufs held.
@@ -225,7 +232,11 @@ impl MbufBatch {
     }
 
     /// Keeps the mbufs for which `keep` returns true, in order; hands the others to `reject`.
-    pub fn retain(&mut self, mut keep: impl FnMut(&mut Mbuf) -> bool, mut reject: impl FnMut(Mbuf)) {
+    pub fn retain(
+        &mut self,
+        mut keep: impl FnMut(&mut Mbuf) -> bool,
+        mut reject: impl FnMut(Mbuf),
+    ) {
         let old_len = self.len;
         self.len = 0;
         for i in 0..old_len {
@@ -257,7 +268,10 @@ impl MbufBatch {
         let n = std::mem::replace(&mut self.len, 0);
         // SAFETY: slots < n are initialised and each is read once; len is already 0 so a
         // partially consumed iterator leaks nothing twice (unread mbufs are freed by DrainRest).
-        DrainRest { slots: &mut self.mbufs[..n], next: 0 }
+        DrainRest {
+            slots: &mut self.mbufs[..n],
+            next: 0,
+        }
     }
 
     /// Pointer to the first slot and number of free slots after the held mbufs, for rx bursts.
@@ -277,7 +291,10 @@ impl MbufBatch {
 
     /// Pointer to the held mbufs, for tx bursts.
     pub(crate) fn held_raw(&mut self) -> (*mut *mut dpdk_sys::rte_mbuf, usize) {
-        (self.mbufs.as_mut_ptr() as *mut *mut dpdk_sys::rte_mbuf, self.len)
+        (
+            self.mbufs.as_mut_ptr() as *mut *mut dpdk_sys::rte_mbuf,
+            self.len,
+        )
     }
 
     /// Forgets the first `n` mbufs (their ownership went to the device) and moves the rest to

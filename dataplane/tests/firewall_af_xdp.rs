@@ -25,7 +25,9 @@ impl Drop for Netns {
 
 fn hugepages_free() -> u64 {
     let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
-    let free = meminfo.lines().find_map(|l| l.strip_prefix("HugePages_Free:"));
+    let free = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("HugePages_Free:"));
     free.and_then(|v| v.trim().parse().ok()).unwrap_or(0)
 }
 
@@ -50,14 +52,33 @@ fn af_xdp_forwards_and_shuts_down_with_exit_0() {
         ip(&["-n", n, "link", "set", b, "up"]);
     }
     ip(&["-n", n, "addr", "add", "10.9.9.1/24", "dev", "ga"]);
-    ip(&["-n", n, "neigh", "add", "10.9.9.9", "lladdr", "02:00:00:00:00:09", "dev", "ga"]);
+    ip(&[
+        "-n",
+        n,
+        "neigh",
+        "add",
+        "10.9.9.9",
+        "lladdr",
+        "02:00:00:00:00:09",
+        "dev",
+        "ga",
+    ]);
     let dir = tempfile::tempdir().unwrap();
     let rules = dir.path().join("rules.json");
     std::fs::write(&rules, r#"{"default": "allow", "vlans": {}}"#).unwrap();
     let prefix = format!("mpxdp{}", std::process::id());
     let child = Command::new("ip")
         .args(["netns", "exec", n, env!("CARGO_BIN_EXE_vlan-firewall")])
-        .args(["-l", "0-1", "--no-pci", "--in-memory", "-m", "512", "--log-level", "error"])
+        .args([
+            "-l",
+            "0-1",
+            "--no-pci",
+            "--in-memory",
+            "-m",
+            "512",
+            "--log-level",
+            "error",
+        ])
         .args(["--file-prefix", &prefix, "--vdev", "net_af_xdp0,iface=fa"])
         .args(["--vdev", "net_af_xdp1,iface=fb", "--", "--rules"])
         .arg(&rules)
@@ -71,12 +92,17 @@ fn af_xdp_forwards_and_shuts_down_with_exit_0() {
     let deadline = Instant::now() + Duration::from_secs(30);
     std::thread::sleep(Duration::from_secs(3));
     let ping = Command::new("ip")
-        .args(["netns", "exec", n, "ping", "-q", "-c", "200", "-i", "0.01", "-W", "1"])
+        .args([
+            "netns", "exec", n, "ping", "-q", "-c", "200", "-i", "0.01", "-W", "1",
+        ])
         .args(["-I", "ga", "10.9.9.9"])
         .stdout(Stdio::null())
         .status()
         .unwrap();
-    assert!(!ping.success(), "nobody answers 10.9.9.9: the pings only cross the firewall");
+    assert!(
+        !ping.success(),
+        "nobody answers 10.9.9.9: the pings only cross the firewall"
+    );
     assert!(Instant::now() < deadline);
     // SIGTERM to the firewall (the child of `ip netns exec`, which execs it: same pid).
     nix::sys::signal::kill(
@@ -89,7 +115,11 @@ fn af_xdp_forwards_and_shuts_down_with_exit_0() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr),
     );
-    assert!(out.status.success(), "exit {:?}\n{stdout}\n{stderr}", out.status);
+    assert!(
+        out.status.success(),
+        "exit {:?}\n{stdout}\n{stderr}",
+        out.status
+    );
     let mbufs = stdout
         .lines()
         .find(|l| l.starts_with("mbufs in use after shutdown:"))

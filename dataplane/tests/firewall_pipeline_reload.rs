@@ -130,7 +130,13 @@ fn drops_by_reason_stay_cumulative_across_a_reload() {
     let input: Vec<Vec<u8>> = (0..420u16)
         .map(|i| match i % 5 {
             0 | 1 => frame_210([10, 56, 217, 9], IPPROTO_UDP, 40000 + i, 53, 18),
-            2 => frame_210([10, 56, 217, 9], dataplane::packet::IPPROTO_TCP, 40000, 23, 18),
+            2 => frame_210(
+                [10, 56, 217, 9],
+                dataplane::packet::IPPROTO_TCP,
+                40000,
+                23,
+                18,
+            ),
             _ => frame_210([10, 56, 218, 9], IPPROTO_UDP, 40000 + i, 53, 18),
         })
         .collect();

@@ -1,7 +1,9 @@
 //! Rule file parsing: the seed's example parses to the expected rule set; every kind of mistake is
 //! rejected with the JSON path of the offending value.
 
-use dataplane::firewall::{parse_rule_bytes, parse_rule_file, Action, PortRange, Side, TableKey, TcpFlagsMatch};
+use dataplane::firewall::{
+    parse_rule_bytes, parse_rule_file, Action, PortRange, Side, TableKey, TcpFlagsMatch,
+};
 use dataplane::packet::{MacAddr, IPPROTO_TCP, IPPROTO_UDP, TCP_ACK, TCP_SYN};
 
 const EXAMPLE: &str = r#"{
@@ -225,7 +227,10 @@ fn readme_example_parses_and_is_in_the_readme() {
     let rules = parse_rule_file(example).unwrap();
     assert_eq!(rules.tables[&TableKey::Vlan(210)].rules.len(), 6);
     let readme = include_str!("../../README.md");
-    assert!(readme.contains(example.trim()), "README.md must show tests/firewall_rules_vlan210.json verbatim");
+    assert!(
+        readme.contains(example.trim()),
+        "README.md must show tests/firewall_rules_vlan210.json verbatim"
+    );
 }
 
 #[test]

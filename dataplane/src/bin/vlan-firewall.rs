@@ -66,11 +66,9 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
             }
             "--data-room" => {
                 let v = value()?;
-                data_room = v
-                    .parse()
-                    .ok()
-                    .filter(|&n| n > 128)
-                    .ok_or(format!("--data-room: {v:?} is not a byte count above the 128-byte headroom"))?;
+                data_room = v.parse().ok().filter(|&n| n > 128).ok_or(format!(
+                    "--data-room: {v:?} is not a byte count above the 128-byte headroom"
+                ))?;
             }
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
@@ -106,7 +104,9 @@ fn handle_signals(mut signals: Signals, path: String, commands: Sender<Command>)
                     return;
                 }
                 match generation.recv() {
-                    Ok(Ok(id)) => eprintln!("vlan-firewall: reloaded {path}: rules generation {id}"),
+                    Ok(Ok(id)) => {
+                        eprintln!("vlan-firewall: reloaded {path}: rules generation {id}")
+                    }
                     Ok(Err(e)) => eprintln!(
                         "vlan-firewall: reload failed, keeping the running rules: {path}: {e}"
                     ),
@@ -239,6 +239,13 @@ fn leak_check(in_use: u32, kept: u32) -> Result<(), String> {
     }
 }
 
+fn main() {
+    if let Err(e) = main_result() {
+        eprintln!("vlan-firewall: {e}");
+        std::process::exit(1);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::leak_check;
@@ -252,12 +259,5 @@ mod tests {
             leak_check(4161, 4160),
             Err("1 mbufs leaked (beyond the 4160 the devices may keep)".to_string())
         );
-    }
-}
-
-fn main() {
-    if let Err(e) = main_result() {
-        eprintln!("vlan-firewall: {e}");
-        std::process::exit(1);
     }
 }

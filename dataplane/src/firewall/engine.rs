@@ -227,7 +227,9 @@ impl Firewall {
             }
             tables.push(CompiledTable::compile(eal, table, first, algorithm)?);
         }
-        let rewrites = tables.iter().any(|t| t.rewrites.iter().any(Option::is_some));
+        let rewrites = tables
+            .iter()
+            .any(|t| t.rewrites.iter().any(Option::is_some));
         Ok(Firewall {
             rules,
             slots,
@@ -311,7 +313,12 @@ impl Firewall {
     /// `slots[i]` becomes the counter slot (see [`Slots`]) of `frames[i]`. The burst path of the
     /// pipeline: one parse per frame, straight into its search key.
     pub(crate) fn judge_frames(&self, ingress: Side, frames: &[&[u8]], slots: &mut [u32]) {
-        self.judge(ingress, frames.len(), |i, out| parse_fields(frames[i], out), slots);
+        self.judge(
+            ingress,
+            frames.len(),
+            |i, out| parse_fields(frames[i], out),
+            slots,
+        );
     }
 
     /// What `slot` decides.
@@ -413,7 +420,13 @@ impl Firewall {
 
     /// Runs one search over the keys of `members` and writes their slots.
     #[inline]
-    fn run_search(&self, search: Search, keys: &[Key; MAX_KEYS], members: &[u8], slots: &mut [u32]) {
+    fn run_search(
+        &self,
+        search: Search,
+        keys: &[Key; MAX_KEYS],
+        members: &[u8],
+        slots: &mut [u32],
+    ) {
         let table = &self.tables[(search >> 1) as usize];
         let classifier = table.ip[(search & 1) as usize]
             .as_ref()

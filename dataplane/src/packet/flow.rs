@@ -116,7 +116,7 @@ impl FlowFields {
     }
 
     /// The [`Flow`] these fields describe.
-    pub(crate) fn to_flow(&self) -> Flow {
+    pub(crate) fn to_flow(self) -> Flow {
         let ip = match self.ip_version {
             4 => {
                 let v4 = |a: &[u8; 16]| IpAddr::from([a[0], a[1], a[2], a[3]]);

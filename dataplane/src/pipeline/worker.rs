@@ -46,7 +46,13 @@ impl Worker {
             for lane in &mut self.lanes {
                 if lane.rx.rx_burst(&mut batch) > 0 {
                     idle = false;
-                    forward(&self.generation, self.core, &self.counters, lane, &mut batch);
+                    forward(
+                        &self.generation,
+                        self.core,
+                        &self.counters,
+                        lane,
+                        &mut batch,
+                    );
                 }
             }
             if idle {
@@ -60,12 +66,21 @@ impl Worker {
 /// (one pass over the bytes, one rte_acl call per distinct table and IP version), count the burst
 /// (one counter update per run of equal slots, the I/O counters once), rewrite the allowed frames, free
 /// the dropped ones and send the rest. Nothing is allocated.
-fn forward(generation: &Generation, core: usize, counters: &CoreCounters, lane: &mut Lane, batch: &mut MbufBatch) {
+fn forward(
+    generation: &Generation,
+    core: usize,
+    counters: &CoreCounters,
+    lane: &mut Lane,
+    batch: &mut MbufBatch,
+) {
     let rx = burst_count(batch);
     counters.rx.add_count(rx);
     if batch.as_slice().iter().any(|m| m.segments() > 1) {
         // Headers could straddle segments; the pool's data room is meant to prevent this.
-        batch.retain(|m| m.segments() == 1, |m| counters.multi_segment.add(m.pkt_len()));
+        batch.retain(
+            |m| m.segments() == 1,
+            |m| counters.multi_segment.add(m.pkt_len()),
+        );
     }
     let firewall = &generation.firewall;
     let mut slots = [0u32; BURST_SIZE];
