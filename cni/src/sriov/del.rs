@@ -4,6 +4,7 @@
 
 use std::io;
 
+use crate::cache::StateDir;
 use crate::invoke::ipam;
 use crate::log::Logger;
 use crate::spec::{Call, CniError, Command, Env};
@@ -12,7 +13,7 @@ use super::alloc::Allocations;
 use super::config::{log_of, SriovConf};
 use super::netdev::VfMac;
 use super::record::{attachments, Attachment, Attachments, Mode};
-use super::{device_info, dpdk, kernel, leftovers, netdev, settings, state_error, Host};
+use super::{device_info, dpdk, kernel, netdev, settings, state_error, Host};
 
 /// Runs DEL for `call`.
 pub fn del(host: &Host, call: &Call) -> Result<(), CniError> {
@@ -57,8 +58,16 @@ pub fn del(host: &Host, call: &Call) -> Result<(), CniError> {
 
 /// Removes the temporary files killed writers left in the state directory.
 pub fn sweep_leftovers(atts: &Attachments, allocs: &Allocations, log: &Logger) {
-    leftovers::sweep(atts.root(), log);
-    leftovers::sweep(allocs.records_dir(), log);
+    for dir in [atts.root(), allocs.records_dir()] {
+        match StateDir::new(dir).sweep() {
+            Ok(removed) => {
+                for path in removed {
+                    log.debug(format!("removed {}, left by a killed call", path.display()));
+                }
+            }
+            Err(e) => log.error(format!("cannot sweep {}: {e}", dir.display())),
+        }
+    }
 }
 
 /// The record of `container`/`ifname`. One that cannot be parsed is logged and removed: it can

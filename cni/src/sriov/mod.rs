@@ -7,7 +7,7 @@
 //! per-attachment cache (`record`); a failure undoes what the record names, as DEL does, and
 //! so does a DEL, GC or later ADD after the plugin was killed at any point. DEL is idempotent;
 //! CHECK compares the live state with the cache; GC tears down attachments the runtime no
-//! longer lists. Temporary files of killed writers are swept (`leftovers`).
+//! longer lists. Temporary files of killed writers are swept.
 
 mod add;
 mod alloc;
@@ -19,7 +19,6 @@ mod dpdk;
 mod gc;
 pub mod host;
 mod kernel;
-mod leftovers;
 mod netdev;
 mod process;
 mod record;
