@@ -5,7 +5,6 @@ use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -15,7 +14,7 @@ use nix::sys::signal::{SigSet, Signal};
 use super::{Request, Response, DEFAULT_SOCKET_DIR, SOCKET_NAME};
 use crate::k8s::{share_clients, Credentials, Kube};
 use crate::multus::Multus;
-use crate::spec::{dispatch, CniError, Version};
+use crate::spec::dispatch;
 
 /// How long a starting daemon waits for its first list of pods and NADs.
 const SYNC: Duration = Duration::from_secs(10);
@@ -184,7 +183,7 @@ fn accept(listener: &UnixListener, in_flight: &Arc<InFlight>) {
     }
 }
 
-/// Reads one call, runs multus on it and answers; a panic in multus becomes an error answer.
+/// Reads one call, runs multus on it and answers.
 fn serve_call(mut stream: UnixStream) {
     let started = Instant::now();
     let request = match Request::read(&stream) {
@@ -194,20 +193,15 @@ fn serve_call(mut stream: UnixStream) {
             return;
         }
     };
-    let lookup = |name: &str| request.vars.get(name).cloned();
-    let outcome = catch_unwind(AssertUnwindSafe(|| {
-        dispatch(&Multus, lookup, &request.stdin)
-    }));
-    let response = match outcome {
-        Ok(outcome) => Response {
-            success: outcome.success,
-            stdout: outcome.stdout,
-        },
-        Err(_) => Response {
-            success: false,
-            stdout: CniError::internal("multus-daemon: the call panicked (see the daemon's log)")
-                .to_json(Version::LATEST),
-        },
+    // `dispatch` turns a panic in multus into error JSON, so a call never takes the daemon down.
+    let outcome = dispatch(
+        &Multus,
+        |name: &str| request.vars.get(name).cloned(),
+        &request.stdin,
+    );
+    let response = Response {
+        success: outcome.success,
+        stdout: outcome.stdout,
     };
     let var = |name: &str| request.vars.get(name).map_or("-", String::as_str);
     eprintln!(
