@@ -359,10 +359,17 @@ impl Firewall {
         let mut keys = [Key::ZERO; MAX_KEYS];
         let mut searches = [NO_SEARCH; MAX_KEYS];
         let mut fields = FlowFields::EMPTY;
+        // Frames of a burst mostly share their VLAN: its table is looked up once per run.
+        let mut last = (None, self.untagged);
         for i in 0..n.min(MAX_KEYS) {
             slots[i] = match frame(i, &mut fields) {
                 Err(reason) => reason.index() as u32,
-                Ok(()) => self.prepare(ingress, &fields, &mut keys[i], &mut searches[i]),
+                Ok(()) => {
+                    if fields.vlan != last.0 {
+                        last = (fields.vlan, self.table_of(&fields));
+                    }
+                    self.prepare(ingress, last.1, &fields, &mut keys[i], &mut searches[i])
+                }
             };
         }
         let searches = &mut searches[..n];
@@ -375,11 +382,17 @@ impl Firewall {
         }
     }
 
-    /// The slot of a parsed frame or, if an rte_acl search must decide it, its key written (into a
-    /// zeroed `key`) and its search noted.
+    /// The slot of a parsed frame of the table at position `pos` (or of no table) or, if an rte_acl
+    /// search must decide it, its key written (into a zeroed `key`) and its search noted.
     #[inline(always)]
-    fn prepare(&self, ingress: Side, f: &FlowFields, key: &mut Key, search: &mut Search) -> u32 {
-        let pos = self.table_of(f);
+    fn prepare(
+        &self,
+        ingress: Side,
+        pos: u16,
+        f: &FlowFields,
+        key: &mut Key,
+        search: &mut Search,
+    ) -> u32 {
         let Some(table) = self.tables.get(pos as usize) else {
             return NO_TABLE_SLOT;
         };

@@ -196,7 +196,11 @@ fn parse_ipv4(bytes: &[u8], out: &mut FlowFields) -> Result<(), ParseError> {
     out.src[..4].copy_from_slice(&bytes[12..16]);
     out.dst[..4].copy_from_slice(&bytes[16..20]);
     if ip.carries_l4_header() {
-        parse_l4(ip.payload(), out)?;
+        // Ipv4Packet::new_checked checked header_len <= total_len <= bytes.len().
+        let l4 = bytes
+            .get(ip.header_len()..ip.total_len() as usize)
+            .unwrap_or(&[]);
+        parse_l4(l4, out)?;
     }
     Ok(())
 }
