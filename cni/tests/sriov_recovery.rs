@@ -198,3 +198,35 @@ fn a_vf_left_in_a_pod_under_the_temporary_name_without_a_record_is_recovered() {
     sh("ip", &["link", "set", &vf.netdev, "address", &vf.mac]);
     tree.assert_restored();
 }
+
+#[test]
+fn a_vf_left_without_a_driver_and_without_a_record_is_rebound_by_the_next_add() {
+    let mut tree = FakeTree::new();
+    tree.add_pf(2);
+    let vf = tree.pfs[0].vfs[0].clone();
+    // An interrupted bind: override set to vfio-pci, unbound from igbvf, never probed.
+    let dev = tree.sys().join("bus/pci/devices").join(&vf.addr);
+    fs::write(dev.join("driver_override"), "vfio-pci").unwrap();
+    fs::write(
+        tree.sys()
+            .join("bus/pci/drivers")
+            .join(VF_DRIVER)
+            .join("unbind"),
+        &vf.addr,
+    )
+    .unwrap();
+    wait_until(|| tree.driver_of(&vf.addr).is_none());
+    let ns = Netns::new();
+    let pod = tree.pod(&ns);
+    let conf = conf("1.0.0", json!({"deviceID": vf.addr, "vlan": 11}));
+    pod.call("ADD", &conf)
+        .expect_ok("kernel-mode ADD of the unbound VF");
+    assert_eq!(ns.links(), vec!["net1".to_string()]);
+    assert_eq!(tree.driver_of(&vf.addr).as_deref(), Some(VF_DRIVER));
+    pod.call("DEL", &conf).expect_ok("DEL");
+    assert!(host_links().contains(&vf.netdev), "back in the host");
+    assert_eq!(tree.driver_override(&vf.addr), "", "no override left");
+    assert_eq!(tree.vf_config(0, 0), cni::netlink::VfConfig::default());
+    assert_eq!(tree.state_files("attachments"), Vec::<String>::new());
+    assert_eq!(tree.state_files("alloc"), Vec::<String>::new());
+}

@@ -153,9 +153,14 @@ fn configure(
     let vf_mac = VfMac::new(&*host.pf, vf.pf_netdev.as_deref(), vf.index);
     let mut host_netdev = netdev::current(&host.sysfs, &vf.addr)?;
     if host_netdev.is_none() && dpdk_conf.is_none() {
-        // Left in a pod under the temporary name by an ADD whose record is lost.
-        netdev::recover_foreign(&vf.addr, log);
-        host_netdev = netdev::current(&host.sysfs, &vf.addr)?;
+        // Left unbound, or in a pod under the temporary name, by an ADD whose record is lost.
+        if let Some(driver) = dpdk::rebind_unbound(&host.sysfs, &vf.pf, &vf.addr)? {
+            log.verbose(format!("VF {} had no driver; rebound {driver}", vf.addr));
+            host_netdev = netdev::wait_current(&host.sysfs, &vf.addr)?;
+        } else {
+            netdev::recover_foreign(&vf.addr, log);
+            host_netdev = netdev::current(&host.sysfs, &vf.addr)?;
+        }
     }
     // In kernel mode, the host netdev that moves into the pod.
     let (mode, moving) = match (dpdk_conf, &host_netdev) {

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use crate::spec::CniError;
-use crate::sysfs::{PciAddr, Sysfs};
+use crate::sysfs::{DriverBinding, PciAddr, Sysfs};
 
 use super::config::DpdkConf;
 use super::record::Mode;
@@ -115,4 +115,36 @@ pub fn verify(sysfs: &Sysfs, dev: &Path, vf: &PciAddr, mode: &Mode) -> Result<()
         }
     }
     Ok(())
+}
+
+/// Puts `vf`, found with no driver at all (a bind interrupted with its record lost), back on the
+/// kernel driver its sibling VFs use, with no `driver_override`. Returns that driver, or `None`
+/// when the VF has a driver or no sibling shows which kernel driver VFs of its PF take.
+pub fn rebind_unbound(
+    sysfs: &Sysfs,
+    pf: &PciAddr,
+    vf: &PciAddr,
+) -> Result<Option<String>, CniError> {
+    if sysfs.driver(vf).map_err(host_error)?.is_some() {
+        return Ok(None);
+    }
+    let mut kernel_driver = None;
+    for sibling in sysfs.vfs(pf).map_err(host_error)? {
+        let driver = sysfs.driver(&sibling.addr).map_err(host_error)?;
+        if let Some(d) = driver.filter(|d| !USERSPACE_DRIVERS.contains(&d.as_str())) {
+            kernel_driver = Some(d);
+            break;
+        }
+    }
+    let Some(driver) = kernel_driver else {
+        return Ok(None);
+    };
+    let binding = DriverBinding {
+        driver: Some(driver.clone()),
+        driver_override: None,
+    };
+    sysfs
+        .restore_binding(vf, &binding)
+        .map_err(|e| CniError::io(format!("cannot rebind VF {vf} to {driver}"), e))?;
+    Ok(Some(driver))
 }

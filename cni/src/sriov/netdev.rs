@@ -16,7 +16,7 @@ use crate::sysfs::{PciAddr, Sysfs};
 
 use super::host_error;
 
-/// How long DEL waits for a rebound kernel driver's netdev to show up.
+/// How long DEL (or ADD, after rebinding a VF left unbound) waits for a kernel driver's netdev.
 const APPEAR_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// A VF netdev as it was in the host namespace before ADD.
@@ -109,6 +109,18 @@ pub fn current(sysfs: &Sysfs, vf: &PciAddr) -> Result<Option<HostNetdev>, CniErr
             mac: link.mac,
             up: link.up,
         }))
+}
+
+/// The VF's netdev in the host, waiting for it to appear (its kernel driver was just bound).
+pub fn wait_current(sysfs: &Sysfs, vf: &PciAddr) -> Result<Option<HostNetdev>, CniError> {
+    let start = Instant::now();
+    loop {
+        let now = current(sysfs, vf)?;
+        if now.is_some() || start.elapsed() >= APPEAR_TIMEOUT {
+            return Ok(now);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 /// Puts the VF's host netdev back as `was` records it. With `wait` (a kernel driver was just
