@@ -14,7 +14,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 if [ -z "${LAB_KERNEL:-}" ]; then
   . "${LAB_CACHE:-/var/cache/multiplane-lab}/boot/current.env"
 fi
-timeout_s=${LAB_TIMEOUT:-600}
+timeout_s=${LAB_TIMEOUT:-900}
 LAB_LOG=${LAB_LOG:-$PWD/lab.log}
 LAB_RUN=$(printf '%q ' "$@")
 mkdir -p "$(dirname "$LAB_LOG")"
