@@ -17,7 +17,7 @@ mod config;
 mod delegate;
 mod kubernetes;
 mod readiness;
-mod selection;
+pub mod selection;
 mod state;
 pub mod thick;
 
