@@ -139,13 +139,15 @@ pub fn chart(cases: &[Case], title: &str, stem: &Path) -> Result<(), String> {
 
 /// One colour per side name, in order of first appearance.
 fn colour(i: usize) -> RGBColor {
-    const PALETTE: [RGBColor; 6] = [
+    const PALETTE: [RGBColor; 8] = [
         RGBColor(31, 119, 180),
         RGBColor(255, 127, 14),
         RGBColor(44, 160, 44),
         RGBColor(214, 39, 40),
         RGBColor(148, 103, 189),
         RGBColor(140, 86, 75),
+        RGBColor(127, 127, 127),
+        RGBColor(188, 189, 34),
     ];
     PALETTE[i % PALETTE.len()]
 }
@@ -165,16 +167,24 @@ fn draw<DB: DrawingBackend>(
             names.push(&s.name);
         }
     }
-    let (legend, area) = area.split_vertically(40);
-    let mut x = 20;
+    let (legend, area) = area.split_vertically(60);
+    let width = legend.dim_in_pixel().0 as i32;
+    let (mut x, mut y) = (20, 8);
     for (i, name) in names.iter().enumerate() {
-        legend.draw(&Rectangle::new([(x, 12), (x + 14, 26)], colour(i).filled()))?;
+        let step = 40 + 8 * name.len() as i32;
+        if x + step > width {
+            (x, y) = (20, y + 24);
+        }
+        legend.draw(&Rectangle::new(
+            [(x, y), (x + 14, y + 14)],
+            colour(i).filled(),
+        ))?;
         legend.draw(&Text::new(
             name.to_string(),
-            (x + 20, 12),
+            (x + 20, y),
             ("sans-serif", 15),
         ))?;
-        x += 40 + 8 * name.len() as i32;
+        x += step;
     }
     let (left, right) = area.split_horizontally(area.dim_in_pixel().0 / 2);
     panel(&left, cases, &names, "Mpps (median, min-max)", |s| {

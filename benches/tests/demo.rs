@@ -128,7 +128,8 @@ fn demo() -> PathBuf {
         "the demo tests need root (CI runs as root)"
     );
     let demo = PathBuf::from(env!("CARGO_BIN_EXE_demo"));
-    build_siblings(&demo);
+    static BUILT: std::sync::Once = std::sync::Once::new();
+    BUILT.call_once(|| build_siblings(&demo));
     demo
 }
 

@@ -693,7 +693,7 @@ fn measure_kernel(
                     samples: ns.iter().map(|n| 1e3 / n).collect(),
                 },
                 Measured {
-                    name: "vlan-firewall (1 core)".into(),
+                    name: "vlan-firewall".into(),
                     samples: fw,
                 },
             ],
@@ -720,7 +720,7 @@ fn run_testpmd(workload: &Workload, seconds: u64) -> Result<Vec<f64>, String> {
         "--stats-period",
         "1",
     ]);
-    let out = run_for(cmd, seconds)?;
+    let out = run_for(cmd, seconds + STARTUP_SLACK)?;
     // Each "Port statistics" block has one "Tx-pps: N" line per port.
     let mut samples = Vec::new();
     for block in out.split("Port statistics").skip(1) {
@@ -731,7 +731,7 @@ fn run_testpmd(workload: &Workload, seconds: u64) -> Result<Vec<f64>, String> {
             .sum();
         samples.push(tx as f64 / 1e6);
     }
-    steady(samples, "dpdk-testpmd")
+    first(steady(samples, "dpdk-testpmd")?, seconds)
 }
 
 fn run_child(workload: &Workload, seconds: u64) -> Result<Vec<f64>, String> {
@@ -762,13 +762,13 @@ fn run_firewall(firewall: &Path, workload: &Workload, seconds: u64) -> Result<Ve
         "--port-b",
         &workload.ports[1],
     ]);
-    let out = run_for(cmd, seconds)?;
+    let out = run_for(cmd, seconds + STARTUP_SLACK)?;
     let samples = out
         .lines()
         .filter_map(|l| l.split("last 1s: ").nth(1))
         .filter_map(|v| v.trim().trim_end_matches("Mpps").trim().parse().ok())
         .collect();
-    steady(samples, "vlan-firewall")
+    first(steady(samples, "vlan-firewall")?, seconds)
 }
 
 /// Runs `cmd`, sends SIGINT after `seconds` unless it has exited by then (testpmd stops on it),
@@ -777,7 +777,7 @@ fn run_for(mut cmd: Command, seconds: u64) -> Result<String, String> {
     let name = format!("{:?}", cmd.get_program());
     let child = cmd
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("{name}: {e}"))?;
     let pid = nix::unistd::Pid::from_raw(child.id() as i32);
@@ -793,7 +793,28 @@ fn run_for(mut cmd: Command, seconds: u64) -> Result<String, String> {
     drop(exited);
     let _ = timer.join();
     let out = out.map_err(|e| format!("{name}: {e}"))?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        let tail: Vec<&str> = err.lines().rev().take(3).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        return Err(format!(
+            "{name} exited with {}: {}",
+            out.status,
+            tail.join(" | ")
+        ));
+    }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Seconds a program stopped by SIGINT gets beyond the measured ones: on a loaded machine its start
+/// (EAL, mempool, ports) may take that long before the first sample.
+const STARTUP_SLACK: u64 = 3;
+
+/// The first steady samples of a `seconds`-long measurement, as many as the sides that stop themselves
+/// give.
+fn first(mut samples: Vec<f64>, seconds: u64) -> Result<Vec<f64>, String> {
+    samples.truncate(seconds as usize - WARMUP_SAMPLES);
+    Ok(samples)
 }
 
 fn steady(samples: Vec<f64>, who: &str) -> Result<Vec<f64>, String> {

@@ -63,7 +63,7 @@ pub fn run(exe: &Path, dir: &Path) -> Result<(), String> {
         serde_json::from_str(&text).map_err(|e| format!("{}: {e}", file.display()))?;
     let testpmd = median(&results, "io", "replay", "testpmd io")?;
     let seed = median(&results, "io", "replay", "vlan-firewall (seed rules)")?;
-    let firewall = median(&results, "kernel", "acl 1000", "vlan-firewall (1 core)")?;
+    let firewall = median(&results, "kernel", "acl 1000", "vlan-firewall")?;
     let kernel = median(
         &results,
         "kernel",
