@@ -302,9 +302,11 @@ impl MbufBatch {
     pub(crate) fn consume_front(&mut self, n: usize) {
         debug_assert!(n <= self.len);
         let rest = self.len - n;
-        // SAFETY: moves the initialised slots n..len to 0..rest (ptr::copy handles overlap); the
-        // first n were handed to the device and must not be read again.
-        unsafe { std::ptr::copy(self.mbufs.as_ptr().add(n), self.mbufs.as_mut_ptr(), rest) };
+        if rest > 0 && n > 0 {
+            // SAFETY: moves the initialised slots n..len to 0..rest (ptr::copy handles overlap); the
+            // first n were handed to the device and must not be read again.
+            unsafe { std::ptr::copy(self.mbufs.as_ptr().add(n), self.mbufs.as_mut_ptr(), rest) };
+        }
         self.len = rest;
     }
 }

@@ -25,12 +25,14 @@ struct IpClassifier {
 }
 
 impl IpClassifier {
-    /// The userdata (slot + 1, or 0) of the first rule matching each key `keys[members[j]]`.
-    fn first_matches(&self, keys: &[Key; MAX_KEYS], members: &[u8]) -> [u32; MAX_KEYS] {
-        let mut first = [0u32; MAX_KEYS];
+    /// Writes into `first[j]` the userdata (slot + 1, or 0) of the first rule matching key
+    /// `keys[members[j]]`.
+    #[inline]
+    fn first_matches(&self, keys: &[Key; MAX_KEYS], members: &[u8], first: &mut [u32]) {
+        let first = &mut first[..members.len()];
         if let [acl] = &self.acls[..] {
-            acl.classify(keys, members, &mut first[..members.len()]);
-            return first;
+            acl.classify(keys, members, first);
+            return;
         }
         let mut results = [0u32; MAX_KEYS];
         for (k, acl) in self.acls.iter().enumerate() {
@@ -42,7 +44,6 @@ impl IpClassifier {
                 }
             }
         }
-        first
     }
 }
 
@@ -444,7 +445,8 @@ impl Firewall {
         let classifier = table.ip[(search & 1) as usize]
             .as_ref()
             .expect("only frames with a classifier wait for a search");
-        let found = classifier.first_matches(keys, members);
+        let mut found = [0u32; MAX_KEYS];
+        classifier.first_matches(keys, members, &mut found);
         for (&i, &userdata) in members.iter().zip(&found) {
             slots[i as usize] = userdata.checked_sub(1).unwrap_or(table.default_slot);
         }

@@ -214,12 +214,16 @@ impl Layout {
                 k[5] = f.tcp_flags.unwrap_or(0);
             }
         }
-        let len = 4 * self.family.words();
+        // Constant-length copies per family (a copy of variable length would be a call).
+        let copy = |k: &mut [u8], at: usize, addr: &[u8; 16]| match self.family {
+            Family::V4 => k[at..at + 4].copy_from_slice(&addr[..4]),
+            Family::V6 => k[at..at + 16].copy_from_slice(addr),
+        };
         if let Some(at) = self.src_at {
-            k[at..at + len].copy_from_slice(&f.src[..len]);
+            copy(k, at, &f.src);
         }
         if let Some(at) = self.dst_at {
-            k[at..at + len].copy_from_slice(&f.dst[..len]);
+            copy(k, at, &f.dst);
         }
         if let Some(at) = self.ports_at {
             k[at..at + 2].copy_from_slice(&f.ports[0].to_be_bytes());
