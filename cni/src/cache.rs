@@ -4,8 +4,8 @@
 //! A write goes to a temporary file in the same directory and is renamed over the target, so a reader
 //! (or a plugin killed mid-write) sees either the old file or the new one, never a torn one.
 //!
-//! A temporary file whose writer was killed is never renamed into place: the next write of the same
-//! key removes it, and [`StateDir::sweep`] removes every one left (only those whose writer's pid is
+//! A temporary file whose writer was killed is never renamed into place: the next write or removal of
+//! the same key removes it, and [`StateDir::sweep`] removes every one left (only those whose writer's pid is
 //! gone). [`StateDir::lock`] serialises the calls that work on one key, across processes.
 //!
 //! Files are not fsync'd: CNI state describes attachments of the current boot (after a power loss the
@@ -237,12 +237,14 @@ impl StateDir {
         }
     }
 
-    /// Removes `key`; removing a key that does not exist succeeds.
+    /// Removes `key`, and the temporary files of dead writers of it; removing a key that does not
+    /// exist succeeds.
     pub fn remove(&self, key: &str) -> io::Result<()> {
         match fs::remove_file(self.path(key)?) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-            _ => Ok(()),
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
         }
+        self.remove_stale_tmp(|k| k == key).map(drop)
     }
 
     /// Every key present (empty if the directory does not exist yet), sorted: the regular files
@@ -529,6 +531,12 @@ mod tests {
         ];
         expected.sort();
         assert_eq!(left(&dir), expected);
+        fs::write(dir.root().join(&names[0]), b"{").unwrap();
+        dir.remove("a.b:eth0.1").unwrap();
+        assert!(
+            !dir.root().join(&names[0]).exists() && dir.root().join(&names[1]).exists(),
+            "a remove takes the key's dead writers' files too"
+        );
         assert_eq!(
             dir.sweep().unwrap(),
             vec![dir.root().join(&names[2])],

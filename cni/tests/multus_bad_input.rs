@@ -213,6 +213,13 @@ fn temporary_files_of_dead_writers_go_with_the_next_write_and_gc() {
         fs::write(cache.join(name), "{").unwrap();
     }
 
+    // A DEL with no cache entry (an ADD killed while writing its first one) removes it too.
+    pod.call("DEL", &conf).expect_ok("DEL before ADD");
+    let mut expected = vec![own_live.clone(), other_dead.clone()];
+    expected.sort();
+    assert_eq!(scratch.files("cache"), expected, "DEL without an entry");
+    fs::write(cache.join(&own_dead), "{").unwrap();
+
     pod.call("ADD", &conf).expect_ok("ADD");
     let mut expected = vec![format!("{}:eth0", pod.id), own_live.clone(), other_dead];
     expected.sort();
@@ -223,12 +230,19 @@ fn temporary_files_of_dead_writers_go_with_the_next_write_and_gc() {
     );
 
     gc(&conf, json!([{"containerID": pod.id, "ifname": "eth0"}])).expect_ok("GC");
-    let mut expected = vec![format!("{}:eth0", pod.id), own_live];
+    let mut expected = vec![format!("{}:eth0", pod.id), own_live.clone()];
     expected.sort();
     assert_eq!(
         scratch.files("cache"),
         expected,
         "GC removed every dead writer's file"
     );
+
+    fs::write(cache.join(&own_dead), "{").unwrap();
     pod.call("DEL", &conf).expect_ok("DEL");
+    assert_eq!(
+        scratch.files("cache"),
+        vec![own_live],
+        "DEL removed the entry and its dead writer's file"
+    );
 }

@@ -155,7 +155,8 @@ impl crate::spec::Plugin for Multus {
                 m.log.verbose(format_args!(
                     "DEL {container_id}/{ifname}: no cache, nothing to delete"
                 ));
-                return Ok(());
+                // A call killed while writing the first cache may have left its temporary file.
+                return cache.remove(container_id, ifname);
             }
             Some(Entry::Intact(record)) => record.delegates,
             Some(Entry::Damaged { record, problems }) => {
