@@ -10,7 +10,7 @@
 //! `load seconds <s> sent <n> arrived <m>`; end of input exits.
 
 use benches::traffic::{expectations, match_arrival, Expected, KindTally};
-use dataplane::firewall::{parse_rule_file, Side};
+use dataplane::firewall::{parse_rule_file, Action, Side};
 use dataplane::{
     EalBuilder, Mbuf, MbufBatch, Mempool, Port, PortConfig, RxQueue, TxQueue, BURST_SIZE,
 };
@@ -22,6 +22,13 @@ const USAGE: &str =
 
 /// Arrivals have settled when none came for this long.
 const SETTLE: Duration = Duration::from_millis(300);
+
+/// Rounds of allowed frames the exact phase lets be on their way at once.
+const IN_FLIGHT: u64 = 4;
+
+/// The exact phase sends on after this long without an arrival (the allowed frames may be lost: the
+/// verdict will say so).
+const STALL: Duration = Duration::from_millis(500);
 
 struct Options {
     rules: String,
@@ -126,17 +133,36 @@ impl Generator<'_> {
         arrived
     }
 
-    /// `count` rounds of one frame of every kind, paced so no queue overflows, then waits for arrivals
-    /// to settle.
+    /// `count` rounds of one frame of every kind, then waits for arrivals to settle. Paced by the
+    /// path itself: a round goes out only when at most `IN_FLIGHT` rounds of allowed frames have not
+    /// come back yet (or `STALL` passed without any arriving), so a firewall or veth that is starved of
+    /// CPU for a while (a loaded machine) makes the generator wait rather than overflow its rings.
     fn exact(&mut self, count: u64) -> Result<(), String> {
+        let allowed_per_round = self
+            .expected
+            .iter()
+            .filter(|e| e.action == Action::Allow)
+            .count() as u64;
+        let (mut sent_allowed, mut arrived) = (0u64, 0u64);
         for _ in 0..count {
+            let mut last = Instant::now();
+            while sent_allowed > arrived + IN_FLIGHT * allowed_per_round && last.elapsed() < STALL {
+                let got = self.receive();
+                if got > 0 {
+                    arrived += got;
+                    last = Instant::now();
+                } else {
+                    std::thread::sleep(Duration::from_micros(100));
+                }
+            }
             for k in 0..self.expected.len() {
                 let port = usize::from(self.expected[k].kind.ingress == Side::B);
                 while self.send(port, &[k])? == 0 {
-                    self.receive();
+                    arrived += self.receive();
                 }
             }
-            self.receive();
+            sent_allowed += allowed_per_round;
+            arrived += self.receive();
             std::thread::sleep(Duration::from_micros(200));
         }
         let mut last = Instant::now();
