@@ -398,15 +398,6 @@ impl<T: Serialize + DeserializeOwned> AttachmentRecords<T> {
     pub fn dir(&self) -> &StateDir {
         &self.dir
     }
-
-    /// Every record, in key order; `InvalidData` naming the file if one is not a `T`.
-    pub fn all(&self) -> io::Result<Vec<T>> {
-        let mut records = Vec::new();
-        for key in self.dir.keys()? {
-            records.extend(self.dir.read_json(&key)?);
-        }
-        Ok(records)
-    }
 }
 
 #[cfg(test)]
@@ -470,13 +461,13 @@ mod tests {
             vec!["c1:eth0".to_string(), "c2:net1".to_string()]
         );
         assert_eq!(records.get("c1", "eth0").unwrap(), Some(vec![3]));
-        assert_eq!(records.all().unwrap(), vec![vec![3], vec![2]]);
+        assert_eq!(records.get("c2", "net1").unwrap(), Some(vec![2]));
         records.remove("c1", "eth0").unwrap();
         records.remove("c1", "eth0").unwrap();
         assert_eq!(records.get("c1", "eth0").unwrap(), None);
         dir.write("c3:eth0", b"not a record").unwrap();
         assert_eq!(
-            records.all().unwrap_err().kind(),
+            records.get("c3", "eth0").unwrap_err().kind(),
             io::ErrorKind::InvalidData
         );
         fs::remove_dir_all(dir.root().parent().unwrap()).unwrap();

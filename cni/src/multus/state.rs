@@ -85,16 +85,17 @@ impl Entry {
                     if problems.is_empty() {
                         problems.push(whole.to_string());
                     }
-                    return Entry::damaged(record, problems);
+                    return Entry::checked(record, problems);
                 }
                 Err(problem) => return Entry::Unreadable(problem),
             },
         };
-        Entry::damaged(record, Vec::new())
+        Entry::checked(record, Vec::new())
     }
 
-    /// `record` without the delegates that cannot be rebuilt from their cached configuration.
-    fn damaged(mut record: Record, mut problems: Vec<String>) -> Entry {
+    /// The entry of `record`, read with `problems`: damaged if there are any, or if a delegate
+    /// cannot be rebuilt from its cached configuration (that delegate is left out).
+    fn checked(mut record: Record, mut problems: Vec<String>) -> Entry {
         record.delegates.retain(|d| match d.delegate() {
             Ok(_) => true,
             Err(e) => {
