@@ -34,10 +34,9 @@ fn multus_add_killed_at_every_step_is_undone_by_del() {
         ifname: "eth0".into(),
         ..tree.pod(&ns)
     };
-    // What is left, as (kind, detail); empty when clean.
-    // `pending_tmp`: temporary files of the killed multus may still be in its cache directory
-    // (multus removes them at its next write or GC, not at DEL).
-    let leftovers = |pending_tmp: bool| {
+    // What is left, as (kind, detail); empty when clean (the killed multus's temporary files included:
+    // DEL removes those of dead writers).
+    let leftovers = || {
         let mut left = Vec::new();
         let mut note = |kind: &str, items: Vec<String>| {
             if !items.is_empty() {
@@ -48,14 +47,7 @@ fn multus_add_killed_at_every_step_is_undone_by_del() {
         if bridge.exists() {
             note("bridge ports", bridge.ports());
         }
-        let cache = tree.scratch.files("multus");
-        note(
-            "multus cache",
-            cache
-                .into_iter()
-                .filter(|f| !(pending_tmp && f.starts_with('.') && f.ends_with(".tmp")))
-                .collect(),
-        );
+        note("multus cache", tree.scratch.files("multus"));
         let tmp = tmp_files(&tree.state());
         note(
             "sriov temporary files",
@@ -76,7 +68,7 @@ fn multus_add_killed_at_every_step_is_undone_by_del() {
         .expect_ok("traced ADD");
     pod.call("DEL", &conf).expect_ok("DEL after the traced ADD");
     assert_eq!(
-        leftovers(false),
+        leftovers(),
         Vec::<String>::new(),
         "after a clean ADD and DEL"
     );
@@ -84,8 +76,6 @@ fn multus_add_killed_at_every_step_is_undone_by_del() {
     assert!(steps.len() > 20, "only {} steps traced", steps.len());
 
     let mut killed = 0;
-    // Kill points after which a temporary file waited for the next ADD to be removed.
-    let mut pending = 0;
     for (k, step) in steps.iter().enumerate() {
         let what = format!("killed at step {k} ({}#{})", step.syscall, step.nth);
         let reply = tracer.killing_at(&pod, step).call("ADD", &conf);
@@ -94,23 +84,19 @@ fn multus_add_killed_at_every_step_is_undone_by_del() {
             killed += 1;
         }
         pod.call("DEL", &conf).expect_ok(&format!("DEL {what}"));
-        assert_eq!(leftovers(true), Vec::<String>::new(), "{what}");
-        if !tmp_files(&tree.scratch.join("multus")).is_empty() {
-            pending += 1;
-        }
+        assert_eq!(leftovers(), Vec::<String>::new(), "{what}");
         pod.call("ADD", &conf)
             .expect_ok(&format!("ADD after DEL, {what}"));
         pod.call("DEL", &conf)
             .expect_ok(&format!("second DEL, {what}"));
         assert_eq!(
-            leftovers(false),
+            leftovers(),
             Vec::<String>::new(),
             "{what}, then ADD and DEL"
         );
     }
     eprintln!(
-        "multus (bridge + sriov delegates): {} kill points, {killed} kills, all clean \
-         ({pending} left a temporary file until the next ADD)",
+        "multus (bridge + sriov delegates): {} kill points, {killed} kills, all clean",
         steps.len()
     );
 }

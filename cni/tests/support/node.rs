@@ -594,7 +594,7 @@ impl DevicePlugin {
                     .cluster
                     .get("v1", "Node", None, &node.name)
                     .expect("the Node");
-                n["status"]["allocatable"][resource] == devices.len().to_string()
+                n["status"]["allocatable"][resource].as_str() == Some(devices.len().to_string().as_str())
             },
         );
         plugin
