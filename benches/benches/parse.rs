@@ -3,7 +3,7 @@
 //! IPv4 and untagged IPv6, all TCP with ports. Reports ns per frame (HTML reports in
 //! `target/criterion`).
 
-use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{black_box, criterion_group, BenchmarkId, Criterion, Throughput};
 use dataplane::packet::{
     emit_frame, parse_flow, Flow, IpFlow, MacAddr, ETHERTYPE_IPV4, ETHERTYPE_IPV6, IPPROTO_TCP,
 };
@@ -95,4 +95,10 @@ fn bench(c: &mut Criterion) {
 }
 
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+fn main() {
+    // Criterion's HTML report plots draw text with plotters, which needs the font registered.
+    ::benches::report::register_font().expect("a font for the report plots");
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

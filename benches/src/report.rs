@@ -110,16 +110,22 @@ pub fn from_json(json: &serde_json::Value) -> Result<Vec<Case>, String> {
 /// The font the PNG's text is drawn with (Debian `fonts-dejavu-core`); the SVG names a family only.
 const FONT: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
 
-/// Draws median Mpps (with min-max whiskers) and ns/packet of every side of every case, as `stem.png`
-/// and `stem.svg`.
-pub fn chart(cases: &[Case], title: &str, stem: &Path) -> Result<(), String> {
+/// Registers the font as plotters' `sans-serif` (plotters is built without a system font lookup):
+/// our charts and criterion's HTML report plots draw their text with it.
+pub fn register_font() -> Result<(), String> {
     let font = std::fs::read(FONT).map_err(|e| format!("{FONT}: {e}"))?;
     plotters::style::register_font(
         "sans-serif",
         FontStyle::Normal,
         Box::leak(font.into_boxed_slice()),
     )
-    .map_err(|_| format!("{FONT}: not a font plotters can read"))?;
+    .map_err(|_| format!("{FONT}: not a font plotters can read"))
+}
+
+/// Draws median Mpps (with min-max whiskers) and ns/packet of every side of every case, as `stem.png`
+/// and `stem.svg`.
+pub fn chart(cases: &[Case], title: &str, stem: &Path) -> Result<(), String> {
+    register_font()?;
     let size = (1200, 300 + 60 * cases.len() as u32);
     let png = stem.with_extension("png");
     let svg = stem.with_extension("svg");
