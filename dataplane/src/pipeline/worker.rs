@@ -74,8 +74,11 @@ fn forward(
     lane: &mut Lane,
     batch: &mut MbufBatch,
 ) {
-    batch.as_slice().iter().for_each(Mbuf::prefetch);
-    let rx = burst_count(batch);
+    let mut rx = PacketCount::default();
+    for m in batch.as_slice() {
+        m.prefetch();
+        rx += one(m);
+    }
     counters.rx.add_count(rx);
     if batch.as_slice().iter().any(|m| m.segments() > 1) {
         // Headers could straddle segments; the pool's data room is meant to prevent this.
@@ -98,6 +101,7 @@ fn forward(
     let mut next = 0;
     let ingress = lane.ingress;
     let mut dropped = MbufBatch::new();
+    let mut allowed = PacketCount::default();
     batch.retain(
         |m| {
             let slot = slots[next];
@@ -106,10 +110,8 @@ fn forward(
                 rule_counters.add(run.0, run.1);
                 run = (slot, PacketCount::default());
             }
-            run.1 += PacketCount {
-                packets: 1,
-                bytes: m.pkt_len() as u64,
-            };
+            let frame = one(m);
+            run.1 += frame;
             let info = firewall.slot_info(slot);
             if info.action != Action::Allow {
                 return false;
@@ -117,6 +119,7 @@ fn forward(
             if let Some(rewrite) = firewall.rewrite(info.table, ingress) {
                 apply_rewrite(rewrite, m.data_mut());
             }
+            allowed += frame;
             true
         },
         |m| {
@@ -128,14 +131,19 @@ fn forward(
     if run.1.packets > 0 {
         rule_counters.add(run.0, run.1);
     }
-    let allowed = burst_count(batch);
     for _ in 0..TX_RETRIES {
         if batch.is_empty() {
             break;
         }
         lane.tx.tx_burst(batch);
     }
-    let failed = burst_count(batch);
+    let failed = batch
+        .as_slice()
+        .iter()
+        .fold(PacketCount::default(), |mut sum, m| {
+            sum += one(m);
+            sum
+        });
     batch.clear();
     counters.tx.add_count(PacketCount {
         packets: allowed.packets - failed.packets,
@@ -146,11 +154,11 @@ fn forward(
     }
 }
 
-/// Frames and bytes in `batch`.
-fn burst_count(batch: &MbufBatch) -> PacketCount {
-    let bytes = batch.as_slice().iter().map(|m| m.pkt_len() as u64).sum();
+/// One frame of `m`'s length, to count.
+#[inline]
+fn one(m: &Mbuf) -> PacketCount {
     PacketCount {
-        packets: batch.len() as u64,
-        bytes,
+        packets: 1,
+        bytes: m.pkt_len() as u64,
     }
 }
