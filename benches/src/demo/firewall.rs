@@ -159,8 +159,8 @@ impl Firewall {
     }
 
     /// Stops it with SIGTERM; returns its line on the mbufs left in use (`mbufs in use after shutdown:
-    /// U of N`). It exits 1 when U is not 0, which `net_af_xdp` causes (its fill rings keep mbufs the
-    /// PMD does not give back on close); that is reported, not treated as a failure of the demo.
+    /// U of N`, with what `net_af_xdp` keeps in its rings accounted for). It exits 1 when it leaked
+    /// mbufs, which fails the demo.
     pub fn stop(mut self) -> Result<String, String> {
         let clean = self.proc.stop(Duration::from_secs(10));
         let mut mbufs = None;
@@ -171,9 +171,6 @@ impl Firewall {
         }
         match (clean, mbufs) {
             (true, Some(line)) => Ok(line),
-            (false, Some(line)) if self.pmd == Pmd::AfXdp => {
-                Ok(format!("{line} (held by net_af_xdp at close)"))
-            }
             _ => Err(format!(
                 "vlan-firewall did not shut down cleanly: {}",
                 self.messages()
