@@ -1,7 +1,8 @@
 //! The kernel path: the same rules as an nftables chain on a bump in the wire between veths in three
 //! network namespaces (generator `g0` -> `a0` | firewall | `b0` -> `s0` sink). The chain sits on
 //! `a0`'s netdev ingress hook and `fwd`s allowed frames straight to `b0`: no bridge, no routing,
-//! the cheapest honest kernel forwarding of a first-match rule list. Frames come from `dpdk-testpmd`
+//! the cheapest honest kernel forwarding of a first-match rule list. It is VLAN-aware as the firewall
+//! is: the rules are a VLAN's table (`vlan id` on every rule) and the frames carry that tag. Frames come from `dpdk-testpmd`
 //! (io forwarding from a `net_pcap` file to `net_af_packet` on `g0`) on CPU 1; the kernel's cost is
 //! that CPU's system, irq and softirq time from `/proc/stat`, which includes the generator's
 //! `AF_PACKET` sends and the veth hops.
@@ -30,9 +31,10 @@ fn run(args: &[&str]) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// `rules` (one untagged table, first match wins, default drop) as an nftables ruleset: a netdev
-/// ingress chain on `a0` whose allowed frames go out of `b0`; every rule counts.
-pub fn ruleset(rules: &[Rule]) -> Result<String, String> {
+/// `rules` (one table, first match wins, default drop) as an nftables ruleset: a netdev ingress
+/// chain on `a0` whose allowed frames go out of `b0`; every rule counts. With `vlan`, the table is that
+/// VLAN's, as in the firewall: every rule matches `vlan id` first, and other frames meet the policy.
+pub fn ruleset(rules: &[Rule], vlan: Option<u16>) -> Result<String, String> {
     let mut out = String::from("table netdev mpfw {\n  chain in {\n    type filter hook ingress device \"a0\" priority 0; policy drop;\n");
     for rule in rules {
         if rule.ingress.is_some() || rule.ethertype.is_some() || rule.tcp_flags.is_some() {
@@ -40,7 +42,7 @@ pub fn ruleset(rules: &[Rule]) -> Result<String, String> {
                 "rule {rule:?}: only IPv4 5-tuple rules are written for nftables"
             ));
         }
-        let mut m = String::new();
+        let mut m = vlan.map_or(String::new(), |id| format!("vlan id {id} "));
         for (key, prefix) in [("saddr", rule.src), ("daddr", rule.dst)] {
             if let Some(p) = prefix {
                 let family = if p.addr.is_ipv4() { "ip" } else { "ip6" };

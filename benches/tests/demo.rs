@@ -4,37 +4,14 @@
 //! unprivileged or without a package it says exactly what to do. Needs root (CI runs as root); no
 //! hugepages (every EAL runs with --no-huge).
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The demo's verdict line when allowed traffic arrived and denied traffic did not.
 const VERDICT_OK: &str = "verdict: allowed traffic arrived, denied traffic did not";
-
-/// Builds the programs the demo runs that live in other crates, next to the demo binary.
-fn build_siblings(demo: &Path) {
-    let profile_dir = demo.parent().unwrap();
-    let target = profile_dir.parent().unwrap();
-    let mut cmd = Command::new(env!("CARGO"));
-    cmd.args([
-        "build",
-        "-p",
-        "cni",
-        "--bin",
-        "multus",
-        "-p",
-        "dataplane",
-        "--bin",
-        "vlan-firewall",
-    ])
-    .arg("--target-dir")
-    .arg(target);
-    if profile_dir.file_name().unwrap() == "release" {
-        cmd.arg("--release");
-    }
-    let status = cmd.status().unwrap();
-    assert!(status.success(), "building multus and vlan-firewall failed");
-}
 
 /// The demo process: on drop (also when the test fails) it is stopped, and whatever it left under its
 /// process ID is removed.
@@ -129,7 +106,9 @@ fn demo() -> PathBuf {
     );
     let demo = PathBuf::from(env!("CARGO_BIN_EXE_demo"));
     static BUILT: std::sync::Once = std::sync::Once::new();
-    BUILT.call_once(|| build_siblings(&demo));
+    BUILT.call_once(|| {
+        support::build_beside(&demo, &[("cni", "multus"), ("dataplane", "vlan-firewall")])
+    });
     demo
 }
 

@@ -575,13 +575,13 @@ fn measure_kernel(
     let memory = memory_args();
     let mut rows = Vec::new();
     for case in &cases {
-        let rules = kernel_path::ruleset(case.rule_list())?;
+        let rules = kernel_path::ruleset(case.rule_list(), Some(acl_peer::VLAN))?;
         let rules_file = case.file("nft.rules");
         bed.load(&rules, &rules_file)?;
         let allowed = case.expected().len() as u64;
         let before = bed.arrived()?;
         let gen = bed.generator(
-            &case.file("traffic.pcap"),
+            &case.file("traffic-vlan.pcap"),
             false,
             1,
             &memory,
@@ -615,11 +615,11 @@ fn measure_kernel(
     for round in 1..=opts.rounds {
         for (case, (mpps, ns)) in cases.iter().zip(rows.iter_mut()) {
             bed.load(
-                &kernel_path::ruleset(case.rule_list())?,
+                &kernel_path::ruleset(case.rule_list(), Some(acl_peer::VLAN))?,
                 &case.file("nft.rules"),
             )?;
             let gen = bed.generator(
-                &case.file("rate.pcap"),
+                &case.file("rate-vlan.pcap"),
                 true,
                 32,
                 &memory,
@@ -637,7 +637,7 @@ fn measure_kernel(
     println!();
     println!("kernel: nftables netdev ingress on a veth, fwd to the next veth, same rules and traffic; generator testpmd io net_pcap -> net_af_packet on CPU 1");
     println!("  {} rounds x {} s; kernel CPU = system + irq + softirq of CPU 1 (includes the generator's AF_PACKET sends and both veth hops)", opts.rounds, opts.seconds);
-    println!("  the kernel's chain matches the rules on untagged frames; vlan-firewall's numbers are its VLAN {} table on tagged frames (the acl case)", acl_peer::VLAN);
+    println!("  both judge the same frames tagged with VLAN {0}: the kernel's chain matches `vlan id {0}` on every rule, vlan-firewall holds the rules in its VLAN {0} table (its numbers from the acl case)", acl_peer::VLAN);
     println!("| rules | frames judged Mpps median (min-max) | kernel CPU ns/pkt median | kernel Mpps per core | vlan-firewall Mpps (1 core) | gain | target >= 10 |");
     println!("|---|---|---|---|---|---|---|");
     // Our side of the gain: the acl case's firewall on one core, or measured here when it did not run.
