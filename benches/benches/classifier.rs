@@ -285,6 +285,8 @@ fn bench(c: &mut Criterion) {
 criterion_group!(benches, bench);
 
 fn main() {
+    // Criterion's HTML report plots draw text with plotters, which needs the font registered.
+    ::benches::report::register_font().expect("a font for the report plots");
     benches();
     Criterion::default().configure_from_args().final_summary();
 }
