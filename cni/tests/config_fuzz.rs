@@ -870,6 +870,21 @@ impl Sandbox {
     }
 }
 
+/// The repository and the directory of the binaries under test, where they lie under a directory the
+/// sandbox replaces with a tmpfs (outermost only).
+fn kept_paths() -> Vec<PathBuf> {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
+    let bins = multus_bin().parent().unwrap().to_path_buf();
+    let mut kept: Vec<PathBuf> = Vec::new();
+    for path in [repo, bins] {
+        let replaced = path.starts_with("/tmp") || path.starts_with("/var/lib");
+        if replaced && !kept.iter().any(|k| path.starts_with(k)) {
+            kept.push(path);
+        }
+    }
+    kept
+}
+
 /// Enters a new network and mount namespace (this thread and what it starts), makes every mount
 /// read-only, mounts the namespace's own sysfs (read-only) and fresh tmpfs on `/tmp` and `/var/lib`;
 /// checks that the repository is unwritable.
@@ -901,8 +916,28 @@ fn enter_sandbox() {
     }
     // The sandbox's own links in /sys/class/net (read-only too).
     sh("mount", &["-t", "sysfs", "-o", "ro", "sysfs", "/sys"]);
+    // The repository and the binaries under test may live under /tmp (a clone there): held open
+    // across the fresh tmpfs and bound back, read-only, at their own paths.
+    let held: Vec<(PathBuf, std::fs::File)> = kept_paths()
+        .into_iter()
+        .map(|p| {
+            let dir = std::fs::File::open(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            (p, dir)
+        })
+        .collect();
     for dir in ["/tmp", "/var/lib"] {
         sh("mount", &["-t", "tmpfs", "-o", "mode=1777", "fuzz", dir]);
+    }
+    for (path, dir) in &held {
+        use nix::mount::{mount, MsFlags};
+        use std::os::fd::AsRawFd;
+        std::fs::create_dir_all(path).unwrap();
+        let source = PathBuf::from(format!("/proc/thread-self/fd/{}", dir.as_raw_fd()));
+        mount(Some(&source), path, None::<&str>, MsFlags::MS_BIND, None::<&str>)
+            .unwrap_or_else(|e| panic!("bind {} back: {e}", path.display()));
+        let read_only = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
+        mount(None::<&str>, path, None::<&str>, read_only, None::<&str>)
+            .unwrap_or_else(|e| panic!("make {} read-only: {e}", path.display()));
     }
     let probe = Path::new(env!("CARGO_MANIFEST_DIR")).join(".config-fuzz-probe");
     assert!(
