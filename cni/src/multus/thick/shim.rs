@@ -59,12 +59,12 @@ fn forward(
 }
 
 /// The daemon's socket for a configured `socketDir`.
-pub fn socket_path(socket_dir: Option<&str>) -> PathBuf {
+fn socket_path(socket_dir: Option<&str>) -> PathBuf {
     Path::new(socket_dir.unwrap_or(DEFAULT_SOCKET_DIR)).join(SOCKET_NAME)
 }
 
 /// One round trip to the daemon on `socket`.
-pub fn call(socket: &Path, request: &Request) -> Result<Response, CniError> {
+fn call(socket: &Path, request: &Request) -> Result<Response, CniError> {
     let mut stream = UnixStream::connect(socket).map_err(|e| {
         CniError::try_again_later(format!(
             "multus-daemon is not answering on {}: {e} (is the multus-daemon DaemonSet running on this node?)",
