@@ -73,3 +73,70 @@ fn rss_constants_are_the_composite_macros() {
     assert_eq!((ip & tcp, ip & udp, tcp & udp), (0, 0, 0), "the three sets are disjoint");
     assert!(tcp != 0 && udp != 0);
 }
+
+/// A frame of `len` bytes: destination and source MAC, then `ethertype`, then a counting payload.
+fn frame(len: usize, ethertype: [u8; 2]) -> Vec<u8> {
+    let mut f: Vec<u8> = (0..len as u8).collect();
+    if len >= 14 {
+        f[12..14].copy_from_slice(&ethertype);
+    }
+    f
+}
+
+/// An mbuf from `pool` holding `bytes`.
+///
+/// # Safety
+/// `pool` is a valid pktmbuf pool with free mbufs and room for `bytes`.
+unsafe fn mbuf_with(pool: *mut rte_mempool, bytes: &[u8]) -> *mut rte_mbuf {
+    let m = shim_rte_pktmbuf_alloc(pool);
+    assert!(!m.is_null());
+    let dst = shim_rte_pktmbuf_append(m, bytes.len() as u16);
+    assert!(!dst.is_null());
+    ptr::copy_nonoverlapping(bytes.as_ptr(), dst as *mut u8, bytes.len());
+    m
+}
+
+/// The bytes an mbuf holds (one segment).
+///
+/// # Safety
+/// `m` is a valid single-segment mbuf.
+unsafe fn bytes_of(m: *const rte_mbuf) -> Vec<u8> {
+    let data = ((*m).buf_addr as *const u8).add((*m).data_off as usize);
+    std::slice::from_raw_parts(data, (*m).data_len as usize).to_vec()
+}
+
+#[test]
+fn stripped_vlan_tags_are_put_back_and_frames_that_cannot_take_one_are_freed() {
+    init_eal();
+    let stripped_flags = u64::from(RTE_MBUF_F_RX_VLAN | RTE_MBUF_F_RX_VLAN_STRIPPED);
+    // SAFETY: plain DPDK calls on mbufs allocated here from a pool created here.
+    unsafe {
+        let name = CString::new("vlan_pool").unwrap();
+        let pool = rte_pktmbuf_pool_create(name.as_ptr(), 63, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE as u16, 0);
+        assert!(!pool.is_null());
+        let ipv4 = frame(60, [0x08, 0x00]);
+        // A frame the device stripped of VLAN 210 priority 5, an untagged one, one too short for a tag.
+        let stripped = mbuf_with(pool, &ipv4);
+        (*stripped).ol_flags |= stripped_flags;
+        (*stripped).vlan_tci = (5 << 13) | 210;
+        let untagged = mbuf_with(pool, &ipv4);
+        let runt = mbuf_with(pool, &ipv4[..10]);
+        (*runt).ol_flags |= stripped_flags;
+        (*runt).vlan_tci = 210;
+        let mut pkts = [stripped, runt, untagged];
+
+        assert_eq!(shim_restore_vlan_tags(pkts.as_mut_ptr(), 3), 2, "the runt is dropped");
+        assert_eq!(pkts[..2], [stripped, untagged], "the rest keep their order at the front");
+        let mut tagged = ipv4[..12].to_vec();
+        tagged.extend_from_slice(&[0x81, 0x00, 0xa0, 0xd2]);
+        tagged.extend_from_slice(&ipv4[12..]);
+        assert_eq!(bytes_of(stripped), tagged, "the tag (TPID 0x8100, TCI 0xa0d2) sits after the MACs");
+        assert_eq!((*stripped).ol_flags & u64::from(RTE_MBUF_F_RX_VLAN_STRIPPED), 0, "no longer stripped");
+        assert_eq!(bytes_of(untagged), ipv4, "a frame that was not stripped is untouched");
+
+        shim_rte_pktmbuf_free(stripped);
+        shim_rte_pktmbuf_free(untagged);
+        assert_eq!(rte_mempool_avail_count(pool), 63, "the runt was freed, nothing leaked");
+        rte_mempool_free(pool);
+    }
+}

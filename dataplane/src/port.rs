@@ -1,4 +1,4 @@
-//! Ethernet ports: open by name, configure queues, start/stop, MAC, link, stats.
+//! Ethernet ports: open by name, configure queues, start/stop, MAC, link, stats, VLAN filter.
 
 use std::collections::HashSet;
 use std::ffi::{CStr, CString};
@@ -80,17 +80,29 @@ pub struct PortStats {
     pub rx_nombuf: u64,
 }
 
+/// An rx callback DPDK runs inside `rte_eth_rx_burst` on one queue (see [`Port::set_vlan_filter`]).
+struct RxCallback {
+    queue: u16,
+    handle: *const dpdk_sys::rte_eth_rxtx_callback,
+}
+
+// SAFETY: the handle is an opaque token DPDK gave us; it is only handed back to DPDK (remove, then
+// free) while no queue of the port is polled, which does not depend on the thread doing it.
+unsafe impl Send for RxCallback {}
+
 /// State shared by a port and its queue handles; closing happens when the last one goes.
 pub(crate) struct PortShared {
     pub(crate) id: u16,
     started: AtomicBool,
     pool: Mutex<Option<Mempool>>,
+    rx_callbacks: Mutex<Vec<RxCallback>>,
     _eal: Eal,
 }
 
 impl Drop for PortShared {
     fn drop(&mut self) {
         self.stop_device();
+        self.remove_rx_callbacks();
         // SAFETY: no queue handle and no Port exist any more, so nothing uses this port.
         unsafe { dpdk_sys::rte_eth_dev_close(self.id) };
         if let Some(set) = OPEN_PORTS.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
@@ -110,12 +122,25 @@ impl PortShared {
         // SAFETY: valid port id; the caller guarantees nothing polls the port.
         unsafe { dpdk_sys::rte_eth_dev_stop(self.id) }
     }
+
+    /// Removes and frees the port's rx callbacks. Callers guarantee no queue is being polled.
+    fn remove_rx_callbacks(&self) {
+        for cb in self.rx_callbacks.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
+            // SAFETY: the handle came from rte_eth_add_rx_callback on this port and queue and is
+            // removed once; nothing polls the queue, so DPDK no longer uses it and it can be freed.
+            unsafe {
+                dpdk_sys::rte_eth_remove_rx_callback(self.id, cb.queue, cb.handle);
+                dpdk_sys::rte_free(cb.handle as *mut std::ffi::c_void);
+            }
+        }
+    }
 }
 
 /// An Ethernet port owned by this process. Queue handles come from [`Port::configure`].
 pub struct Port {
     shared: Arc<PortShared>,
     name: String,
+    vlan_filter: Vec<u16>,
 }
 
 impl Port {
@@ -137,8 +162,15 @@ impl Port {
             return Err(Error::InvalidArgument { what: format!("port {name:?} is already open") });
         }
         Ok(Port {
-            shared: Arc::new(PortShared { id, started: AtomicBool::new(false), pool: Mutex::new(None), _eal: eal.clone() }),
+            shared: Arc::new(PortShared {
+                id,
+                started: AtomicBool::new(false),
+                pool: Mutex::new(None),
+                rx_callbacks: Mutex::new(Vec::new()),
+                _eal: eal.clone(),
+            }),
             name: full,
+            vlan_filter: Vec::new(),
         })
     }
 
@@ -163,6 +195,45 @@ impl Port {
             max_tx_queues: info.max_tx_queues,
             rss_offloads: info.flow_type_rss_offloads,
         })
+    }
+
+    /// Sets the VLANs whose tagged frames the device should receive, applied by the next
+    /// [`Port::configure`]; an empty list (the default) leaves the device's VLAN filter off.
+    ///
+    /// An SR-IOV virtual function only receives tagged frames of the VLANs in its filter (the PF's
+    /// switch drops the others), so a VLAN-aware application on a VF must ask for its VLANs. With a
+    /// filter, `configure` enables `RTE_ETH_RX_OFFLOAD_VLAN_FILTER`, adds every id with
+    /// `rte_eth_dev_vlan_filter` (an igb VF asks its PF over the mailbox; the PF then also strips
+    /// those tags on receive), and installs an rx callback that puts tags the device stripped
+    /// (`RTE_MBUF_F_RX_VLAN_STRIPPED`) back into the frame: received frames read as they were on the
+    /// wire whatever the NIC does. Untagged frames are not affected by the filter.
+    ///
+    /// Fails, naming the port, when an id is outside 1-4095 or the device has no VLAN filter
+    /// (virtual devices such as `net_ring` or `net_af_packet` receive every VLAN anyway).
+    pub fn set_vlan_filter(&mut self, vlans: &[u16]) -> Result<()> {
+        let ids = vlan_ids(vlans).map_err(|what| Error::InvalidArgument {
+            what: format!("port {}: vlan filter: {what}", self.name),
+        })?;
+        if !ids.is_empty() {
+            let info = self.raw_info()?;
+            // SAFETY: the shim function only returns a constant.
+            if info.rx_offload_capa & unsafe { dpdk_sys::shim_rx_offload_vlan_filter() } == 0 {
+                let driver = self.info()?.driver;
+                return Err(Error::InvalidArgument {
+                    what: format!(
+                        "port {}: vlan filter: the {driver} device has no VLAN filter (RTE_ETH_RX_OFFLOAD_VLAN_FILTER)",
+                        self.name
+                    ),
+                });
+            }
+        }
+        self.vlan_filter = ids;
+        Ok(())
+    }
+
+    /// The VLANs set by [`Port::set_vlan_filter`], ascending.
+    pub fn vlan_filter(&self) -> &[u16] {
+        &self.vlan_filter
     }
 
     fn raw_info(&self) -> Result<dpdk_sys::rte_eth_dev_info> {
@@ -196,7 +267,12 @@ impl Port {
         let id = self.id();
         Error::check("rte_eth_dev_stop", self.shared.stop_device())?;
 
+        self.shared.remove_rx_callbacks();
         let mut conf = dpdk_sys::rte_eth_conf::default();
+        if !self.vlan_filter.is_empty() {
+            // SAFETY: the shim function only returns a constant.
+            conf.rxmode.offloads |= unsafe { dpdk_sys::shim_rx_offload_vlan_filter() };
+        }
         if config.rx_queues > 1 {
             // SAFETY: the shim functions only return constants.
             let wanted = unsafe {
@@ -232,10 +308,37 @@ impl Port {
             Error::check("rte_eth_tx_queue_setup", rc)?;
         }
         *self.shared.pool.lock().unwrap_or_else(|e| e.into_inner()) = Some(pool.clone());
+        self.apply_vlan_filter(config.rx_queues)?;
 
         let rx = (0..config.rx_queues).map(|q| RxQueue::new(self.shared.clone(), q)).collect();
         let tx = (0..config.tx_queues).map(|q| TxQueue::new(self.shared.clone(), q)).collect();
         Ok((rx, tx))
+    }
+
+    /// Adds the VLAN filter's ids to the configured device and the tag-restoring rx callback to each
+    /// of its `rx_queues` queues.
+    fn apply_vlan_filter(&mut self, rx_queues: u16) -> Result<()> {
+        if self.vlan_filter.is_empty() {
+            return Ok(());
+        }
+        let id = self.id();
+        for &vlan in &self.vlan_filter {
+            // SAFETY: valid, configured port with RTE_ETH_RX_OFFLOAD_VLAN_FILTER enabled.
+            let rc = unsafe { dpdk_sys::rte_eth_dev_vlan_filter(id, vlan, 1) };
+            Error::check("rte_eth_dev_vlan_filter", rc)?;
+        }
+        let mut callbacks = self.shared.rx_callbacks.lock().unwrap_or_else(|e| e.into_inner());
+        for queue in 0..rx_queues {
+            // SAFETY: valid, configured port and queue index; no queue handle polls it yet.
+            let handle = unsafe { dpdk_sys::shim_add_vlan_restore_callback(id, queue) };
+            if handle.is_null() {
+                // SAFETY: reads the calling thread's rte_errno.
+                let errno = unsafe { dpdk_sys::shim_rte_errno() };
+                return Err(Error::dpdk("rte_eth_add_rx_callback", -errno.max(1)));
+            }
+            callbacks.push(RxCallback { queue, handle });
+        }
+        Ok(())
     }
 
     /// Starts the device.
@@ -346,6 +449,17 @@ impl Port {
     }
 }
 
+/// Checks VLAN ids (1-4095) and returns them sorted without duplicates.
+fn vlan_ids(vlans: &[u16]) -> std::result::Result<Vec<u16>, String> {
+    if let Some(bad) = vlans.iter().find(|&&v| v == 0 || v > 4095) {
+        return Err(format!("VLAN id {bad} is outside 1-4095"));
+    }
+    let mut ids = vlans.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
+}
+
 /// Expands a short PCI address (`03:00.1`) to DPDK's device name (`0000:03:00.1`); other names
 /// are returned unchanged.
 fn normalise_pci_name(name: &str) -> String {
@@ -363,7 +477,16 @@ fn normalise_pci_name(name: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::normalise_pci_name;
+    use super::{normalise_pci_name, vlan_ids};
+
+    #[test]
+    fn vlan_ids_are_checked_sorted_and_deduplicated() {
+        assert_eq!(vlan_ids(&[210, 100, 210]), Ok(vec![100, 210]));
+        assert_eq!(vlan_ids(&[]), Ok(vec![]));
+        assert_eq!(vlan_ids(&[1, 4095]), Ok(vec![1, 4095]));
+        assert_eq!(vlan_ids(&[210, 0]), Err("VLAN id 0 is outside 1-4095".to_string()));
+        assert_eq!(vlan_ids(&[4096]), Err("VLAN id 4096 is outside 1-4095".to_string()));
+    }
 
     #[test]
     fn short_pci_addresses_get_a_domain() {

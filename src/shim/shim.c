@@ -107,3 +107,41 @@ uint64_t shim_rss_hf_udp(void)
 {
 	return RTE_ETH_RSS_UDP;
 }
+
+uint64_t shim_rx_offload_vlan_filter(void)
+{
+	return RTE_ETH_RX_OFFLOAD_VLAN_FILTER;
+}
+
+uint16_t shim_restore_vlan_tags(struct rte_mbuf **pkts, uint16_t nb_pkts)
+{
+	uint16_t kept = 0;
+
+	for (uint16_t i = 0; i < nb_pkts; i++) {
+		struct rte_mbuf *m = pkts[i];
+
+		if ((m->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED) && rte_vlan_insert(&m) != 0) {
+			rte_pktmbuf_free(m);
+			continue;
+		}
+		pkts[kept++] = m;
+	}
+	return kept;
+}
+
+static uint16_t vlan_restore_callback(uint16_t port_id, uint16_t queue_id,
+				      struct rte_mbuf **pkts, uint16_t nb_pkts,
+				      uint16_t max_pkts, void *user_param)
+{
+	(void)port_id;
+	(void)queue_id;
+	(void)max_pkts;
+	(void)user_param;
+	return shim_restore_vlan_tags(pkts, nb_pkts);
+}
+
+const struct rte_eth_rxtx_callback *shim_add_vlan_restore_callback(uint16_t port_id,
+								   uint16_t queue_id)
+{
+	return rte_eth_add_rx_callback(port_id, queue_id, vlan_restore_callback, NULL);
+}

@@ -42,4 +42,23 @@ int shim_rte_errno(void);
 uint64_t shim_rss_hf_ip(void);
 uint64_t shim_rss_hf_tcp(void);
 uint64_t shim_rss_hf_udp(void);
+
+/* RTE_ETH_RX_OFFLOAD_VLAN_FILTER is a function-like macro bindgen cannot evaluate. */
+uint64_t shim_rx_offload_vlan_filter(void);
+
+/*
+ * Puts the VLAN tag back into every frame of pkts whose tag the device stripped
+ * (RTE_MBUF_F_RX_VLAN_STRIPPED, tag in vlan_tci), so the frame reads as it was on
+ * the wire. Frames whose tag cannot be put back (shared mbuf, no headroom) are
+ * freed. Returns how many frames remain, compacted to the front of pkts.
+ */
+uint16_t shim_restore_vlan_tags(struct rte_mbuf **pkts, uint16_t nb_pkts);
+
+/*
+ * Installs shim_restore_vlan_tags as an rx callback on one queue of a configured
+ * port. Returns the callback handle (for rte_eth_remove_rx_callback and then
+ * rte_free once nothing polls the queue), or NULL with rte_errno set.
+ */
+const struct rte_eth_rxtx_callback *shim_add_vlan_restore_callback(uint16_t port_id,
+                                                                   uint16_t queue_id);
 #endif

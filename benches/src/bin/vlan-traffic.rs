@@ -2,7 +2,15 @@
 //! outside ends of a pod's `net0` and `north`) through DPDK's `net_af_packet` PMD and tells apart what
 //! comes back out of the other one.
 //!
-//! `vlan-traffic --rules FILE --port-a IFACE --port-b IFACE --count N [--file-prefix P]`
+//! `vlan-traffic --rules FILE --port-a PORT --port-b PORT --count N [--file-prefix P] [--vlan-filter]`
+//!
+//! A PORT is a kernel interface (opened through `net_af_packet`) or, for both ports, the PCI address
+//! of a NIC port bound to a DPDK driver (e.g. SR-IOV VFs on vfio-pci; hugepages, `--in-memory`).
+//! `--vlan-filter` asks the devices for the VLANs the rule file has tables for, as `vlan-firewall`
+//! does ([`dataplane::Port::set_vlan_filter`]): a VF receives tagged frames only of those VLANs.
+//!
+//! `vlan-traffic --rules FILE --list` only prints the kinds, one `kind <i> <Allow|Drop> <name> (<what
+//! decides>)` line each, as the rules' reference model judges them (for scripts that judge a run).
 //!
 //! Exact phase: N frames of every kind, paced, then it waits until arrivals settle and prints one
 //! `kind <i> sent <n> arrived <m> unexpected <k>` line per kind and `exact done`. Then it reads a line
@@ -10,7 +18,7 @@
 //! `load seconds <s> sent <n> arrived <m>`; end of input exits.
 
 use benches::traffic::{expectations, match_arrival, Expected, KindTally};
-use dataplane::firewall::{parse_rule_file, Action, Side};
+use dataplane::firewall::{parse_rule_file, Action, Side, TableKey};
 use dataplane::{
     EalBuilder, Mbuf, MbufBatch, Mempool, Port, PortConfig, RxQueue, TxQueue, BURST_SIZE,
 };
@@ -18,7 +26,7 @@ use std::io::{BufRead, Write};
 use std::time::{Duration, Instant};
 
 const USAGE: &str =
-    "usage: vlan-traffic --rules FILE --port-a IFACE --port-b IFACE --count N [--file-prefix P]";
+    "usage: vlan-traffic --rules FILE --port-a PORT --port-b PORT --count N [--file-prefix P] [--vlan-filter]\n       vlan-traffic --rules FILE --list";
 
 /// Arrivals have settled when none came for this long.
 const SETTLE: Duration = Duration::from_millis(300);
@@ -35,13 +43,19 @@ struct Options {
     ifaces: [String; 2],
     count: u64,
     file_prefix: String,
+    vlan_filter: bool,
 }
 
 fn parse(args: &[String]) -> Result<Options, String> {
     let (mut rules, mut a, mut b, mut count) = (None, None, None, None);
     let mut file_prefix = format!("vlan-traffic{}", std::process::id());
+    let mut vlan_filter = false;
     let mut it = args.iter();
     while let Some(flag) = it.next() {
+        if flag == "--vlan-filter" {
+            vlan_filter = true;
+            continue;
+        }
         let value = it
             .next()
             .cloned()
@@ -62,15 +76,41 @@ fn parse(args: &[String]) -> Result<Options, String> {
         }
     }
     let missing = |what: &str| format!("{what} is required\n{USAGE}");
+    let ifaces = [
+        a.ok_or_else(|| missing("--port-a"))?,
+        b.ok_or_else(|| missing("--port-b"))?,
+    ];
+    if is_pci_address(&ifaces[0]) != is_pci_address(&ifaces[1]) {
+        return Err(format!(
+            "--port-a {:?} and --port-b {:?}: give two interfaces or two PCI addresses\n{USAGE}",
+            ifaces[0], ifaces[1]
+        ));
+    }
     Ok(Options {
         rules: rules.ok_or_else(|| missing("--rules"))?,
-        ifaces: [
-            a.ok_or_else(|| missing("--port-a"))?,
-            b.ok_or_else(|| missing("--port-b"))?,
-        ],
+        ifaces,
         count: count.ok_or_else(|| missing("--count"))?,
         file_prefix,
+        vlan_filter,
     })
+}
+
+/// True for a PCI address, `0000:01:10.0` or `01:10.0`.
+fn is_pci_address(name: &str) -> bool {
+    let (bus_dev, function) = match name.rsplit_once('.') {
+        Some(parts) => parts,
+        None => return false,
+    };
+    let fields: Vec<&str> = bus_dev.split(':').collect();
+    let widths: &[usize] = match fields.len() {
+        2 => &[2, 2],
+        3 => &[4, 2, 2],
+        _ => return false,
+    };
+    let hex = |f: &str, w: usize| f.len() == w && f.chars().all(|c| c.is_ascii_hexdigit());
+    fields.iter().zip(widths).all(|(f, &w)| hex(f, w))
+        && function.len() == 1
+        && matches!(function.as_bytes()[0], b'0'..=b'7')
 }
 
 /// One port's queues.
@@ -201,14 +241,25 @@ impl Generator<'_> {
     }
 }
 
-fn open(eal: &dataplane::Eal, pool: &Mempool, name: &str) -> Result<(Port, Io), String> {
+fn open(
+    eal: &dataplane::Eal,
+    pool: &Mempool,
+    name: &str,
+    vlans: &[u16],
+) -> Result<(Port, Io), String> {
     let fail = |e: dataplane::Error| format!("{name}: {e}");
     let mut port = Port::open(eal, name).map_err(fail)?;
+    port.set_vlan_filter(vlans)
+        .map_err(|e| format!("--vlan-filter: {e}"))?;
     let (mut rx, mut tx) = port
         .configure(&PortConfig::with_queues(1), pool)
         .map_err(fail)?;
     port.start().map_err(fail)?;
-    port.set_promiscuous(true).map_err(fail)?;
+    // A NIC port receives the frames addressed to it (the firewall rewrites destination MACs to the
+    // generator's); an interface opened through net_af_packet must take every frame on the veth.
+    if !is_pci_address(name) {
+        port.set_promiscuous(true).map_err(fail)?;
+    }
     Ok((
         port,
         Io {
@@ -222,21 +273,35 @@ fn run(o: Options) -> Result<(), String> {
     let text = std::fs::read_to_string(&o.rules).map_err(|e| format!("{}: {e}", o.rules))?;
     let rules = parse_rule_file(&text).map_err(|e| format!("{}: {e}", o.rules))?;
     let expected = expectations(&rules);
+    let vlans: Vec<u16> = rules
+        .tables
+        .keys()
+        .filter_map(|key| match key {
+            TableKey::Vlan(id) if o.vlan_filter => Some(*id),
+            _ => None,
+        })
+        .collect();
     let mut eal = EalBuilder::new()
         .cores("0")
-        .no_pci()
-        .no_huge()
-        .no_shconf()
-        .memory_mb(128)
         .file_prefix(&o.file_prefix)
         .log_level("error");
-    for (i, iface) in o.ifaces.iter().enumerate() {
-        eal = eal.vdev(&format!("net_af_packet{i},iface={iface}"));
-    }
+    let names: Vec<String> = if is_pci_address(&o.ifaces[0]) {
+        eal = eal.in_memory();
+        for pci in &o.ifaces {
+            eal = eal.allow(pci);
+        }
+        o.ifaces.to_vec()
+    } else {
+        eal = eal.no_pci().no_huge().no_shconf().memory_mb(128);
+        for (i, iface) in o.ifaces.iter().enumerate() {
+            eal = eal.vdev(&format!("net_af_packet{i},iface={iface}"));
+        }
+        vec!["net_af_packet0".into(), "net_af_packet1".into()]
+    };
     let eal = eal.init().map_err(|e| e.to_string())?;
     let pool = Mempool::new(&eal, "vlan-traffic", 8191, 256).map_err(|e| e.to_string())?;
-    let (port_a, io_a) = open(&eal, &pool, "net_af_packet0")?;
-    let (port_b, io_b) = open(&eal, &pool, "net_af_packet1")?;
+    let (port_a, io_a) = open(&eal, &pool, &names[0], &vlans)?;
+    let (port_b, io_b) = open(&eal, &pool, &names[1], &vlans)?;
     let tallies = (0..expected.len())
         .map(|index| KindTally {
             index,
@@ -283,10 +348,72 @@ fn run(o: Options) -> Result<(), String> {
     Ok(())
 }
 
+/// Prints every kind with what the rules' reference model makes of it.
+fn list_kinds(rules: &str) -> Result<(), String> {
+    let text = std::fs::read_to_string(rules).map_err(|e| format!("{rules}: {e}"))?;
+    let rules = parse_rule_file(&text).map_err(|e| format!("{rules}: {e}"))?;
+    for (i, e) in expectations(&rules).iter().enumerate() {
+        println!("kind {i} {:?} {} ({})", e.action, e.kind.name, e.decided_by);
+    }
+    Ok(())
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if let Err(e) = parse(&args).and_then(run) {
+    let result = match args.as_slice() {
+        [flag, rules, list] | [list, flag, rules] if flag == "--rules" && list == "--list" => {
+            list_kinds(rules)
+        }
+        _ => parse(&args).and_then(run),
+    };
+    if let Err(e) = result {
         eprintln!("vlan-traffic: {e}");
         std::process::exit(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{is_pci_address, parse};
+
+    #[test]
+    fn pci_addresses_are_told_from_interface_names() {
+        for pci in ["0000:01:10.0", "01:10.2", "0000:ff:1f.7"] {
+            assert!(is_pci_address(pci), "{pci}");
+        }
+        for name in [
+            "eth0",
+            "veth-a.210",
+            "0000:01:10.8",
+            "01:10",
+            "0000:01:10.0.1",
+            "g0:10.0",
+        ] {
+            assert!(!is_pci_address(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn ports_must_both_be_interfaces_or_both_pci() {
+        let args = |a: &str, b: &str| -> Vec<String> {
+            [
+                "--rules",
+                "r.json",
+                "--port-a",
+                a,
+                "--port-b",
+                b,
+                "--count",
+                "3",
+                "--vlan-filter",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+        };
+        let o = parse(&args("0000:03:10.0", "0000:04:10.0")).unwrap();
+        assert!(o.vlan_filter);
+        let err = parse(&args("veth-a", "0000:04:10.0")).err().unwrap();
+        assert!(err.contains("two interfaces or two PCI addresses"), "{err}");
     }
 }

@@ -16,7 +16,7 @@ fi
 . "$env_file"
 export LAB_KERNEL LAB_INITRD
 
-(cd "$repo" && cargo build -p cni -p dataplane --bins)
+(cd "$repo" && cargo build -p cni -p dataplane --bins && cargo build -p benches --bin vlan-traffic)
 export LAB_BIN=$target/debug
 export LAB_KEEP="$repo $target"
 export LAB_LOG=${LAB_LOG:-$target/lab/lab.log}

@@ -2,7 +2,13 @@
 //! judged by per-VLAN rule tables.
 //!
 //! `vlan-firewall [EAL args] -- --rules FILE --port-a NAME --port-b NAME [--cores N] [--stats-interval S]
-//! [--data-room BYTES]`
+//! [--data-room BYTES] [--vlan-filter]`
+//!
+//! `--vlan-filter` asks both ports' devices for the VLANs the rule file has tables for
+//! ([`dataplane::Port::set_vlan_filter`]): an SR-IOV VF receives tagged frames only of the VLANs in
+//! its filter. Tags the device strips are put back, so the rules see the frame as it was on the wire.
+//! Tagged frames of other VLANs then never reach the firewall; untagged frames still do. A SIGHUP
+//! reload does not change the filter.
 //!
 //! `--data-room` sets the bytes per mbuf (default a jumbo frame plus headroom); DPDK's `net_af_xdp` needs
 //! mbufs that fit a 4 KiB page, e.g. `--data-room 2176`.
@@ -14,7 +20,7 @@
 //! may keep).
 
 use crossbeam_channel::{bounded, Sender};
-use dataplane::firewall::{parse_rule_bytes, RuleSet};
+use dataplane::firewall::{parse_rule_bytes, RuleSet, TableKey};
 use dataplane::pipeline::{run, Command, FirewallPorts, Stats};
 use dataplane::{Eal, Mempool, Port, BURST_SIZE};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
@@ -22,7 +28,7 @@ use signal_hook::iterator::Signals;
 use std::time::Duration;
 
 const USAGE: &str =
-    "usage: vlan-firewall [EAL args] -- --rules FILE --port-a NAME --port-b NAME [--cores N] [--stats-interval S] [--data-room BYTES]";
+    "usage: vlan-firewall [EAL args] -- --rules FILE --port-a NAME --port-b NAME [--cores N] [--stats-interval S] [--data-room BYTES] [--vlan-filter]";
 
 /// Data room per mbuf: a 9216-byte jumbo frame plus DPDK's 128-byte headroom, so frames fit one segment.
 const DATA_ROOM: u16 = 9216 + 128;
@@ -34,11 +40,13 @@ struct Options {
     cores: usize,
     stats_interval: u64,
     data_room: u16,
+    vlan_filter: bool,
 }
 
 fn parse_options(args: &[String]) -> Result<Options, String> {
     let (mut rules, mut port_a, mut port_b) = (None, None, None);
     let (mut cores, mut stats_interval, mut data_room) = (1usize, 5u64, DATA_ROOM);
+    let mut vlan_filter = false;
     let mut it = args.iter();
     while let Some(flag) = it.next() {
         let mut value = || {
@@ -47,6 +55,7 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
                 .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))
         };
         match flag.as_str() {
+            "--vlan-filter" => vlan_filter = true,
             "--rules" => rules = Some(value()?),
             "--port-a" => port_a = Some(value()?),
             "--port-b" => port_b = Some(value()?),
@@ -81,6 +90,7 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
         cores,
         stats_interval,
         data_room,
+        vlan_filter,
     })
 }
 
@@ -158,7 +168,20 @@ fn main_result() -> Result<(), String> {
     let capacity = (2 * options.cores as u32 * (2048 + 64) + 1024).next_power_of_two() - 1;
     let pool = Mempool::with_data_room(&eal, "vlan-firewall", capacity, 256, options.data_room)
         .map_err(|e| e.to_string())?;
-    let open = |name: &str| Port::open(&eal, name).map_err(|e| format!("{name}: {e}"));
+    let vlans: Vec<u16> = rules
+        .tables
+        .keys()
+        .filter_map(|key| match key {
+            TableKey::Vlan(id) if options.vlan_filter => Some(*id),
+            _ => None,
+        })
+        .collect();
+    let open = |name: &str| {
+        let mut port = Port::open(&eal, name).map_err(|e| format!("{name}: {e}"))?;
+        port.set_vlan_filter(&vlans)
+            .map_err(|e| format!("--vlan-filter: {e}"))?;
+        Ok::<_, String>(port)
+    };
     let ports = FirewallPorts {
         a: open(&options.port_a)?,
         b: open(&options.port_b)?,
@@ -183,8 +206,13 @@ fn main_result() -> Result<(), String> {
             scope.spawn(move || print_stats(interval, stats_commands, done_rx));
         }
         drop(commands);
+        let filter = if vlans.is_empty() {
+            String::new()
+        } else {
+            format!(", device VLAN filter {vlans:?}")
+        };
         eprintln!(
-            "vlan-firewall: {} <-> {} on {} core(s), {} table(s); SIGHUP reloads {}, SIGINT/SIGTERM stop",
+            "vlan-firewall: {} <-> {} on {} core(s), {} table(s){filter}; SIGHUP reloads {}, SIGINT/SIGTERM stop",
             options.port_a,
             options.port_b,
             options.cores,
