@@ -46,15 +46,34 @@ pub struct RuleCase {
     model_rules: Vec<Rule>,
 }
 
+/// The ClassBench set whose traffic the 1-rule cases replay: the shape's set of this many rules.
+const ONE_RULE_TRAFFIC_FROM: usize = 1000;
+
 /// The cases: acl-, fw- and ipc-shaped sets of each of `sizes` rules (wildcards left out, ending in
 /// catch-all drops), each with `FRAMES` frames of its own traffic aimed at rules all over the set.
+/// A ClassBench set of 1 rule would be a lone catch-all drop, which l3fwd cannot run (it needs a
+/// route); size 1 is therefore one rule that allows everything, fed the traffic of the shape's
+/// 1 000-rule set: both forwarders forward every frame.
 pub fn cases(dir: &Path, sizes: &[usize]) -> Result<Vec<RuleCase>, String> {
     let mut out = Vec::new();
     for shape in Shape::ALL {
         for &n in sizes {
-            let set = rules(&mut Rng::new(10 + n as u64), shape, n, Wildcards::LeftOut);
+            let (set, flows) = if n == 1 {
+                let seed = 10 + ONE_RULE_TRAFFIC_FROM as u64;
+                let aimed_at = rules(
+                    &mut Rng::new(seed),
+                    shape,
+                    ONE_RULE_TRAFFIC_FROM,
+                    Wildcards::LeftOut,
+                );
+                let flows = traffic(&mut Rng::new(7), &aimed_at, FRAMES);
+                (vec![Rule::new(Action::Allow)], flows)
+            } else {
+                let set = rules(&mut Rng::new(10 + n as u64), shape, n, Wildcards::LeftOut);
+                let flows = traffic(&mut Rng::new(7), &set, FRAMES);
+                (set, flows)
+            };
             let (dst, src) = (MacAddr([2, 0, 0, 0, 0, 2]), MacAddr([2, 0, 0, 0, 0, 1]));
-            let flows = traffic(&mut Rng::new(7), &set, FRAMES);
             let emit = |vlan| {
                 let each = flows.iter().map(|flow| {
                     let flow = dataplane::packet::Flow { vlan, ..*flow };

@@ -49,7 +49,7 @@ fn the_quick_run_measures_and_checks_every_case() {
     assert_eq!(labels("io").len(), 2, "io on null and on replayed frames");
     let sets: Vec<String> = ["acl", "fw", "ipc"]
         .iter()
-        .flat_map(|shape| ["10", "1000", "10000"].map(|n| format!("{shape} {n}")))
+        .flat_map(|shape| ["1", "10", "1000", "10000"].map(|n| format!("{shape} {n}")))
         .collect();
     assert_eq!(
         labels("acl"),

@@ -7,7 +7,8 @@
 //!
 //! - `acl`: `vlan-firewall` against DPDK's own ACL forwarder, `l3fwd --lookup=acl` (built from
 //!   Debian's `dpdk-doc` examples by `benches/l3fwd/build.sh`), with the same ClassBench-style rules
-//!   (one allow-all rule; acl and fw shapes at 1 000 and 10 000 rules) and traffic on the same
+//!   (acl, fw and ipc shapes at 10, 1 000 and 10 000 rules, and one allow-all rule fed each shape's
+//!   1 000-rule traffic) and traffic on the same
 //!   `net_pcap` vdevs, both measured through DPDK telemetry, after a check that both forward exactly
 //!   the frames the reference model allows.
 //! - `kernel`: the same rule sets and traffic through nftables on the kernel's netdev ingress hook
@@ -19,8 +20,8 @@
 //! `throughput [--seconds N] [--rounds N] [--quick] [--case io|acl|kernel]... [--sizes N,N..]
 //! [--shapes acl,fw,ipc] [--out DIR]` prints a table per workload: median/min/max Mpps per side, the
 //! ratios and the targets met or not, and writes `throughput.json`, `.png` and `.svg` into DIR.
-//! `--sizes` and `--shapes` choose the rule sets of the acl and kernel cases (default 10, 1 000 and
-//! 10 000 rules of every shape). `--quick` (CI) runs every case for 1 round of 3 s unless told
+//! `--sizes` and `--shapes` choose the rule sets of the acl and kernel cases (default 1, 10, 1 000
+//! and 10 000 rules of every shape; size 1 is one allow-all rule). `--quick` (CI) runs every case for 1 round of 3 s unless told
 //! otherwise. `throughput --chart JSON STEM` draws a results file's chart again. Our io loop runs in a child process of this binary
 //! (`throughput --child`), because the EAL initialises once per process; `vlan-firewall` must sit next
 //! to this binary (`make demo` builds both).
@@ -390,8 +391,8 @@ fn measure_io(
     Ok(())
 }
 
-/// Rule counts of the ClassBench-style sets.
-const ACL_SIZES: [usize; 3] = [10, 1000, 10000];
+/// Rule counts of the ClassBench-style sets (1: one allow-all rule, see `acl_peer::cases`).
+const ACL_SIZES: [usize; 4] = [1, 10, 1000, 10000];
 
 /// Rule count of the sets (one per shape) also measured on two worker cores.
 const CORES_SIZE: usize = 1000;
@@ -484,8 +485,10 @@ fn measure_acl_peer(
         );
     }
     // Rule scaling: the largest set's cost per packet against the smallest's, per shape.
-    let small = opts.sizes.iter().copied().min().unwrap_or(0);
-    let large = opts.sizes.iter().copied().max().unwrap_or(0);
+    // The 1-rule case allows everything (not a ClassBench set): scaling starts from the smallest set.
+    let sets = || opts.sizes.iter().copied().filter(|&n| n > 1);
+    let small = sets().min().unwrap_or(0);
+    let large = sets().max().unwrap_or(0);
     for shape in cases.iter().filter(|c| c.rules == small && small < large) {
         let pick = |n| {
             cases
