@@ -39,6 +39,10 @@ pub fn find_plugin(name: &str, dirs: &[PathBuf]) -> Result<PathBuf, CniError> {
         })
 }
 
+/// What a new pipe always holds without a reader (POSIX `PIPE_BUF`; Linux pipes hold 64 KiB, or one
+/// 4 KiB page when the user's pipe quota is spent).
+const PIPE_BUF: usize = 4096;
+
 /// Runs `binary` with `env`'s `CNI_*` variables (others inherited) and `stdin`; returns its stdout.
 ///
 /// A plugin that exits non-zero yields the CNI error it printed, or code 999 with its output.
@@ -57,11 +61,20 @@ pub fn exec_plugin(binary: &Path, env: &Env, stdin: &[u8]) -> Result<Vec<u8>, Cn
         .spawn()
         .map_err(|e| CniError::io(format!("cannot run plugin {}", binary.display()), e))?;
     let mut input = child.stdin.take().expect("stdin was piped");
-    let output = std::thread::scope(|s| {
-        // A plugin may exit without reading stdin; the broken pipe then is not our failure.
-        s.spawn(move || drop(input.write_all(stdin)));
+    // A plugin may exit without reading stdin; the broken pipe then is not our failure. A
+    // configuration that fits in an empty pipe is written at once (no thread for the writer to wait
+    // on a CPU for while the plugin waits for its input); a larger one from a thread, as the plugin
+    // may write its output before reading all of it.
+    let output = if stdin.len() <= PIPE_BUF {
+        drop(input.write_all(stdin));
+        drop(input);
         child.wait_with_output()
-    })
+    } else {
+        std::thread::scope(|s| {
+            s.spawn(move || drop(input.write_all(stdin)));
+            child.wait_with_output()
+        })
+    }
     .map_err(|e| {
         CniError::io(
             format!("cannot collect the output of {}", binary.display()),
