@@ -11,7 +11,7 @@ use super::l2::L2Lookup;
 use super::layout::{Family, Layout};
 use super::rules::{Action, Rewrite, RuleSet, Side, Table, TableKey};
 use super::verdict::{Counters, PacketCount, Slots, Verdict, NO_TABLE_SLOT};
-use crate::packet::{parse_fields, EthernetFrame, Flow, FlowFields, ParseError, VlanTag};
+use crate::packet::{parse_fields_fast, EthernetFrame, Flow, FlowFields, ParseError, VlanTag};
 use crate::{Eal, Error, Result};
 
 /// No table for this VLAN in [`Firewall`]'s VLAN index.
@@ -274,7 +274,12 @@ impl Firewall {
     /// Judges `frame`, which arrived on `ingress`, without counting or rewriting it.
     pub fn classify(&self, ingress: Side, frame: &[u8]) -> Verdict {
         let mut slot = [0];
-        self.judge(ingress, 1, |_, out| parse_fields(frame, out), &mut slot);
+        self.judge(
+            ingress,
+            1,
+            |_, out| parse_fields_fast(frame, out),
+            &mut slot,
+        );
         self.verdict(slot[0])
     }
 
@@ -317,7 +322,7 @@ impl Firewall {
         self.judge(
             ingress,
             frames.len(),
-            |i, out| parse_fields(frames[i], out),
+            |i, out| parse_fields_fast(frames[i], out),
             slots,
         );
     }

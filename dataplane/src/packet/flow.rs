@@ -5,6 +5,7 @@ use super::error::ParseError;
 use super::ethernet::{
     EthernetFrame, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_QINQ, ETHERTYPE_VLAN,
 };
+use super::fast_ipv4;
 use super::icmp::IcmpPacket;
 use super::ipv4::Ipv4Packet;
 use super::ipv6::Ipv6Packet;
@@ -90,7 +91,7 @@ impl FlowFields {
 
     /// Clears the L4 fields (no ports, no TCP flags) before an L4 header is parsed.
     #[inline]
-    fn no_l4(&mut self) {
+    pub(super) fn no_l4(&mut self) {
         self.has_ports = false;
         self.tcp_flags = None;
         self.ports = [0; 2];
@@ -154,6 +155,24 @@ fn write_address(addr: IpAddr, out: &mut [u8; 16]) {
 pub fn parse_flow(frame: &[u8]) -> Result<Flow, ParseError> {
     let mut fields = FlowFields::EMPTY;
     parse_fields(frame, &mut fields).map(|()| fields.to_flow())
+}
+
+/// [`parse_fields`] for the firewall: the common frame (IPv4 without options, at most one VLAN tag)
+/// takes [`fast_ipv4::parse`], every other frame (and every malformed one, for its exact reason) the
+/// full parser. The same result as [`parse_fields`] for every frame.
+#[inline(always)]
+pub(crate) fn parse_fields_fast(frame: &[u8], out: &mut FlowFields) -> Result<(), ParseError> {
+    if fast_ipv4::parse(frame, out) {
+        Ok(())
+    } else {
+        parse_fields_cold(frame, out)
+    }
+}
+
+/// The full parser, out of line: the frames the fast path leaves.
+#[inline(never)]
+fn parse_fields_cold(frame: &[u8], out: &mut FlowFields) -> Result<(), ParseError> {
+    parse_fields(frame, out)
 }
 
 /// [`parse_flow`]'s work (the one parser behind both), into the flat [`FlowFields`] in place: the

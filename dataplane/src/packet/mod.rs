@@ -9,6 +9,7 @@ mod arp;
 mod emit;
 mod error;
 mod ethernet;
+mod fast_ipv4;
 mod flow;
 mod icmp;
 mod ipv4;
@@ -24,7 +25,7 @@ pub use ethernet::{
     EthernetFrame, MacAddr, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_QINQ,
     ETHERTYPE_VLAN,
 };
-pub(crate) use flow::{parse_fields, FlowFields};
+pub(crate) use flow::{parse_fields_fast, FlowFields};
 pub use flow::{
     parse_flow, Flow, IpFlow, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP, MAX_VLAN_TAGS,
 };
