@@ -308,6 +308,35 @@ fn real_plugins_are_installed_and_run() {
 }
 
 #[test]
+fn the_thick_plugin_installs_the_shim_and_the_config_calls_it() {
+    let node = Node::new();
+    node.write_conf("10-bridge.conflist", &bridge_conflist("cbr0"));
+    let shim = PathBuf::from(env!("CARGO_BIN_EXE_multus-shim"));
+    expect_success(&node.once(&[
+        "--thick-plugin",
+        &format!("--multus-bin-file={}", shim.display()),
+    ]));
+    let installed = node.dir("bin").join("multus-shim");
+    assert_eq!(fs::read(&installed).unwrap(), fs::read(&shim).unwrap());
+    assert_eq!(support::names_in(&node.dir("bin")), ["multus-shim", "sriov"]);
+    let conf = node.generated();
+    assert_eq!(conf["type"], "multus-shim");
+    assert_eq!(conf["clusterNetwork"], "/etc/cni/net.d/10-bridge.conflist");
+    assert_eq!(
+        conf["kubeconfig"],
+        "/etc/cni/net.d/multus.d/multus.kubeconfig"
+    );
+    // Without a shim beside the installer or named by --multus-bin-file, nothing is installed.
+    let out = Node::new().once(&["--thick-plugin", "--multus-bin-file=/nonexistent/multus-shim"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--multus-bin-file: /nonexistent/multus-shim"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
 fn a_concurrent_reader_never_sees_a_partial_binary() {
     let node = Node::new();
     node.write_conf("10-bridge.conflist", &bridge_conflist("cbr0"));

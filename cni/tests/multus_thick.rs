@@ -125,6 +125,56 @@ fn concurrent_pods_share_one_daemon() {
 }
 
 #[test]
+fn with_chroot_dir_the_daemon_runs_in_the_root_it_is_given() {
+    require_root();
+    let scratch = Scratch::new();
+    let (a, b) = (HostLink::expect("mtk"), HostLink::expect("mtk"));
+    // What the thick DaemonSet does: the host's root bind-mounted into the daemon's own mount
+    // namespace (here at `hostroot`) as a slave of the host's mounts (Kubernetes' HostToContainer
+    // propagation: the network namespaces made later appear there too), and `--chroot-dir` naming it.
+    let (root, run) = (scratch.join("hostroot"), scratch.join("run"));
+    std::fs::create_dir(&root).unwrap();
+    let mut cmd = std::process::Command::new("unshare");
+    cmd.args(["--mount", "--propagation", "slave", "sh", "-c"])
+        .arg(r#"mount --rbind / "$1" && exec "$2" --chroot-dir "$1" --socket-dir "$3""#)
+        .arg("sh")
+        .arg(&root)
+        .arg(support::thick::daemon_bin())
+        .arg(&run);
+    let daemon = Daemon::spawn(cmd, &run);
+    assert_eq!(
+        std::fs::read_link(format!("/proc/{}/root", daemon.pid())).unwrap(),
+        root,
+        "the daemon's root"
+    );
+    // Every path of the call (binDir, cniDir, IPAM dataDir, CNI_NETNS) is the host's, as given.
+    let netns = Netns::new();
+    let pod = shim_pod(&netns);
+    let conf = daemon.shim_conf(&two_bridges(&scratch, &a, &b));
+    pod.call("ADD", &conf)
+        .expect_ok("ADD through the chrooted daemon");
+    let mut links = netns.links();
+    links.sort();
+    assert_eq!(links, ["eth0", "net0"]);
+    assert_eq!(scratch.files("cache").len(), 1);
+    pod.call("DEL", &conf).expect_ok("DEL");
+    assert!(netns.links().is_empty());
+    assert_eq!(scratch.leases("ipam"), Vec::<String>::new());
+
+    let bad = std::process::Command::new(support::thick::daemon_bin())
+        .args(["--chroot-dir", "/nonexistent-root", "--socket-dir"])
+        .arg(scratch.join("run2"))
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.contains("--chroot-dir: cannot change root to /nonexistent-root"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn without_a_daemon_the_shim_says_where_it_looked() {
     let scratch = Scratch::new();
     let socket_dir = scratch.join("nobody-here");

@@ -32,9 +32,15 @@ pub struct Daemon {
 impl Daemon {
     /// Starts a daemon on `socket_dir` with `args`, and waits (up to 20 s) until it answers.
     pub fn start(socket_dir: &Path, args: &[&str]) -> Daemon {
-        let log = socket_dir.with_extension("log");
         let mut cmd = Command::new(daemon_bin());
         cmd.arg("--socket-dir").arg(socket_dir).args(args);
+        Daemon::spawn(cmd, socket_dir)
+    }
+
+    /// Starts `cmd`, which runs a daemon on `socket_dir` (e.g. through a wrapper that `exec`s it),
+    /// and waits (up to 20 s) until it answers.
+    pub fn spawn(mut cmd: Command, socket_dir: &Path) -> Daemon {
+        let log = socket_dir.with_extension("log");
         cmd.stdin(Stdio::null()).stdout(Stdio::null());
         cmd.stderr(std::fs::File::create(&log).unwrap());
         let mut daemon = Daemon {
@@ -56,6 +62,11 @@ impl Daemon {
             std::thread::sleep(Duration::from_millis(20));
         }
         daemon
+    }
+
+    /// The daemon's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("the daemon runs").id()
     }
 
     /// The daemon's log so far.

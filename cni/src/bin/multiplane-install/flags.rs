@@ -19,10 +19,14 @@ the cluster network), then watches both and rewrites what changes until SIGTERM/
   --multus-master-cni-file-name=NAME the cluster network's file in the conf dir (default: the first)
   --multus-kubeconfig-file-host=PATH where the host sees the kubeconfig this writes
                                      (/etc/cni/net.d/multus.d/multus.kubeconfig)
-  --multus-bin-file=PATH             the multus binary to install (next to this program)
+  --multus-bin-file=PATH             the multus binary to install (next to this program;
+                                     multus-shim with --thick-plugin)
   --sriov-bin-file=PATH              the sriov binary to install (next to this program)
   --skip-multus-binary-copy[=BOOL]   do not install multus
   --skip-sriov-binary-copy[=BOOL]    do not install sriov
+  --thick-plugin[=BOOL]              install multus-shim and make 00-multus.conf call it: multus runs
+                                     in multus-daemon, which must serve the node (Multus's thick
+                                     plugin; docker/manifests/multus-thick.yaml)
   --cni-version=VERSION              cniVersion of the generated config (default: the cluster network's)
   --namespace-isolation[=BOOL]       namespaceIsolation
   --global-namespaces=NS,NS          globalNamespaces
@@ -62,6 +66,8 @@ pub struct Options {
     pub kubeconfig_host: PathBuf,
     /// The plugins to install: (binary name in the bin dir, source file).
     pub plugins: Vec<(&'static str, PathBuf)>,
+    /// `--thick-plugin`: the configuration's `type` is `multus-shim`.
+    pub thick_plugin: bool,
     /// `--cni-version`.
     pub cni_version: Option<String>,
     /// `--namespace-isolation`.
@@ -122,6 +128,7 @@ const BOOLEAN_FLAGS: &[&str] = &[
     "--namespace-isolation",
     "--cleanup-config-on-exit",
     "--once",
+    "--thick-plugin",
 ];
 
 /// Multus's log level names.
@@ -187,6 +194,7 @@ const FLAGS: &[&str] = &[
     "--service-account-dir",
     "--cleanup-config-on-exit",
     "--once",
+    "--thick-plugin",
 ];
 
 impl RawFlags {
@@ -229,13 +237,15 @@ impl RawFlags {
     }
 
     fn finish(self, exe_dir: &Path) -> Result<Options, FlagError> {
+        let thick_plugin = self.boolean("--thick-plugin")?;
+        let multus = if thick_plugin { "multus-shim" } else { "multus" };
         let plugin = |name: &'static str, file_flag: &str, skip_flag: &str| {
             let default = exe_dir.join(name);
             let source = self.path(file_flag, &default.to_string_lossy())?;
             Ok::<_, FlagError>((!self.boolean(skip_flag)?).then_some((name, source)))
         };
         let plugins: Vec<_> = [
-            plugin("multus", "--multus-bin-file", "--skip-multus-binary-copy")?,
+            plugin(multus, "--multus-bin-file", "--skip-multus-binary-copy")?,
             plugin("sriov", "--sriov-bin-file", "--skip-sriov-binary-copy")?,
         ]
         .into_iter()
@@ -275,6 +285,7 @@ impl RawFlags {
                 "/etc/cni/net.d/multus.d/multus.kubeconfig",
             )?,
             plugins,
+            thick_plugin,
             cni_version: self.text("--cni-version"),
             namespace_isolation: self.boolean("--namespace-isolation")?,
             global_namespaces: self.text("--global-namespaces"),
@@ -310,7 +321,11 @@ impl Options {
             must_exist("--cni-bin-dir", &self.cni_bin_dir, true)?;
         }
         for (name, source) in &self.plugins {
-            must_exist(&format!("--{name}-bin-file"), source, false)?;
+            let flag = match *name {
+                "sriov" => "--sriov-bin-file",
+                _ => "--multus-bin-file",
+            };
+            must_exist(flag, source, false)?;
         }
         must_exist("--cni-conf-dir", &self.cni_conf_dir, true)?;
         if let ConfSource::File(path) = &self.conf_source {
@@ -364,6 +379,9 @@ mod tests {
         assert!(e.problem.starts_with("/nonexistent-dir: "), "{e}");
         let e = flag_error(&["--cni-bin-dir=/", "--cni-conf-dir=/"]);
         assert_eq!(e.flag, "--multus-bin-file", "{e}");
+        let e = flag_error(&["--cni-bin-dir=/", "--cni-conf-dir=/", "--thick-plugin"]);
+        assert_eq!(e.flag, "--multus-bin-file", "{e}");
+        assert!(e.problem.starts_with("/nonexistent-exe-dir/multus-shim: "), "{e}");
         let e = flag_error(&[
             "--skip-multus-binary-copy",
             "--skip-sriov-binary-copy",

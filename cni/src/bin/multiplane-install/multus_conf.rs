@@ -66,7 +66,7 @@ fn capabilities(network: &Value) -> Map<String, Value> {
 pub fn generate(options: &Options, network_host_path: &Path, network: &Value) -> Value {
     let mut conf = json!({
         "name": NETWORK_NAME,
-        "type": "multus",
+        "type": if options.thick_plugin { "multus-shim" } else { "multus" },
         "kubeconfig": options.kubeconfig_host,
         "clusterNetwork": network_host_path,
     });

@@ -30,10 +30,15 @@ pub struct Options {
     pub kubeconfig: Option<PathBuf>,
     /// The node whose pods are watched (`--node-name`, else `MULTUS_NODE_NAME`); all pods when unset.
     pub node: Option<String>,
+    /// The host's root as mounted in the daemon's container (`--chroot-dir`, Multus's `chrootDir`):
+    /// the daemon changes its root to it before anything else, so that every path it is given —
+    /// the socket dir, kubeconfigs, `binDir`, `CNI_NETNS`, IPAM state, sysfs — and every delegate it
+    /// runs is the host's, as for the plugin binary the runtime runs.
+    pub chroot_dir: Option<PathBuf>,
 }
 
 impl Options {
-    /// Parses `[--socket-dir DIR] [--kubeconfig FILE] [--node-name NAME]`.
+    /// Parses `[--socket-dir DIR] [--kubeconfig FILE] [--node-name NAME] [--chroot-dir DIR]`.
     pub fn parse(
         args: impl IntoIterator<Item = String>,
         node_from_env: Option<String>,
@@ -42,6 +47,7 @@ impl Options {
             socket_dir: PathBuf::from(DEFAULT_SOCKET_DIR),
             kubeconfig: None,
             node: node_from_env.filter(|n| !n.is_empty()),
+            chroot_dir: None,
         };
         let mut args = args.into_iter();
         while let Some(flag) = args.next() {
@@ -54,6 +60,7 @@ impl Options {
                 "--socket-dir" => options.socket_dir = PathBuf::from(value()?),
                 "--kubeconfig" => options.kubeconfig = Some(PathBuf::from(value()?)),
                 "--node-name" => options.node = Some(value()?),
+                "--chroot-dir" => options.chroot_dir = Some(PathBuf::from(value()?)),
                 other => return Err(format!("unknown argument {other:?}")),
             }
         }
@@ -79,6 +86,11 @@ pub fn serve(options: &Options) -> Result<String, String> {
     signals
         .thread_block()
         .map_err(|e| format!("cannot block SIGTERM/SIGINT: {e}"))?;
+    if let Some(root) = &options.chroot_dir {
+        nix::unistd::chroot(root)
+            .and_then(|()| nix::unistd::chdir("/"))
+            .map_err(|e| format!("--chroot-dir: cannot change root to {}: {e}", root.display()))?;
+    }
 
     share_clients(options.node.clone());
     if let Some(kubeconfig) = &options.kubeconfig {
@@ -238,10 +250,13 @@ mod tests {
                 "/k",
                 "--node-name",
                 "b",
+                "--chroot-dir",
+                "/hostroot",
             ],
             Some("a"),
         )
         .unwrap();
+        assert_eq!(o.chroot_dir.as_deref(), Some(Path::new("/hostroot")));
         assert_eq!(o.socket_dir, Path::new("/tmp/m"));
         assert_eq!(o.kubeconfig.as_deref(), Some(Path::new("/k")));
         assert_eq!(o.node.as_deref(), Some("b"));
