@@ -457,6 +457,12 @@ impl Firewall {
         }
     }
 
+    /// True when some table rewrites the frames it allows.
+    #[inline]
+    pub(crate) fn rewrites(&self) -> bool {
+        self.rewrites
+    }
+
     /// The rewrite of allowed frames of the table at position `table` that arrived on `ingress`, if
     /// it changes anything.
     #[inline]

@@ -62,11 +62,11 @@ impl Worker {
     }
 }
 
-/// Judges the burst in `batch` and forwards it: prefetch the headers of all its frames, parse and
-/// classify every frame into its counter slot
-/// (one pass over the bytes, one rte_acl call per distinct table and IP version), count the burst
-/// (one counter update per run of equal slots, the I/O counters once), rewrite the allowed frames, free
-/// the dropped ones and send the rest. Nothing is allocated.
+/// Judges the burst in `batch` and forwards it: one pass over the mbufs (prefetch each frame's
+/// header, count it, note its length and whether it is chained), then parse and classify every
+/// frame into its counter slot (one rte_acl call per distinct table and IP version), count the burst
+/// (one counter update per run of equal slots, the I/O counters once), rewrite the allowed frames,
+/// free the dropped ones and send the rest. Nothing is allocated.
 fn forward(
     generation: &Generation,
     core: usize,
@@ -74,52 +74,64 @@ fn forward(
     lane: &mut Lane,
     batch: &mut MbufBatch,
 ) {
+    let firewall = &generation.firewall;
+    let ingress = lane.ingress;
+    let mut slots = [0u32; BURST_SIZE];
+    let mut lengths = [0u32; BURST_SIZE];
     let mut rx = PacketCount::default();
-    for m in batch.as_slice() {
+    let mut chained = false;
+    for (length, m) in lengths.iter_mut().zip(batch.as_slice()) {
         m.prefetch();
-        rx += one(m);
+        *length = m.pkt_len() as u32;
+        rx.bytes += *length as u64;
+        chained |= m.segments() > 1;
     }
+    rx.packets = batch.len() as u64;
     counters.rx.add_count(rx);
-    if batch.as_slice().iter().any(|m| m.segments() > 1) {
+    if chained {
         // Headers could straddle segments; the pool's data room is meant to prevent this.
         batch.retain(
             |m| m.segments() == 1,
             |m| counters.multi_segment.add(m.pkt_len()),
         );
+        for (length, m) in lengths.iter_mut().zip(batch.as_slice()) {
+            *length = m.pkt_len() as u32;
+        }
     }
-    let firewall = &generation.firewall;
-    let mut slots = [0u32; BURST_SIZE];
     {
         let mut frames: [&[u8]; BURST_SIZE] = [&[]; BURST_SIZE];
         for (frame, m) in frames.iter_mut().zip(batch.as_slice()) {
             *frame = m.data();
         }
-        firewall.judge_frames(lane.ingress, &frames[..batch.len()], &mut slots);
+        firewall.judge_frames(ingress, &frames[..batch.len()], &mut slots);
     }
     let rule_counters = &generation.counters[core];
     let mut run = (slots[0], PacketCount::default());
     let mut next = 0;
-    let ingress = lane.ingress;
     let mut dropped = MbufBatch::new();
     let mut allowed = PacketCount::default();
+    let rewrites = firewall.rewrites();
     batch.retain(
         |m| {
-            let slot = slots[next];
+            let (slot, bytes) = (slots[next], lengths[next] as u64);
             next += 1;
             if slot != run.0 {
                 rule_counters.add(run.0, run.1);
                 run = (slot, PacketCount::default());
             }
-            let frame = one(m);
-            run.1 += frame;
+            run.1.packets += 1;
+            run.1.bytes += bytes;
             let info = firewall.slot_info(slot);
             if info.action != Action::Allow {
                 return false;
             }
-            if let Some(rewrite) = firewall.rewrite(info.table, ingress) {
-                apply_rewrite(rewrite, m.data_mut());
+            if rewrites {
+                if let Some(rewrite) = firewall.rewrite(info.table, ingress) {
+                    apply_rewrite(rewrite, m.data_mut());
+                }
             }
-            allowed += frame;
+            allowed.packets += 1;
+            allowed.bytes += bytes;
             true
         },
         |m| {
