@@ -157,10 +157,30 @@ pub fn frame_kinds() -> Vec<FrameKind> {
     ]
 }
 
+/// The shortest Ethernet frame a NIC puts on a wire (without the FCS); it pads shorter ones with zeros.
+pub const WIRE_MIN_FRAME: usize = 60;
+
+/// The kinds as a NIC sends them: frames shorter than [`WIRE_MIN_FRAME`] padded with zeros (the ARP
+/// frames and the cut-off one), which is what a receiver on a real wire gets.
+pub fn wire_frame_kinds() -> Vec<FrameKind> {
+    let mut kinds = frame_kinds();
+    for k in &mut kinds {
+        if k.frame.len() < WIRE_MIN_FRAME {
+            k.frame.resize(WIRE_MIN_FRAME, 0);
+        }
+    }
+    kinds
+}
+
 /// Judges every kind with the reference model of `rules`.
 pub fn expectations(rules: &RuleSet) -> Vec<Expected> {
+    expectations_of(rules, frame_kinds())
+}
+
+/// Judges `kinds` (e.g. [`wire_frame_kinds`]) with the reference model of `rules`.
+pub fn expectations_of(rules: &RuleSet, kinds: Vec<FrameKind>) -> Vec<Expected> {
     let mut model = ReferenceModel::new(rules.clone());
-    frame_kinds()
+    kinds
         .into_iter()
         .map(|kind| {
             let (verdict, output) = model.process(kind.ingress, &kind.frame);
@@ -266,6 +286,40 @@ mod tests {
             "/../dataplane/tests/firewall_rules_vlan210.json"
         );
         parse_rule_file(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn wire_kinds_are_padded_to_the_minimum_and_otherwise_the_same() {
+        let (plain, wire) = (frame_kinds(), wire_frame_kinds());
+        assert_eq!(plain.len(), wire.len());
+        let mut padded = 0;
+        for (p, w) in plain.iter().zip(&wire) {
+            assert_eq!(
+                w.frame.len(),
+                p.frame.len().max(WIRE_MIN_FRAME),
+                "{}",
+                p.name
+            );
+            assert_eq!(&w.frame[..p.frame.len()], &p.frame[..], "{}", p.name);
+            assert!(
+                w.frame[p.frame.len()..].iter().all(|&b| b == 0),
+                "{}",
+                p.name
+            );
+            padded += usize::from(w.frame.len() > p.frame.len());
+        }
+        assert_eq!(
+            padded, 3,
+            "two ARP frames and the cut-off IPv4 header are runts"
+        );
+        let e = expectations_of(&seed_rules(), wire);
+        let arp = e.iter().find(|e| e.kind.name == "vlan 210 arp").unwrap();
+        assert_eq!(arp.action, Action::Allow);
+        assert_eq!(
+            arp.output.as_ref().map(Vec::len),
+            Some(WIRE_MIN_FRAME),
+            "padding passes through"
+        );
     }
 
     #[test]

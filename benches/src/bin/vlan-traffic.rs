@@ -9,15 +9,21 @@
 //! `--vlan-filter` asks the devices for the VLANs the rule file has tables for, as `vlan-firewall`
 //! does ([`dataplane::Port::set_vlan_filter`]): a VF receives tagged frames only of those VLANs.
 //!
-//! `vlan-traffic --rules FILE --list` only prints the kinds, one `kind <i> <Allow|Drop> <name> (<what
-//! decides>)` line each, as the rules' reference model judges them (for scripts that judge a run).
+//! `vlan-traffic --rules FILE --list [--wire]` only prints the kinds, one `kind <i> <Allow|Drop> <name>
+//! (<what decides>)` line each, as the rules' reference model judges them (for scripts that judge a
+//! run); `--wire` judges them as sent to PCI ports.
+//!
+//! On PCI ports the frames go out as a NIC puts them on a wire: padded with zeros to 60 bytes
+//! (`benches::traffic::wire_frame_kinds`), since the receiving NIC pads runts anyway.
 //!
 //! Exact phase: N frames of every kind, paced, then it waits until arrivals settle and prints one
 //! `kind <i> sent <n> arrived <m> unexpected <k>` line per kind and `exact done`. Then it reads a line
 //! from stdin: `load <seconds>` sends the mix as fast as it can for that long and prints
 //! `load seconds <s> sent <n> arrived <m>`; end of input exits.
 
-use benches::traffic::{expectations, match_arrival, Expected, KindTally};
+use benches::traffic::{
+    expectations, expectations_of, match_arrival, wire_frame_kinds, Expected, KindTally,
+};
 use dataplane::firewall::{parse_rule_file, Action, Side, TableKey};
 use dataplane::{
     EalBuilder, Mbuf, MbufBatch, Mempool, Port, PortConfig, RxQueue, TxQueue, BURST_SIZE,
@@ -26,7 +32,7 @@ use std::io::{BufRead, Write};
 use std::time::{Duration, Instant};
 
 const USAGE: &str =
-    "usage: vlan-traffic --rules FILE --port-a PORT --port-b PORT --count N [--file-prefix P] [--vlan-filter]\n       vlan-traffic --rules FILE --list";
+    "usage: vlan-traffic --rules FILE --port-a PORT --port-b PORT --count N [--file-prefix P] [--vlan-filter]\n       vlan-traffic --rules FILE --list [--wire]";
 
 /// Arrivals have settled when none came for this long.
 const SETTLE: Duration = Duration::from_millis(300);
@@ -272,7 +278,11 @@ fn open(
 fn run(o: Options) -> Result<(), String> {
     let text = std::fs::read_to_string(&o.rules).map_err(|e| format!("{}: {e}", o.rules))?;
     let rules = parse_rule_file(&text).map_err(|e| format!("{}: {e}", o.rules))?;
-    let expected = expectations(&rules);
+    let expected = if is_pci_address(&o.ifaces[0]) {
+        expectations_of(&rules, wire_frame_kinds())
+    } else {
+        expectations(&rules)
+    };
     let vlans: Vec<u16> = rules
         .tables
         .keys()
@@ -349,10 +359,15 @@ fn run(o: Options) -> Result<(), String> {
 }
 
 /// Prints every kind with what the rules' reference model makes of it.
-fn list_kinds(rules: &str) -> Result<(), String> {
+fn list_kinds(rules: &str, wire: bool) -> Result<(), String> {
     let text = std::fs::read_to_string(rules).map_err(|e| format!("{rules}: {e}"))?;
     let rules = parse_rule_file(&text).map_err(|e| format!("{rules}: {e}"))?;
-    for (i, e) in expectations(&rules).iter().enumerate() {
+    let expected = if wire {
+        expectations_of(&rules, wire_frame_kinds())
+    } else {
+        expectations(&rules)
+    };
+    for (i, e) in expected.iter().enumerate() {
         println!("kind {i} {:?} {} ({})", e.action, e.kind.name, e.decided_by);
     }
     Ok(())
@@ -360,11 +375,18 @@ fn list_kinds(rules: &str) -> Result<(), String> {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args.as_slice() {
-        [flag, rules, list] | [list, flag, rules] if flag == "--rules" && list == "--list" => {
-            list_kinds(rules)
+    let result = if args.iter().any(|a| a == "--list") {
+        let wire = args.iter().any(|a| a == "--wire");
+        match args.iter().position(|a| a == "--rules") {
+            Some(i) if args.len() == 3 + usize::from(wire) && i + 1 < args.len() => {
+                list_kinds(&args[i + 1], wire)
+            }
+            _ => Err(format!(
+                "--list takes --rules FILE and maybe --wire\n{USAGE}"
+            )),
         }
-        _ => parse(&args).and_then(run),
+    } else {
+        parse(&args).and_then(run)
     };
     if let Err(e) = result {
         eprintln!("vlan-traffic: {e}");

@@ -1,9 +1,12 @@
-//! `demo --lab`: the firewall story on real (emulated) SR-IOV VFs, the seed's Figure 3. Boots the lab
-//! guest (`cni/tests/lab`: QEMU's igb with SR-IOV, four PFs on two wires) under the lab's lock and
-//! runs its firewall scenario there: a pod gets two VFs in DPDK mode from `multus` + `sriov`,
-//! `vlan-firewall` runs on them by PCI address between a client pod and a server pod on VFs of the
-//! other PFs, allowed traffic passes and denied traffic does not, and CNI DEL returns the VFs. Shows
-//! the scenario's own lines, not the guest's boot.
+//! `demo --lab`: the demo's story on real (emulated) SR-IOV VFs, the seed's Figure 3 with its VLAN 210
+//! rules. Boots the lab guest (`cni/tests/lab`: QEMU's igb with SR-IOV, four PFs on two wires) under
+//! the lab's lock and runs its scenario `45-vlan-firewall` there: a pod gets two VFs in DPDK mode from
+//! `multus` + `sriov` and runs `vlan-firewall --vlan-filter` on them by PCI address; `vlan-traffic` on
+//! two VFs of the other PFs sends every frame kind of the plain demo (VLAN 210 allowed and denied,
+//! VLANs 211 and 100, untagged, malformed) across the wires, and kernel pods on VLAN 210 (the seed's
+//! sriov-vlanid-l2enable-conf) ping and talk HTTPS through it while telnet is dropped; the firewall's
+//! per-VLAN and per-rule counters are printed, and CNI DEL returns the VFs. Shows the scenario's own
+//! lines, not the guest's boot.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -12,7 +15,7 @@ use std::process::{Command, Stdio};
 const LAB: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../cni/tests/lab/run.sh");
 
 /// The scenario the demo runs in the guest.
-const SCENARIO: &str = "40-firewall-traffic";
+const SCENARIO: &str = "45-vlan-firewall";
 
 /// The lock every user of the lab takes: one guest at a time on this machine.
 const LOCK: &str = "/var/lock/multiplane-lab.lock";
@@ -24,7 +27,7 @@ pub fn run() -> Result<i32, String> {
              (QEMU 10 has the igb device with SR-IOV; cni/tests/lab/README.md)"
             .into());
     }
-    println!("multiplane demo --lab: the firewall pod on real VFs of QEMU's emulated igb NICs (the seed's Figure 3)");
+    println!("multiplane demo --lab: the VLAN 210 firewall pod on real VFs of QEMU's emulated igb NICs (the seed's Figure 3)");
     println!("  booting the lab guest (TCG, 2 vCPUs) under {LOCK}; this takes 1-3 minutes, longer if another lab run holds the lock");
     let mut child = Command::new("flock")
         .args([LOCK, LAB, SCENARIO])
@@ -59,7 +62,7 @@ pub fn run() -> Result<i32, String> {
     }
     let code = status.code().unwrap_or(1);
     if code == 0 {
-        println!("verdict: on real VFs too, allowed traffic arrived and denied traffic did not; CNI DEL gave the VFs back to igbvf");
+        println!("verdict: on real VFs too, allowed traffic arrived and denied traffic did not (VLANs 211 and 100 stopped at the VFs' VLAN filter); CNI DEL gave the VFs back to igbvf");
     } else {
         println!("verdict: FAILED (the lab exited {code}; its full console log is named above)");
     }
