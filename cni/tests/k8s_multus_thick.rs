@@ -151,3 +151,43 @@ fn a_pod_recreated_under_the_same_name_gets_its_own_networks() {
     assert!(netns.links().is_empty());
     w.assert_nothing_left();
 }
+
+#[test]
+fn a_rewritten_kubeconfig_gets_a_new_client() {
+    let w = World::new("thicktok");
+    let cbr = HostLink::expect("mtb");
+    w.nad("cbr", bridge_nad(&w, &cbr, "10.95.0.0/24"), json!({}));
+    // The installer renews the token in place: first a token the API server does not know.
+    let kubeconfig = w.cluster.kubeconfig_with_token(
+        &w.scratch.join("renewed.kubeconfig"),
+        &w.cluster.server,
+        "multus",
+        "not-a-token",
+    );
+    let (conf, _) = w.multus_conf(json!({"clusterNetwork": "cbr", "kubeconfig": kubeconfig}));
+    let daemon = Daemon::start(&w.scratch.join("run"), &[]);
+    let thick_conf = daemon.shim_conf(&conf);
+    let netns = Netns::new();
+    let shim = Pod {
+        binary: shim_bin(),
+        ..w.pod("renewed", json!({}), &netns)
+    };
+    let (code, msg) = shim
+        .call("ADD", &thick_conf)
+        .expect_err("ADD with a bad token");
+    assert_eq!(code, 110, "{msg}");
+    assert!(msg.contains("401"), "{msg}");
+    assert!(netns.links().is_empty());
+
+    // Rewritten with the admin token (a later modification time), the next call connects anew.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let token = w.cluster.token_of("admin");
+    w.cluster
+        .kubeconfig_with_token(&kubeconfig, &w.cluster.server, "multus", &token);
+    shim.call("ADD", &thick_conf)
+        .expect_ok("ADD after the renewal");
+    assert_eq!(netns.links(), ["eth0"]);
+    assert_eq!(status_summary(&w.network_status("renewed")).len(), 1);
+    shim.call("DEL", &thick_conf).expect_ok("DEL");
+    w.assert_nothing_left();
+}

@@ -6,7 +6,7 @@ use std::error::Error as StdError;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, Patch, PatchParams};
@@ -68,8 +68,9 @@ static SHARED: OnceLock<SharedClients> = OnceLock::new();
 struct SharedClients {
     /// Watch only the pods of this node (`spec.nodeName`); every pod when `None`.
     node: Option<String>,
-    /// `None` is the in-cluster service account.
-    clients: Mutex<HashMap<Option<PathBuf>, Arc<Kube>>>,
+    /// By kubeconfig (`None`: the in-cluster service account), with the kubeconfig's modification
+    /// time when the client was made.
+    clients: Mutex<HashMap<Option<PathBuf>, (Option<SystemTime>, Arc<Kube>)>>,
 }
 
 /// Makes this process keep one client per credentials, each with watch caches of the pods of `node`
@@ -89,13 +90,20 @@ impl Kube {
         let Some(shared) = SHARED.get() else {
             return Kube::connect(credentials).map(Arc::new);
         };
-        let key = match credentials {
-            Credentials::Kubeconfig(path) => Some(path.to_path_buf()),
-            Credentials::InCluster => None,
+        let (key, written) = match credentials {
+            Credentials::Kubeconfig(path) => (
+                Some(path.to_path_buf()),
+                std::fs::metadata(path).and_then(|m| m.modified()).ok(),
+            ),
+            Credentials::InCluster => (None, None),
         };
         let mut clients = shared.clients.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(kube) = clients.get(&key) {
-            return Ok(Arc::clone(kube));
+        // A kubeconfig rewritten since (the installer renews its token) gets a new client; calls
+        // still using the old one finish with it.
+        if let Some((made_from, kube)) = clients.get(&key) {
+            if *made_from == written {
+                return Ok(Arc::clone(kube));
+            }
         }
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -110,7 +118,7 @@ impl Kube {
             shared.node.as_deref(),
         ));
         let kube = Arc::new(kube);
-        clients.insert(key, Arc::clone(&kube));
+        clients.insert(key, (written, Arc::clone(&kube)));
         Ok(kube)
     }
 

@@ -38,7 +38,8 @@ pub struct Options {
 }
 
 impl Options {
-    /// Parses `[--socket-dir DIR] [--kubeconfig FILE] [--node-name NAME] [--chroot-dir DIR]`.
+    /// Parses `[--socket-dir DIR] [--kubeconfig FILE] [--node-name NAME] [--chroot-dir DIR]`, each
+    /// also as `--flag=VALUE`.
     pub fn parse(
         args: impl IntoIterator<Item = String>,
         node_from_env: Option<String>,
@@ -50,9 +51,16 @@ impl Options {
             chroot_dir: None,
         };
         let mut args = args.into_iter();
-        while let Some(flag) = args.next() {
+        while let Some(arg) = args.next() {
+            // `--flag VALUE` or `--flag=VALUE`.
+            let (flag, inline) = match arg.split_once('=') {
+                Some((flag, value)) => (flag.to_string(), Some(value.to_string())),
+                None => (arg, None),
+            };
             let mut value = || {
-                args.next()
+                inline
+                    .clone()
+                    .or_else(|| args.next())
                     .filter(|v| !v.is_empty())
                     .ok_or_else(|| format!("{flag}: needs a value"))
             };
@@ -250,8 +258,7 @@ mod tests {
                 "/k",
                 "--node-name",
                 "b",
-                "--chroot-dir",
-                "/hostroot",
+                "--chroot-dir=/hostroot",
             ],
             Some("a"),
         )
@@ -267,6 +274,10 @@ mod tests {
         assert_eq!(
             parse(&["--node-name"], None).unwrap_err(),
             "--node-name: needs a value"
+        );
+        assert_eq!(
+            parse(&["--socket-dir="], None).unwrap_err(),
+            "--socket-dir: needs a value"
         );
         assert_eq!(
             parse(&["--socket"], None).unwrap_err(),
