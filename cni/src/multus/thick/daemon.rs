@@ -97,7 +97,12 @@ pub fn serve(options: &Options) -> Result<String, String> {
     if let Some(root) = &options.chroot_dir {
         nix::unistd::chroot(root)
             .and_then(|()| nix::unistd::chdir("/"))
-            .map_err(|e| format!("--chroot-dir: cannot change root to {}: {e}", root.display()))?;
+            .map_err(|e| {
+                format!(
+                    "--chroot-dir: cannot change root to {}: {e}",
+                    root.display()
+                )
+            })?;
     }
 
     share_clients(options.node.clone());
