@@ -57,13 +57,13 @@ fi
 # The programs, as the README builds them.
 step=$(date +%s)
 cd "$repo"
-"${CARGO:-cargo}" build --release -p cni --bin multus --bin sriov --bin multiplane-install \
+"${CARGO:-cargo}" build --release -p cni --bin multus --bin multus-shim --bin multus-daemon --bin sriov --bin multiplane-install \
   -p dataplane --bin vlan-firewall --bin port-info
 release=$target/release
 say "release binaries built in $(elapsed "$step")"
 bin=$out/bin
 mkdir -p "$bin"
-for b in multus sriov multiplane-install vlan-firewall port-info; do
+for b in multus multus-shim multus-daemon sriov multiplane-install vlan-firewall port-info; do
   strip --strip-debug -o "$bin/$b" "$release/$b"
 done
 
@@ -101,7 +101,7 @@ build() {
 }
 installer_tag=$(version_of cni)
 vnf_tag=$(version_of dataplane)
-build installer "$installer_tag" multus sriov multiplane-install
+build installer "$installer_tag" multus multus-shim multus-daemon sriov multiplane-install
 build vnf "$vnf_tag" vlan-firewall port-info
 
 step=$(date +%s)

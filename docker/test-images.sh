@@ -3,7 +3,9 @@
 # alone (root):
 #   installer: run as the DaemonSet runs it against a temporary host root, it leaves the plugins
 #              (identical to the release binaries, runnable on the host), 00-multus.conf wrapping the
-#              host's first CNI config and the service account's kubeconfig; the image holds no shell.
+#              host's first CNI config and the service account's kubeconfig; with multus-thick.yaml's
+#              arguments, multus-shim and a configuration calling it; multus-daemon runs; the image
+#              holds no shell.
 #   vnf:       the EAL starts with every driver the image ships (port-info on net_null), the PMD
 #              directory has the issue's drivers and no others, the entrypoint takes the ports from
 #              VNF_PORTS, the network-status device-info, NPWG device-info files and PCIDEVICE_*, and
@@ -62,10 +64,28 @@ kubeconfig=$host/etc/cni/net.d/multus.d/multus.kubeconfig
 check "the kubeconfig holds the service account's token and the service address" jq -e >/dev/null '
   .users[0].user.token == "image-test-token" and .clusters[0].cluster.server == "https://10.96.0.1:443"' "$kubeconfig"
 check "the kubeconfig is private" test "$(stat -c %a "$kubeconfig")" = 600
+# The thick plugin (multus-thick.yaml): its install container's arguments put multus-shim in place
+# of multus, and the daemon container's program is in the image.
+thick=$work/thick
+mkdir -p "$thick/opt/cni/bin" "$thick/etc/cni/net.d"
+cp "$host/etc/cni/net.d/10-bridge.conflist" "$thick/etc/cni/net.d/"
+mapfile -t thick_args < <(sed -n 's/^ *- \(--[a-z-]*=.*\)$/\1/p' "$here/manifests/multus-thick.yaml")
+buildah run --isolation chroot \
+  -v "$thick/opt/cni/bin:/host/opt/cni/bin" -v "$thick/etc/cni/net.d:/host/etc/cni/net.d" \
+  -v "$work/sa:/var/run/secrets/kubernetes.io/serviceaccount:ro" \
+  --env KUBERNETES_SERVICE_HOST=10.96.0.1 --env KUBERNETES_SERVICE_PORT=443 \
+  "$installer" -- /usr/src/multiplane/bin/multiplane-install "${thick_args[@]}" --once 2> "$work/thick.log" ||
+  { cat "$work/thick.log" >&2; fail "the installer image ran with multus-thick.yaml's arguments"; }
+check "thick: multus-shim and sriov installed, identical to the image's binaries" \
+  sh -c "cmp -s '$BIN_DIR/multus-shim' '$thick/opt/cni/bin/multus-shim' && cmp -s '$BIN_DIR/sriov' '$thick/opt/cni/bin/sriov' && test ! -e '$thick/opt/cni/bin/multus'"
+check "thick: 00-multus.conf calls multus-shim" \
+  jq -e '.type == "multus-shim" and .clusterNetwork == "/etc/cni/net.d/10-bridge.conflist"' "$thick/etc/cni/net.d/00-multus.conf" >/dev/null
+daemon_usage=$(buildah run --isolation chroot "$installer" -- /usr/src/multiplane/bin/multus-daemon --no-such-flag 2>&1 >/dev/null || true)
+check "thick: the image's multus-daemon runs and names a bad flag" grep -q 'unknown argument "--no-such-flag"' <<<"$daemon_usage"
 root=$(buildah mount "$installer")
 check "the installer image has no shell" test ! -e "$root/bin/sh"
 check "the installer image holds only the programs and their libraries ($(find "$root" -type f | wc -l) files)" \
-  test "$(find "$root" -type f | wc -l)" -le 12
+  test "$(find "$root" -type f | wc -l)" -le 14
 
 # --- vnf: drivers -------------------------------------------------------------------------------
 root=$(buildah mount "$vnf")

@@ -17,46 +17,6 @@ use support::{unique, HostLink, Scratch};
 const ROUNDS: usize = 3;
 const PODS_PER_ROUND: usize = 3;
 
-/// The name of the network containerd uses for new sandboxes, from `crictl info`.
-fn runtime_network(node: &Node) -> Option<String> {
-    let info: Value = serde_json::from_str(&node.crictl(&["info"])).unwrap();
-    info["cniconfig"]["Networks"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|n| n["Config"]["Name"].as_str())
-        .find(|n| *n != "cni-loopback")
-        .map(str::to_string)
-}
-
-/// Puts the installer on the node (`on`) or off it, through the DaemonSet's nodeSelector, and waits until
-/// containerd uses the network that leaves.
-fn installer(node: &Node, on: bool) {
-    let mut daemonset = installer_objects(node)
-        .into_iter()
-        .find(|d| d["kind"] == "DaemonSet")
-        .unwrap();
-    if !on {
-        // Applied without it again, the field is dropped (the tests' field manager owns it).
-        daemonset["spec"]["template"]["spec"]["nodeSelector"] =
-            json!({"multiplane.test/installer": "off"});
-    }
-    node.cluster.apply(None, daemonset);
-    let want = if on {
-        "multus-cni-network"
-    } else {
-        "node-bridge"
-    };
-    wait_for(&format!("containerd's network {want}"), || {
-        runtime_network(node).as_deref() == Some(want)
-    });
-    if on {
-        wait_for("the installer's pod Running", || {
-            installer_pod(node).is_some()
-        });
-    }
-}
-
 /// Creates one pod, waits until Ready (timed), checks its interfaces, deletes it.
 fn timed_pod(node: &Node, ns: &str, annotations: Value, interfaces: &[&str]) -> Duration {
     let name = unique("l");
@@ -109,7 +69,7 @@ fn pod_ready_latency_multus_with_two_delegates_against_bridge_alone() {
         total.1 += after.1 - before.1;
     };
     for _ in 0..ROUNDS {
-        installer(&node, false);
+        multus_daemonset(&node, installer_objects(&node), false);
         let before = run_sandbox(&node);
         for _ in 0..PODS_PER_ROUND {
             alone.push(timed_pod(
@@ -120,7 +80,7 @@ fn pod_ready_latency_multus_with_two_delegates_against_bridge_alone() {
             ));
         }
         add(&mut alone_sandbox, before, run_sandbox(&node));
-        installer(&node, true);
+        multus_daemonset(&node, installer_objects(&node), true);
         let before = run_sandbox(&node);
         for _ in 0..PODS_PER_ROUND {
             multus.push(timed_pod(

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Stops the node tier that up.sh started in STATE: the scheduler, the controller manager, kubelet, then
 # every pod sandbox through containerd's CRI (so the CNI DEL of each runs), containerd, any runc shim of
-# this containerd left behind, the mounts under STATE, kubelet's cgroups, /var/lib/kubelet if up.sh made
-# it, and the control plane.
+# this containerd left behind, the mounts under STATE, kubelet's cgroups, /var/lib/kubelet and the root
+# mount's shared propagation if up.sh made them, and the control plane.
 # Safe to run twice.
 # Usage: down.sh STATE_DIR
 set -uo pipefail
@@ -46,5 +46,7 @@ done
 
 # /var/lib/kubelet, if up.sh made it (kubelet's device plugins' directory, the PodResources link).
 [ -f "$state/made-var-lib-kubelet" ] && rm -rf /var/lib/kubelet && rm "$state/made-var-lib-kubelet"
+# The root mount's propagation, if up.sh made it shared.
+[ -f "$state/made-root-shared" ] && mount --make-private / && rm "$state/made-root-shared"
 
 "$here/../k8s/down.sh" "$state/k8s"

@@ -190,6 +190,14 @@ if [ ! -e /var/lib/kubelet ]; then
 elif [ ! -e /var/lib/kubelet/pod-resources ]; then
   echo "node tier: /var/lib/kubelet exists; its pod-resources is not linked to this node's kubelet" >&2
 fi
+# A hostPath volume with mountPropagation (multus-thick.yaml mounts the host's / with HostToContainer,
+# so that new pod network namespaces appear in the daemon's container) needs the host path's mount to
+# be shared or a slave; systemd makes / shared at boot, this machine's init leaves it private. Made
+# shared (that mount alone) for the tier's life; down.sh makes it private again.
+if ! awk '$5 == "/" {print $7}' /proc/self/mountinfo | grep -q '^shared:'; then
+  mount --make-shared /
+  touch "$state/made-root-shared"
+fi
 "$here/daemon.sh" "$state" start kubelet
 "$here/daemon.sh" "$state" start controller-manager
 "$here/daemon.sh" "$state" start scheduler

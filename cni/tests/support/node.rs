@@ -386,7 +386,20 @@ pub fn manifest(name: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// The installer's objects of `docker/manifests/installer.yaml`, its DaemonSet made to fit this node:
+/// The installer's objects of `docker/manifests/installer.yaml`, made to fit this node
+/// ([`daemonset_objects`]).
+pub fn installer_objects(node: &Node) -> Vec<Value> {
+    daemonset_objects(node, "installer.yaml")
+}
+
+/// The objects of `docker/manifests/multus-thick.yaml` (the thick plugin), made to fit this node
+/// ([`daemonset_objects`]; its daemon container needs nothing: it changes its root to the host's).
+pub fn thick_objects(node: &Node) -> Vec<Value> {
+    daemonset_objects(node, "multus-thick.yaml")
+}
+
+/// The objects of a manifest under `docker/manifests` whose DaemonSet's first container is the
+/// installer, that DaemonSet made to fit this node:
 /// - its hostPath volumes and the host paths in its arguments name the node's private CNI dirs (the
 ///   manifest's `/opt/cni/bin` and `/etc/cni/net.d` are the machine's own, which the tier never touches);
 /// - multus logs at `verbose` into the tier's log directory and looks for delegates in the node's bin dir;
@@ -395,16 +408,16 @@ pub fn manifest(name: &str) -> String {
 /// - it reaches the API server directly (`KUBERNETES_SERVICE_HOST`/`_PORT` in its spec, which win over
 ///   kubelet's service variables): there is no kube-proxy on this node to serve the `kubernetes`
 ///   Service's cluster IP, which the installer would otherwise write into multus's kubeconfig.
-pub fn installer_objects(node: &Node) -> Vec<Value> {
+pub fn daemonset_objects(node: &Node, file: &str) -> Vec<Value> {
     let (bin, conf) = (
         node.cni_bin.display().to_string(),
         node.cni_conf.display().to_string(),
     );
-    let mut docs = super::k8s::yaml_documents(&manifest("installer.yaml"));
+    let mut docs = super::k8s::yaml_documents(&manifest(file));
     let daemonset = docs
         .iter_mut()
         .find(|d| d["kind"] == "DaemonSet")
-        .expect("installer.yaml has a DaemonSet");
+        .unwrap_or_else(|| panic!("{file} has a DaemonSet"));
     let pod = &mut daemonset["spec"]["template"]["spec"];
     for volume in pod["volumes"]
         .as_array_mut()
@@ -414,7 +427,9 @@ pub fn installer_objects(node: &Node) -> Vec<Value> {
         match path.as_str() {
             Some("/opt/cni/bin") => *path = json!(bin),
             Some("/etc/cni/net.d") => *path = json!(conf),
-            other => panic!("installer.yaml: unexpected hostPath volume {other:?}"),
+            // The host's root (the thick daemon's): the node's dirs are in it.
+            Some("/") => {}
+            other => panic!("{file}: unexpected hostPath volume {other:?}"),
         }
     }
     pod["volumes"].as_array_mut().unwrap().push(json!({"name": "kube-api-access", "projected": {
@@ -452,10 +467,76 @@ pub fn installer_objects(node: &Node) -> Vec<Value> {
     docs
 }
 
+/// The name of the network containerd uses for new sandboxes, from `crictl info`.
+pub fn runtime_network(node: &Node) -> Option<String> {
+    let info: Value = serde_json::from_str(&node.crictl(&["info"])).unwrap();
+    info["cniconfig"]["Networks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|n| n["Config"]["Name"].as_str())
+        .find(|n| *n != "cni-loopback")
+        .map(str::to_string)
+}
+
+/// Puts the DaemonSet of `objects` ([`installer_objects`] or [`thick_objects`]) on the node (`on`) or
+/// off it, through its nodeSelector, and waits until containerd uses the network that arrives
+/// (multus's) or the one that is left when its pod removed 00-multus.conf on exit (the node's bridge).
+pub fn multus_daemonset(node: &Node, objects: Vec<Value>, on: bool) {
+    let mut daemonset = None;
+    for object in objects {
+        if object["kind"] == "DaemonSet" {
+            daemonset = Some(object);
+        } else if on {
+            node.cluster.apply(None, object);
+        }
+    }
+    let mut daemonset = daemonset.expect("the objects hold a DaemonSet");
+    let app = format!(
+        "app={}",
+        daemonset["spec"]["selector"]["matchLabels"]["app"]
+            .as_str()
+            .expect("the DaemonSet selects by app")
+    );
+    if !on {
+        // Applied without it again, the field is dropped (the tests' field manager owns it).
+        daemonset["spec"]["template"]["spec"]["nodeSelector"] =
+            json!({"multiplane.test/installer": "off"});
+    }
+    node.cluster.apply(None, daemonset);
+    let want = if on {
+        "multus-cni-network"
+    } else {
+        "node-bridge"
+    };
+    wait_for(&format!("containerd's network {want}"), || {
+        runtime_network(node).as_deref() == Some(want)
+    });
+    if on {
+        wait_for(&format!("the pod of {app} Running"), || {
+            running_pod(node, &app).is_some()
+        });
+    } else {
+        wait_for(&format!("no pod of {app} on the node"), || {
+            let api: Api<KubePod> = Api::namespaced(node.cluster.client.clone(), "kube-system");
+            let params = kube::api::ListParams::default().labels(&app);
+            let pods = node.cluster.block_on(api.list(&params)).expect("list pods");
+            pods.items.iter().all(|p| {
+                p.spec.as_ref().and_then(|s| s.node_name.as_deref()) != Some(node.name.as_str())
+            })
+        });
+    }
+}
+
 /// The installer DaemonSet's pod on this node, once it is Running (`None` while there is none).
 pub fn installer_pod(node: &Node) -> Option<Value> {
+    running_pod(node, "app=multiplane-install")
+}
+
+/// The kube-system pod with `label` on this node, once it is Running (`None` while there is none).
+pub fn running_pod(node: &Node, label: &str) -> Option<Value> {
     let api: Api<KubePod> = Api::namespaced(node.cluster.client.clone(), "kube-system");
-    let params = kube::api::ListParams::default().labels("app=multiplane-install");
+    let params = kube::api::ListParams::default().labels(label);
     let pods = node
         .cluster
         .block_on(api.list(&params))
@@ -594,7 +675,8 @@ impl DevicePlugin {
                     .cluster
                     .get("v1", "Node", None, &node.name)
                     .expect("the Node");
-                n["status"]["allocatable"][resource].as_str() == Some(devices.len().to_string().as_str())
+                n["status"]["allocatable"][resource].as_str()
+                    == Some(devices.len().to_string().as_str())
             },
         );
         plugin
