@@ -62,10 +62,17 @@ gen_b_conf=$(sriov_conf outside-b "${pfs[3]}" 0 "$seed_dst_mac" "$dpdk")
 gen_a=$(vf_bdf "${pfs[2]}" 0) gen_b=$(vf_bdf "${pfs[3]}" 0)
 
 for pod in firewall outside; do ip netns add "$pod"; done
-fw_result=$(cni multus ADD firewall /run/netns/firewall eth0 <<<"$fw_conf") || fail "firewall pod ADD: $fw_result"
+# add POD NETNS IFNAME CONFIG...: a CNI ADD whose log lines go to /tmp/cni.log (shown if it fails).
+add() {
+  local pod=$1 ifname=$2 plugin=$3 out
+  out=$(cni "$plugin" ADD "$pod" "/run/netns/$pod" "$ifname" <<<"$4" 2>>/tmp/cni.log) ||
+    fail "$pod pod ADD $ifname: $out $(cat /tmp/cni.log)"
+  echo "$out"
+}
+fw_result=$(add firewall eth0 multus "$fw_conf")
 expect_eq "$(pci_driver "$fw_a") $(pci_driver "$fw_b")" "vfio-pci vfio-pci" "firewall VFs $fw_a (net0) and $fw_b (north) on vfio-pci"
-cni sriov ADD outside /run/netns/outside gen-a <<<"$gen_a_conf" >/dev/null || fail "outside pod ADD gen-a failed"
-cni sriov ADD outside /run/netns/outside gen-b <<<"$gen_b_conf" >/dev/null || fail "outside pod ADD gen-b failed"
+add outside gen-a sriov "$gen_a_conf" >/dev/null
+add outside gen-b sriov "$gen_b_conf" >/dev/null
 expect_eq "$(pci_driver "$gen_a") $(pci_driver "$gen_b")" "vfio-pci vfio-pci" "generator VFs $gen_a and $gen_b on vfio-pci"
 
 ip netns exec firewall "$LAB_BIN/vlan-firewall" -l 0-1 --in-memory -a "$fw_a" -a "$fw_b" -- \
@@ -124,8 +131,9 @@ vlan_conf() {
 client_conf=$(vlan_conf vlan210-client "${pfs[2]}" "$outside_mac")
 server_conf=$(vlan_conf vlan210-server "${pfs[3]}" "$seed_dst_mac")
 for pod in client server; do ip netns add "$pod"; done
-cni sriov ADD client /run/netns/client net1 <<<"$client_conf" >/dev/null || fail "client pod ADD failed"
-cni sriov ADD server /run/netns/server net1 <<<"$server_conf" >/dev/null || fail "server pod ADD failed"
+echo "kernel pods on VLAN 210 through their PFs (sriov \"vlan\": 210) talk through the firewall pod:"
+add client net1 sriov "$client_conf" >/dev/null
+add server net1 sriov "$server_conf" >/dev/null
 ip -n client addr add 10.56.217.1/24 dev net1
 ip -n server addr add 10.56.217.2/24 dev net1
 expect_match "$(pf_vf_line "${pfs[2]}" 1)" "link/ether $outside_mac .*vlan 210" "client VF: MAC and VLAN 210 set through ${pfs[2]}"
