@@ -4,7 +4,8 @@
 # The guest console is shown live and kept in $LAB_LOG. Usage: boot.sh COMMAND [ARGS...]
 # Reads LAB_KERNEL/LAB_INITRD (default: the env file prepare.sh wrote); every LAB_* variable in the
 # environment is passed to COMMAND. LAB_TIMEOUT (s) bounds the whole boot; a hung guest is killed and
-# boot.sh exits 75 (so that run.sh can boot it once more).
+# boot.sh exits 75, as it does when QEMU aborts on an assertion of its own (so that run.sh can boot it
+# once more).
 # Wires (QEMU hubs): PF0 and PF2 share wire A, PF1 and PF3 share wire B, so a two-port VNF on VFs of
 # PF0 and PF1 sits between endpoints on PF2 and PF3 (scenario 40-firewall-traffic).
 set -euo pipefail
@@ -47,6 +48,11 @@ result=$(sed -n 's/^RESULT=\([0-9][0-9]*\)$/\1/p' "$LAB_LOG" | tail -1)
 if [ -z "$result" ]; then
   if [ "$qemu_rc" = 124 ] || [ "$qemu_rc" = 137 ]; then
     echo "lab: FAILED: guest hung, killed after ${timeout_s}s (log: $LAB_LOG)" >&2
+    exit 75
+  elif [ "$qemu_rc" = 134 ] && grep -q '^qemu-system-x86_64: .*Assertion' "$LAB_LOG"; then
+    # QEMU's own bug, seen once in scenario 45 while DPDK mapped memory through the vIOMMU
+    # (physmem.c iotlb_to_section: section_index < d->map.sections_nb, multi-threaded TCG).
+    echo "lab: FAILED: QEMU aborted on its own assertion: $(grep -m1 '^qemu-system-x86_64: .*Assertion' "$LAB_LOG") (log: $LAB_LOG)" >&2
     exit 75
   else
     echo "lab: FAILED: guest ended without a RESULT line, qemu exit $qemu_rc (log: $LAB_LOG)" >&2

@@ -155,3 +155,15 @@ expect_vf_home() {
   if pf_vf_line "$pf" "$i" | grep -q ' vlan '; then fail "$pf VF $i still has a VLAN: $(pf_vf_line "$pf" "$i")"; fi
   ok "$pf VF $i has no VLAN"
 }
+
+# Stops the vlan-firewall of $fw_pid (SIGINT, SIGKILL after 10 s) and shows the end of what it said
+# (/tmp/firewall.out). The firewall scenarios trap it on EXIT while it runs: whatever fails, a VF that a
+# process still holds through vfio cannot be removed, and the lab's reset would wait for it forever.
+stop_firewall() {
+  kill -INT "$fw_pid" 2>/dev/null || return 0
+  for _ in $(seq 50); do kill -0 "$fw_pid" 2>/dev/null || break; sleep 0.2; done
+  kill -KILL "$fw_pid" 2>/dev/null || true
+  wait "$fw_pid" 2>/dev/null || true
+  echo "vlan-firewall said (the end):"
+  tail -40 /tmp/firewall.out || true
+}

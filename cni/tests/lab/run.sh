@@ -29,7 +29,7 @@ if [ $rc -eq 75 ]; then
   # the console), the guest wedges and every scenario times out. That is the emulator, not a scenario
   # result, so the guest is booted once more; its first log is kept beside the new one.
   mv "$LAB_LOG" "$LAB_LOG.hung"
-  echo "lab: the guest hung (an emulator vCPU stall, log: $LAB_LOG.hung); booting it once more" >&2
+  echo "lab: the emulator failed (a hung guest or a QEMU assertion, log: $LAB_LOG.hung); booting it once more" >&2
   "$here/boot.sh" "$here/run-scenarios.sh" "$@"
   rc=$?
 fi

@@ -69,6 +69,7 @@ EOF
 ip netns exec firewall "$LAB_BIN/vlan-firewall" -l 0-1 --in-memory -a "$fw_a" -a "$fw_b" -- \
   --rules "$rules" --port-a "$fw_a" --port-b "$fw_b" --stats-interval 0 >/tmp/firewall.out 2>&1 &
 fw_pid=$!
+trap stop_firewall EXIT
 wait_until 90 "ping from client to server through the firewall" \
   ip netns exec client ping -c 1 -W 1 10.77.0.2
 check "3 more pings" ip netns exec client ping -c 3 -i 0.2 -W 2 10.77.0.2
@@ -86,6 +87,7 @@ check_not "TCP to 5002 is dropped" ip netns exec client nc -z -w 3 10.77.0.2 500
 expect_eq "$(cat /tmp/server.5002)" "" "nothing reached the server on 5002"
 kill "${listeners[@]}" 2>/dev/null || true
 
+trap - EXIT
 kill -INT "$fw_pid"
 wait "$fw_pid" || fail "vlan-firewall exited with $?: $(cat /tmp/firewall.out)"
 out=$(cat /tmp/firewall.out)

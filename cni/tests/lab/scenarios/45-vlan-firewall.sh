@@ -79,16 +79,6 @@ ip netns exec firewall "$LAB_BIN/vlan-firewall" -l 0-1 --in-memory -a "$fw_a" -a
   --rules "$rules" --port-a "$fw_a" --port-b "$fw_b" --vlan-filter --stats-interval 1 \
   >"/tmp/firewall.out" 2>&1 &
 fw_pid=$!
-# Whatever fails from here on, stop the firewall (a VF that a process holds through vfio cannot be
-# removed: the lab's reset would wait for it forever) and show what it said.
-stop_firewall() {
-  kill -INT "$fw_pid" 2>/dev/null || return 0
-  for _ in $(seq 50); do kill -0 "$fw_pid" 2>/dev/null || break; sleep 0.2; done
-  kill -KILL "$fw_pid" 2>/dev/null || true
-  wait "$fw_pid" 2>/dev/null || true
-  echo "vlan-firewall said (the end):"
-  tail -40 /tmp/firewall.out || true
-}
 trap stop_firewall EXIT
 wait_until 60 "vlan-firewall asks both VFs for VLAN 210" grep -q 'device VLAN filter \[210\]' /tmp/firewall.out
 # Its first stats line comes once both ports run.
