@@ -71,6 +71,9 @@ pub(crate) struct Layout {
     src_at: Option<usize>,
     dst_at: Option<usize>,
     ports_at: Option<usize>,
+    /// True for the narrow IPv4 layout with every field (DPDK's 5-tuple shape): class byte, source at 4,
+    /// destination at 8, ports at 12, the layout most tables get, written without per-field checks.
+    five_tuple_v4: bool,
     fields: Vec<FieldDef>,
 }
 
@@ -119,7 +122,11 @@ impl Layout {
             fields.push(field(FieldKind::Range, 2, input, offset + 2));
         }
         debug_assert!(fields.len() <= MAX_FIELDS);
+        let five_tuple_v4 = family == Family::V4
+            && narrow
+            && (src_at, dst_at, ports_at) == (Some(4), Some(8), Some(12));
         Layout {
+            five_tuple_v4,
             family,
             codes: narrow.then_some(codes),
             src_at,
@@ -202,6 +209,14 @@ impl Layout {
         let mut bits = if side == Side::B { SIDE_B } else { 0 };
         if f.has_ports {
             bits |= HAS_PORTS;
+        }
+        if let (true, Some(codes)) = (self.five_tuple_v4, &self.codes) {
+            k[0] = codes[f.protocol as usize] << 2 | bits;
+            k[4..8].copy_from_slice(&f.src[..4]);
+            k[8..12].copy_from_slice(&f.dst[..4]);
+            k[12..14].copy_from_slice(&f.ports[0].to_be_bytes());
+            k[14..16].copy_from_slice(&f.ports[1].to_be_bytes());
+            return;
         }
         match &self.codes {
             Some(codes) => k[0] = codes[f.protocol as usize] << 2 | bits,
@@ -337,6 +352,41 @@ mod tests {
         let layout = Layout::new(Family::V4, rules.iter());
         assert!(layout.is_narrow());
         assert_eq!(layout.tests(&left_out), layout.tests(&spelled));
+    }
+
+    #[test]
+    fn the_five_tuple_layout_is_dpdks_and_its_keys_hold_every_field() {
+        let mut rule = Rule::new(Action::Allow);
+        rule.protocol = Some(17);
+        rule.src = Some(prefix("10.0.0.0", 8));
+        rule.dst = Some(prefix("192.168.1.0", 24));
+        rule.dport = Some(PortRange { lo: 53, hi: 53 });
+        let layout = Layout::new(Family::V4, [rule].iter());
+        assert!(layout.five_tuple_v4);
+        let offsets: Vec<u8> = layout.fields().iter().map(|f| f.offset).collect();
+        assert_eq!(offsets, [0, 4, 8, 12, 14]);
+        let f = FlowFields {
+            ip_version: 4,
+            protocol: 17,
+            has_ports: true,
+            ports: [4000, 53],
+            src: [10, 1, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+            dst: [192, 168, 1, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+            ..FlowFields::EMPTY
+        };
+        let mut key = Key([0xee; crate::firewall::acl::KEY_BYTES]);
+        layout.write_key(Side::B, &f, &mut key);
+        // Class: UDP's code 1, side B, has ports; bytes 1-3 are not written (the caller zeroes them).
+        let class = 1 << 2 | SIDE_B | HAS_PORTS;
+        let mut want = vec![class, 0xee, 0xee, 0xee, 10, 1, 2, 3, 192, 168, 1, 9];
+        want.extend_from_slice(&4000u16.to_be_bytes());
+        want.extend_from_slice(&53u16.to_be_bytes());
+        assert_eq!(key.0[..16], want[..]);
+        // Without the destination the layout is not DPDK's and takes the general path.
+        let mut no_dst = Rule::new(Action::Allow);
+        no_dst.src = Some(prefix("10.0.0.0", 8));
+        no_dst.sport = Some(PortRange { lo: 1, hi: 2 });
+        assert!(!Layout::new(Family::V4, [no_dst].iter()).five_tuple_v4);
     }
 
     #[test]
