@@ -33,8 +33,8 @@ node:
 	./cni/tests/node/run.sh
 
 # The benchmarks (README "For performance engineers"): the throughput harness (io forwarding against
-# testpmd, vlan-firewall against DPDK's l3fwd --lookup=acl built into /var/cache/multiplane/l3fwd at 10,
-# 1 000 and 10 000 rules, 2 cores, the kernel's nftables path), then the criterion parse and classify
+# testpmd, vlan-firewall against DPDK's l3fwd --lookup=acl built into /var/cache/multiplane/l3fwd at 1,
+# 10, 1 000 and 10 000 rules, 2 cores, the kernel's nftables path), then the criterion parse and classify
 # benches (HTML in $CARGO_TARGET_DIR/criterion); root, about 15 minutes. BENCH_ARGS: e.g. --quick (every
 # case briefly, for CI), --case acl, --rounds 5; CRITERION_ARGS: e.g. --quick.
 BENCH_ARGS ?=
