@@ -41,16 +41,22 @@ echo '{"cniVersion": "0.4.0", "name": "later", "type": "macvlan"}' > "$host/etc/
 echo "image-test-token" > "$work/sa/token"
 echo "test CA" > "$work/sa/ca.crt"
 # The DaemonSet's arguments, as the manifest gives them, and its mounts.
-mapfile -t daemonset_args < <(sed -n 's/^ *- \(--[a-z-]*=.*\)$/\1/p' "$here/manifests/installer.yaml")
+# install_once MANIFEST HOST_ROOT: the installer image run once (--once) with the install container's
+# arguments of docker/manifests/MANIFEST, as the DaemonSet runs it, against HOST_ROOT's CNI dirs.
+install_once() {
+  local manifest=$1 root=$2 args log=$work/install-${1%.yaml}.log
+  mapfile -t args < <(sed -n 's/^ *- \(--[a-z-]*=.*\)$/\1/p' "$here/manifests/$manifest")
+  buildah run --isolation chroot \
+    -v "$root/opt/cni/bin:/host/opt/cni/bin" -v "$root/etc/cni/net.d:/host/etc/cni/net.d" \
+    -v "$work/sa:/var/run/secrets/kubernetes.io/serviceaccount:ro" \
+    --env KUBERNETES_SERVICE_HOST=10.96.0.1 --env KUBERNETES_SERVICE_PORT=443 \
+    "$installer" -- /usr/src/multiplane/bin/multiplane-install "${args[@]}" --once 2> "$log" ||
+    { cat "$log" >&2; fail "the installer image ran with $manifest's arguments"; }
+}
 entrypoint=$(buildah inspect --type container --format '{{.OCIv1.Config.Entrypoint}}' "$installer")
 check "the installer image's entrypoint is multiplane-install" \
   test "$entrypoint" = '[/usr/src/multiplane/bin/multiplane-install]'
-buildah run --isolation chroot \
-  -v "$host/opt/cni/bin:/host/opt/cni/bin" -v "$host/etc/cni/net.d:/host/etc/cni/net.d" \
-  -v "$work/sa:/var/run/secrets/kubernetes.io/serviceaccount:ro" \
-  --env KUBERNETES_SERVICE_HOST=10.96.0.1 --env KUBERNETES_SERVICE_PORT=443 \
-  "$installer" -- /usr/src/multiplane/bin/multiplane-install "${daemonset_args[@]}" --once 2> "$work/installer.log" ||
-  { cat "$work/installer.log" >&2; fail "the installer image ran"; }
+install_once installer.yaml "$host"
 for plugin in multus sriov; do
   check "$plugin installed, identical to the image's binary" cmp -s "$BIN_DIR/$plugin" "$host/opt/cni/bin/$plugin"
   check "$plugin runs on the host" \
@@ -69,13 +75,7 @@ check "the kubeconfig is private" test "$(stat -c %a "$kubeconfig")" = 600
 thick=$work/thick
 mkdir -p "$thick/opt/cni/bin" "$thick/etc/cni/net.d"
 cp "$host/etc/cni/net.d/10-bridge.conflist" "$thick/etc/cni/net.d/"
-mapfile -t thick_args < <(sed -n 's/^ *- \(--[a-z-]*=.*\)$/\1/p' "$here/manifests/multus-thick.yaml")
-buildah run --isolation chroot \
-  -v "$thick/opt/cni/bin:/host/opt/cni/bin" -v "$thick/etc/cni/net.d:/host/etc/cni/net.d" \
-  -v "$work/sa:/var/run/secrets/kubernetes.io/serviceaccount:ro" \
-  --env KUBERNETES_SERVICE_HOST=10.96.0.1 --env KUBERNETES_SERVICE_PORT=443 \
-  "$installer" -- /usr/src/multiplane/bin/multiplane-install "${thick_args[@]}" --once 2> "$work/thick.log" ||
-  { cat "$work/thick.log" >&2; fail "the installer image ran with multus-thick.yaml's arguments"; }
+install_once multus-thick.yaml "$thick"
 check "thick: multus-shim and sriov installed, identical to the image's binaries" \
   sh -c "cmp -s '$BIN_DIR/multus-shim' '$thick/opt/cni/bin/multus-shim' && cmp -s '$BIN_DIR/sriov' '$thick/opt/cni/bin/sriov' && test ! -e '$thick/opt/cni/bin/multus'"
 check "thick: 00-multus.conf calls multus-shim" \

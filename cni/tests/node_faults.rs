@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 use support::node::*;
-use support::{unique, HostLink, Scratch};
+use support::{unique, Scratch};
 
 #[test]
 fn kubelet_restarted_with_pods_running_adds_nothing_again_and_delete_still_works() {
@@ -16,19 +16,7 @@ fn kubelet_restarted_with_pods_running_adds_nothing_again_and_delete_still_works
     let ns = node.cluster.namespace("kubelet");
     let scratch = Scratch::new();
     let ipam = scratch.join("ipam");
-    let bridge = HostLink::expect("mtb");
-    nad(
-        &node,
-        &ns,
-        "blue",
-        bridge_conf(&bridge.name, "10.245.0.0/24", &ipam),
-    );
-    let name = unique("k");
-    node.create_pod(
-        &ns,
-        &node.pod_manifest(&name, json!({"k8s.v1.cni.cncf.io/networks": "blue"})),
-    );
-    node.wait_ready(&ns, &name);
+    let (bridge, name) = pod_on_a_bridge_nad(&node, &ns, "10.245.0.0/24", &ipam);
     let before = node.ready_sandbox(&ns, &name);
     let links = before.links();
     let adds = |id: &str| node.multus_log(&format!("in {id}")).len();

@@ -7,10 +7,10 @@
 
 mod support;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use support::multus_k8s::status_summary;
 use support::node::*;
-use support::{unique, HostLink, Scratch};
+use support::Scratch;
 
 /// Puts the thin installer back in the thick DaemonSet's place when the test ends, passed or failed
 /// (the tests after this one, and down.sh's removal of the sandboxes through the node's CNI, need it).
@@ -42,19 +42,7 @@ fn the_thick_daemonset_serves_kubelets_pods_through_shim_and_daemon() {
     let ns = node.cluster.namespace("thick");
     let scratch = Scratch::new();
     let ipam = scratch.join("ipam");
-    let bridge = HostLink::expect("mtb");
-    nad(
-        &node,
-        &ns,
-        "blue",
-        bridge_conf(&bridge.name, "10.246.0.0/24", &ipam),
-    );
-    let name = unique("t");
-    node.create_pod(
-        &ns,
-        &node.pod_manifest(&name, json!({"k8s.v1.cni.cncf.io/networks": "blue"})),
-    );
-    node.wait_ready(&ns, &name);
+    let (bridge, name) = pod_on_a_bridge_nad(&node, &ns, "10.246.0.0/24", &ipam);
     let sandbox = node.ready_sandbox(&ns, &name);
     let links = sandbox.links();
     let names: Vec<&str> = links.iter().map(|(n, _)| n.as_str()).collect();
@@ -63,14 +51,9 @@ fn the_thick_daemonset_serves_kubelets_pods_through_shim_and_daemon() {
         address_of(&links, "net1").starts_with("10.246.0."),
         "{links:?}"
     );
-    let status = node
-        .cluster
-        .network_status(&ns, &name)
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
+    let status = node.cluster.network_status(&ns, &name);
     assert_eq!(
-        status_summary(&status),
+        status_summary(status.as_array().expect("network-status")),
         [
             (
                 "node-bridge".to_string(),

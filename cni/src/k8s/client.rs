@@ -68,9 +68,14 @@ static SHARED: OnceLock<SharedClients> = OnceLock::new();
 struct SharedClients {
     /// Watch only the pods of this node (`spec.nodeName`); every pod when `None`.
     node: Option<String>,
-    /// By kubeconfig (`None`: the in-cluster service account), with the kubeconfig's modification
-    /// time when the client was made.
-    clients: Mutex<HashMap<Option<PathBuf>, (Option<SystemTime>, Arc<Kube>)>>,
+    /// By kubeconfig (`None`: the in-cluster service account).
+    clients: Mutex<HashMap<Option<PathBuf>, KeptClient>>,
+}
+
+/// A daemon's client and the modification time its kubeconfig had when it was made.
+struct KeptClient {
+    written: Option<SystemTime>,
+    kube: Arc<Kube>,
 }
 
 /// Makes this process keep one client per credentials, each with watch caches of the pods of `node`
@@ -100,10 +105,8 @@ impl Kube {
         let mut clients = shared.clients.lock().unwrap_or_else(|e| e.into_inner());
         // A kubeconfig rewritten since (the installer renews its token) gets a new client; calls
         // still using the old one finish with it.
-        if let Some((made_from, kube)) = clients.get(&key) {
-            if *made_from == written {
-                return Ok(Arc::clone(kube));
-            }
+        if let Some(kept) = clients.get(&key).filter(|kept| kept.written == written) {
+            return Ok(Arc::clone(&kept.kube));
         }
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -118,7 +121,13 @@ impl Kube {
             shared.node.as_deref(),
         ));
         let kube = Arc::new(kube);
-        clients.insert(key, (written, Arc::clone(&kube)));
+        clients.insert(
+            key,
+            KeptClient {
+                written,
+                kube: Arc::clone(&kube),
+            },
+        );
         Ok(kube)
     }
 

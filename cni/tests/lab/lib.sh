@@ -167,3 +167,11 @@ stop_firewall() {
   echo "vlan-firewall said (the end):"
   tail -40 /tmp/firewall.out || true
 }
+
+# Stops the vlan-firewall of $fw_pid on purpose (SIGINT, its EXIT trap dropped) and fails unless it
+# exits 0; its output stays in /tmp/firewall.out.
+end_firewall() {
+  trap - EXIT
+  kill -INT "$fw_pid"
+  wait "$fw_pid" || fail "vlan-firewall exited with $?: $(cat /tmp/firewall.out)"
+}

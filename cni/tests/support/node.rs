@@ -518,12 +518,7 @@ pub fn multus_daemonset(node: &Node, objects: Vec<Value>, on: bool) {
         });
     } else {
         wait_for(&format!("no pod of {app} on the node"), || {
-            let api: Api<KubePod> = Api::namespaced(node.cluster.client.clone(), "kube-system");
-            let params = kube::api::ListParams::default().labels(&app);
-            let pods = node.cluster.block_on(api.list(&params)).expect("list pods");
-            pods.items.iter().all(|p| {
-                p.spec.as_ref().and_then(|s| s.node_name.as_deref()) != Some(node.name.as_str())
-            })
+            system_pods(node, &app).is_empty()
         });
     }
 }
@@ -535,16 +530,24 @@ pub fn installer_pod(node: &Node) -> Option<Value> {
 
 /// The kube-system pod with `label` on this node, once it is Running (`None` while there is none).
 pub fn running_pod(node: &Node, label: &str) -> Option<Value> {
+    system_pods(node, label)
+        .into_iter()
+        .find(|p| p["status"]["phase"] == "Running")
+}
+
+/// The kube-system pods with `label` on this node, in any phase.
+fn system_pods(node: &Node, label: &str) -> Vec<Value> {
     let api: Api<KubePod> = Api::namespaced(node.cluster.client.clone(), "kube-system");
     let params = kube::api::ListParams::default().labels(label);
     let pods = node
         .cluster
         .block_on(api.list(&params))
-        .expect("list the installer's pods");
+        .unwrap_or_else(|e| panic!("list the pods of {label}: {e}"));
     pods.items
         .into_iter()
         .map(|p| serde_json::to_value(p).unwrap())
-        .find(|p| p["spec"]["nodeName"] == node.name.as_str() && p["status"]["phase"] == "Running")
+        .filter(|p| p["spec"]["nodeName"] == node.name.as_str())
+        .collect()
 }
 
 /// Waits up to [`POD_DEADLINE`] for `what` to hold; panics naming it.
@@ -606,6 +609,30 @@ pub fn nad(node: &Node, namespace: &str, name: &str, config: Value) {
 pub fn bridge_conf(bridge: &str, subnet: &str, data_dir: &Path) -> Value {
     json!({"cniVersion": "1.0.0", "type": "bridge", "bridge": bridge,
         "ipam": {"type": "host-local", "subnet": subnet, "dataDir": data_dir}})
+}
+
+/// A pod of `namespace`, Ready, whose one network is the NAD `blue`: a bridge on a host link of its
+/// own, addresses from `subnet`, leases under `ipam`. Returns the bridge and the pod's name.
+pub fn pod_on_a_bridge_nad(
+    node: &Node,
+    namespace: &str,
+    subnet: &str,
+    ipam: &Path,
+) -> (super::HostLink, String) {
+    let bridge = super::HostLink::expect("mtb");
+    nad(
+        node,
+        namespace,
+        "blue",
+        bridge_conf(&bridge.name, subnet, ipam),
+    );
+    let name = super::unique("p");
+    node.create_pod(
+        namespace,
+        &node.pod_manifest(&name, json!({"k8s.v1.cni.cncf.io/networks": "blue"})),
+    );
+    node.wait_ready(namespace, &name);
+    (bridge, name)
 }
 
 /// (name, IPv4 addresses with prefix) of the sandbox's links, as [`Sandbox::links`] lists them.

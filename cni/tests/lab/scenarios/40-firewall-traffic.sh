@@ -87,9 +87,7 @@ check_not "TCP to 5002 is dropped" ip netns exec client nc -z -w 3 10.77.0.2 500
 expect_eq "$(cat /tmp/server.5002)" "" "nothing reached the server on 5002"
 kill "${listeners[@]}" 2>/dev/null || true
 
-trap - EXIT
-kill -INT "$fw_pid"
-wait "$fw_pid" || fail "vlan-firewall exited with $?: $(cat /tmp/firewall.out)"
+end_firewall
 out=$(cat /tmp/firewall.out)
 echo "$out" | sed -n '/^final:/,$p'
 expect_match "$out" 'rule 0 icmp Allow +[1-9][0-9]* pkts' "ICMP counted by its rule"

@@ -147,9 +147,7 @@ check_not "telnet from the client is dropped (rule no telnet)" ip netns exec cli
 expect_eq "$(cat "/tmp/server.23")" "" "nothing reached the server on 23"
 kill "$https" "$telnet" 2>/dev/null || true
 
-trap - EXIT
-kill -INT "$fw_pid"
-wait "$fw_pid" || fail "vlan-firewall exited with $?: $(cat "/tmp/firewall.out")"
+end_firewall
 out=$(sed -n '/^final:/,$p' /tmp/firewall.out)
 echo "the firewall's counters, per VLAN and per rule:"
 echo "$out"
