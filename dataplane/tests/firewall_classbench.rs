@@ -9,7 +9,7 @@ mod common;
 use dataplane::firewall::classbench::{rule_set, rules, traffic, Shape, Wildcards};
 use dataplane::firewall::synth::Rng;
 use dataplane::firewall::{
-    Firewall, FiveTupleAcl, Hit, Prefix, ReferenceModel, Rule, Side, Verdict,
+    Firewall, FiveTupleAcl, FiveTupleKey, Hit, Prefix, ReferenceModel, Rule, Side, Verdict,
 };
 use dataplane::packet::{emit_frame, parse_flow, Flow, MacAddr};
 use dataplane::Eal;
@@ -46,6 +46,15 @@ fn check(eal: &Eal, firewall: &Firewall, rules: &[Rule], flows: &[Flow]) -> usiz
     let ips: Vec<_> = flows.iter().map(|f| f.ip.expect("IPv4 traffic")).collect();
     let mut peer_rules = Vec::new();
     peer.classify(&ips, &mut peer_rules);
+    // The same searches on keys built beforehand (the classifier bench's dpdk-test-acl-like pass).
+    let keys: Vec<FiveTupleKey> = ips.iter().map(FiveTupleKey::of).collect();
+    let mut prebuilt = vec![u32::MAX; keys.len()];
+    peer.classify_keys(&keys, &mut prebuilt);
+    let prebuilt: Vec<Option<usize>> = prebuilt
+        .iter()
+        .map(|&r| r.checked_sub(1).map(|r| r as usize))
+        .collect();
+    assert_eq!(prebuilt, peer_rules, "rte_acl on prebuilt 5-tuple keys");
     let mut deepest = 0;
     let catch_alls = rules
         .iter()

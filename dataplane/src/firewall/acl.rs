@@ -140,6 +140,8 @@ pub(crate) struct AclContext {
     ctx: NonNull<dpdk_sys::rte_acl_ctx>,
     algorithm: AclAlgorithm,
     memory: usize,
+    /// Bytes of a key rte_acl reads: the end of the last input group's 4-byte load.
+    extent: usize,
     _eal: Eal,
 }
 
@@ -173,6 +175,15 @@ impl AclContext {
         if fields.is_empty() || fields.len() > MAX_FIELDS {
             return Err(invalid(format!("{} ACL fields", fields.len())));
         }
+        // rte_acl loads each input group as 4 bytes from its first field.
+        let extent = fields
+            .iter()
+            .map(|f| {
+                let group = fields.iter().filter(|g| g.input == f.input);
+                group.map(|g| g.offset as usize).min().unwrap_or(0) + 4
+            })
+            .max()
+            .unwrap_or(0);
         if let Some(f) = fields
             .iter()
             .find(|f| f.offset as usize + f.size.max(4) as usize > KEY_BYTES)
@@ -206,6 +217,7 @@ impl AclContext {
             ctx,
             algorithm: AclAlgorithm::Scalar,
             memory: 0,
+            extent,
             _eal: eal.clone(),
         };
         context.algorithm = context.choose_algorithm(algorithm)?;
@@ -300,6 +312,33 @@ impl AclContext {
         // SAFETY: `data[..n]` point to live `Key` buffers of KEY_BYTES bytes, which `build` checked
         // cover every field (and the 4-byte loads of each input group); `results` holds `n` slots for
         // one category.
+        let rc = unsafe {
+            dpdk_sys::rte_acl_classify(
+                self.ctx.as_ptr(),
+                data.as_mut_ptr(),
+                results.as_mut_ptr(),
+                n as u32,
+                1,
+            )
+        };
+        debug_assert_eq!(rc, 0, "rte_acl_classify rejected a valid call");
+    }
+
+    /// Classifies up to [`MAX_KEYS`] keys given as byte strings of this context's layout (each at least
+    /// as long as the bytes rte_acl reads; panics otherwise): `results[i]` becomes the userdata of the
+    /// first rule matching `keys[i]`, or 0.
+    pub(crate) fn classify_bytes(&self, keys: &[&[u8]], results: &mut [u32]) {
+        let n = keys.len().min(results.len()).min(MAX_KEYS);
+        let mut data = [std::ptr::null::<u8>(); MAX_KEYS];
+        for (slot, key) in data.iter_mut().zip(&keys[..n]) {
+            assert!(
+                key.len() >= self.extent,
+                "an ACL key shorter than its layout"
+            );
+            *slot = key.as_ptr();
+        }
+        // SAFETY: `data[..n]` point to live byte strings at least `extent` long, which covers every
+        // field and the 4-byte load of each input group; `results` holds `n` slots for one category.
         let rc = unsafe {
             dpdk_sys::rte_acl_classify(
                 self.ctx.as_ptr(),

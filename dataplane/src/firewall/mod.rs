@@ -22,7 +22,7 @@ mod verdict;
 pub use acl::AclAlgorithm;
 pub(crate) use engine::apply_rewrite;
 pub use engine::{Firewall, Memory};
-pub use five_tuple::FiveTupleAcl;
+pub use five_tuple::{FiveTupleAcl, FiveTupleKey};
 pub use model::ReferenceModel;
 pub use rule_file::{parse_rule_bytes, parse_rule_file, RuleFileError};
 pub use rules::{
