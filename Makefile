@@ -44,9 +44,11 @@ bench: deps
 	$(CARGO) run --quiet --release -p benches --bin throughput -- $(BENCH_ARGS)
 	$(CARGO) bench -p benches --bench parse --bench classify -- $(CRITERION_ARGS)
 
-# multus ADD+DEL latency through libcni vs the bare bridge plugin, in config-file and Kubernetes mode.
+# multus ADD+DEL latency through libcni vs the bare bridge plugin, in config-file and Kubernetes mode,
+# with the statically linked plugins that the installer image ships.
 bench-multus: deps
-	./cni/tests/k8s/with-control-plane.sh $(CARGO) bench -p cni --bench multus_libcni
+	plugins=$$(CARGO=$(CARGO) ./cni/build-static-plugins.sh) && \
+	  MULTUS_PLUGIN_DIR=$$plugins ./cni/tests/k8s/with-control-plane.sh $(CARGO) bench -p cni --bench multus_libcni
 
 # The container images (docker/README.md): the CNI installer and the VNF, built with buildah from a
 # local Debian base (cached in /var/cache/multiplane/images), tested, exported as OCI archives; root only.

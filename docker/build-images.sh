@@ -60,10 +60,15 @@ cd "$repo"
 "${CARGO:-cargo}" build --release -p cni --bin multus --bin multus-shim --bin multus-daemon --bin sriov --bin multiplane-install \
   -p dataplane --bin vlan-firewall --bin port-info
 release=$target/release
+# The plugins a runtime starts on every ADD and DEL, statically linked (cni/build-static-plugins.sh).
+static=$(CARGO="${CARGO:-cargo}" "$repo/cni/build-static-plugins.sh")
 say "release binaries built in $(elapsed "$step")"
 bin=$out/bin
 mkdir -p "$bin"
-for b in multus multus-shim multus-daemon sriov multiplane-install vlan-firewall port-info; do
+for b in multus multus-shim sriov; do
+  strip --strip-debug -o "$bin/$b" "$static/$b"
+done
+for b in multus-daemon multiplane-install vlan-firewall port-info; do
   strip --strip-debug -o "$bin/$b" "$release/$b"
 done
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Tests the images docker/build-images.sh built (it runs this before exporting them), with buildah
 # alone (root):
-#   installer: run as the DaemonSet runs it against a temporary host root, it leaves the plugins
-#              (identical to the release binaries, runnable on the host), 00-multus.conf wrapping the
+#   installer: the per-call plugins are static executables; run as the DaemonSet runs it against a
+#              temporary host root, it leaves the plugins (identical to the image's binaries, runnable
+#              on the host), 00-multus.conf wrapping the
 #              host's first CNI config and the service account's kubeconfig; with multus-thick.yaml's
 #              arguments, multus-shim and a configuration calling it; multus-daemon runs; the image
 #              holds no shell.
@@ -57,6 +58,10 @@ entrypoint=$(buildah inspect --type container --format '{{.OCIv1.Config.Entrypoi
 check "the installer image's entrypoint is multiplane-install" \
   test "$entrypoint" = '[/usr/src/multiplane/bin/multiplane-install]'
 install_once installer.yaml "$host"
+for plugin in multus multus-shim sriov; do
+  check "$plugin is a static executable (no loader, no shared libraries)" \
+    sh -c "! readelf -lW '$BIN_DIR/$plugin' | grep -q INTERP && ! readelf -dW '$BIN_DIR/$plugin' | grep -q NEEDED"
+done
 for plugin in multus sriov; do
   check "$plugin installed, identical to the image's binary" cmp -s "$BIN_DIR/$plugin" "$host/opt/cni/bin/$plugin"
   check "$plugin runs on the host" \

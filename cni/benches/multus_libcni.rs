@@ -6,6 +6,10 @@
 //! read from the API server — or the daemon's watch caches — and network-status written on every ADD).
 //! Prints each side, its ratio to the bridge alone and the target (<= 1.1x) met or not met.
 //!
+//! The plugins come from `MULTUS_PLUGIN_DIR` when it is set (`make bench-multus` sets it to the static
+//! build of `cni/build-static-plugins.sh`, the binaries the installer image ships); the run then also
+//! times cargo's dynamically linked `multus` in config-file mode, to show what the static link saves.
+//!
 //! The Kubernetes target counts multus's own work and its lookups. Every ADD in Kubernetes mode also
 //! writes network-status, one PATCH that, as in Multus, completes before ADD returns (its failure
 //! fails the ADD); what that write costs is the API server's, so the same run times the same PATCH
@@ -27,9 +31,16 @@ const BATCHES: usize = 5;
 /// The overhead target for multus over the bare delegate, in every mode.
 const TARGET: f64 = 1.1;
 
-/// Runs one batch of `rounds` ADD+DEL pairs for `pod` and returns the median microseconds.
-fn batch(conf_file: &std::path::Path, pod: &Pod, rounds: usize, scratch: &Scratch) -> u64 {
-    let mut cmd = libcni("bench", conf_file, pod, &scratch.join("libcni-cache"));
+/// Runs one batch of `rounds` ADD+DEL pairs for `pod`, its plugins looked up in `path`, and returns the
+/// median microseconds.
+fn batch(side: &Side, pod: &Pod, rounds: usize, scratch: &Scratch) -> u64 {
+    let mut cmd = libcni_in(
+        &side.path,
+        "bench",
+        &side.conf_file,
+        pod,
+        &scratch.join("libcni-cache"),
+    );
     cmd.args(["-n", &rounds.to_string()]);
     let stats = run_with_stdin(cmd, b"").expect_ok("bench");
     stats["median_us"].as_u64().unwrap()
@@ -67,11 +78,12 @@ fn patch_batch(world: &World, pod: &str, rounds: usize) -> u64 {
     times[times.len() / 2]
 }
 
-/// One measured side: a configuration file and the pod it is called for.
+/// One measured side: a configuration file, the pod it is called for and where its plugins are.
 struct Side {
     label: &'static str,
     conf_file: std::path::PathBuf,
     pod: Pod,
+    path: String,
     batches: Vec<u64>,
 }
 
@@ -116,10 +128,16 @@ fn main() {
         binary: shim_bin(),
         ..plain.clone()
     };
+    let plugin_dir = std::env::var("MULTUS_PLUGIN_DIR").ok();
+    let path = match &plugin_dir {
+        Some(dir) => format!("{dir}:{REFERENCE_PLUGINS}"),
+        None => cni_path(),
+    };
     let side = |label, name: &str, conf: &Value, pod: &Pod| Side {
         label,
         conf_file: write_conf(&scratch, name, conf),
         pod: pod.clone(),
+        path: path.clone(),
         batches: Vec::new(),
     };
     let mut sides = vec![
@@ -132,6 +150,12 @@ fn main() {
             &shim,
         ),
     ];
+    if plugin_dir.is_some() {
+        sides.push(Side {
+            path: cni_path(),
+            ..side("multus, config, dynamic", "multus-dynamic.conf", &multus, &plain)
+        });
+    }
     if let (Some((_, conf, pod)), Some(k8s_daemon)) = (&kubernetes, &k8s_daemon) {
         sides.push(side("multus, Kubernetes", "multus-k8s.conf", conf, pod));
         let pod = Pod {
@@ -152,7 +176,8 @@ fn main() {
                 id: format!("s{i}b{b}"),
                 ..s.pod.clone()
             };
-            s.batches.push(batch(&s.conf_file, &pod, rounds, &scratch));
+            let median = batch(s, &pod, rounds, &scratch);
+            s.batches.push(median);
         }
         if let Some((world, _, _)) = &kubernetes {
             patches.push(patch_batch(world, "bench-pod", rounds));
@@ -162,7 +187,11 @@ fn main() {
         netns.links().is_empty() && scratch.leases("ipam").is_empty(),
         "the benchmark left state behind"
     );
-    println!("ADD+DEL through libcni, {BATCHES} alternating batches of {rounds} rounds (median of batch medians):");
+    println!("ADD+DEL through libcni, {BATCHES} alternating batches of {rounds} rounds (median of batch medians),");
+    match &plugin_dir {
+        Some(dir) => println!("plugins from {dir} (static); \"dynamic\": cargo's build, dynamically linked:"),
+        None => println!("plugins: cargo's build, dynamically linked (`make bench-multus` times the static build):"),
+    }
     let bridge_ms = median(sides[0].batches.clone()) as f64 / 1000.0;
     for s in &sides {
         let ms = median(s.batches.clone()) as f64 / 1000.0;
@@ -173,21 +202,21 @@ fn main() {
             _ => format!("{ratio:.3}x  (target <= {TARGET}x: not met)"),
         };
         println!(
-            "  {:<22} {ms:>8.2} ms  {verdict:<34} batches {:?} us",
+            "  {:<24} {ms:>8.2} ms  {verdict:<34} batches {:?} us",
             s.label, s.batches
         );
     }
     if !patches.is_empty() {
         let patch_ms = median(patches.clone()) as f64 / 1000.0;
         println!(
-            "  {:<22} {patch_ms:>8.2} ms  (the API server's write alone)          batches {patches:?} us",
+            "  {:<24} {patch_ms:>8.2} ms  (the API server's write alone)          batches {patches:?} us",
             "network-status PATCH"
         );
         for s in sides.iter().filter(|s| s.label.ends_with("Kubernetes")) {
             let ratio = (median(s.batches.clone()) as f64 / 1000.0 - patch_ms) / bridge_ms;
             let met = if ratio <= TARGET { "met" } else { "not met" };
             println!(
-                "  {:<22} {ratio:.3}x less the PATCH  (target <= {TARGET}x for multus's own work and lookups: {met})",
+                "  {:<24} {ratio:.3}x less the PATCH  (target <= {TARGET}x for multus's own work and lookups: {met})",
                 s.label
             );
         }

@@ -477,6 +477,17 @@ pub fn libcni_driver() -> PathBuf {
 /// The libcni driver set up to run `command` on the network in `conf_file` for `pod` (its netns, ID,
 /// interface name and environment), with libcni's cache in `cache_dir`.
 pub fn libcni(command: &str, conf_file: &Path, pod: &Pod, cache_dir: &Path) -> Command {
+    libcni_in(&cni_path(), command, conf_file, pod, cache_dir)
+}
+
+/// [`libcni`] with the plugins looked up in `path` (directories joined by `:`).
+pub fn libcni_in(
+    path: &str,
+    command: &str,
+    conf_file: &Path,
+    pod: &Pod,
+    cache_dir: &Path,
+) -> Command {
     let netns = pod
         .netns
         .as_ref()
@@ -488,7 +499,7 @@ pub fn libcni(command: &str, conf_file: &Path, pod: &Pod, cache_dir: &Path) -> C
         "-conf",
         conf_file.to_str().unwrap(),
         "-path",
-        &cni_path(),
+        path,
     ])
     .args(["-netns", &netns, "-id", &pod.id, "-ifname", &pod.ifname])
     .args(["-cachedir", cache_dir.to_str().unwrap()])
