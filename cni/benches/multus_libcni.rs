@@ -46,6 +46,25 @@ fn batch(side: &Side, pod: &Pod, rounds: usize, scratch: &Scratch) -> u64 {
     stats["median_us"].as_u64().unwrap()
 }
 
+/// CPU time (user + system, clock ticks of 10 ms) used so far by the control plane on this machine:
+/// every `kube-apiserver` and `etcd` process, from `/proc/<pid>/stat`.
+fn control_plane_ticks() -> u64 {
+    let mut ticks = 0;
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let comm = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
+        if !matches!(comm.trim_end(), "kube-apiserver" | "etcd") {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // After "pid (comm) ": state is field 3, utime field 14 and stime field 15 (proc(5)).
+        let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+        ticks += fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    }
+    ticks
+}
+
 fn median(mut v: Vec<u64>) -> u64 {
     v.sort_unstable();
     v[v.len() / 2]
@@ -85,6 +104,8 @@ struct Side {
     pod: Pod,
     path: String,
     batches: Vec<u64>,
+    /// The control plane's CPU ticks during this side's batches.
+    control_plane: u64,
 }
 
 fn write_conf(scratch: &Scratch, name: &str, conf: &Value) -> std::path::PathBuf {
@@ -139,6 +160,7 @@ fn main() {
         pod: pod.clone(),
         path: path.clone(),
         batches: Vec::new(),
+        control_plane: 0,
     };
     let mut sides = vec![
         side("bridge alone", "bridge.conf", &alone, &plain),
@@ -153,7 +175,12 @@ fn main() {
     if plugin_dir.is_some() {
         sides.push(Side {
             path: cni_path(),
-            ..side("multus, config, dynamic", "multus-dynamic.conf", &multus, &plain)
+            ..side(
+                "multus, config, dynamic",
+                "multus-dynamic.conf",
+                &multus,
+                &plain,
+            )
         });
     }
     if let (Some((_, conf, pod)), Some(k8s_daemon)) = (&kubernetes, &k8s_daemon) {
@@ -169,18 +196,22 @@ fn main() {
             &pod,
         ));
     }
-    let mut patches = Vec::new();
+    let (mut patches, mut patch_ticks) = (Vec::new(), 0);
     for b in 0..BATCHES {
         for (i, s) in sides.iter_mut().enumerate() {
             let pod = Pod {
                 id: format!("s{i}b{b}"),
                 ..s.pod.clone()
             };
+            let before = control_plane_ticks();
             let median = batch(s, &pod, rounds, &scratch);
             s.batches.push(median);
+            s.control_plane += control_plane_ticks() - before;
         }
         if let Some((world, _, _)) = &kubernetes {
+            let before = control_plane_ticks();
             patches.push(patch_batch(world, "bench-pod", rounds));
+            patch_ticks += control_plane_ticks() - before;
         }
     }
     assert!(
@@ -211,6 +242,18 @@ fn main() {
         println!(
             "  {:<24} {patch_ms:>8.2} ms  (the API server's write alone)          batches {patches:?} us",
             "network-status PATCH"
+        );
+        // What each call costs the API server and etcd, beside its latency: the write's handling
+        // (admission, etcd's commit, the watch events it sends) is CPU taken from the same 2 cores.
+        let per_call = |ticks: u64| ticks as f64 * 10.0 / (BATCHES * rounds) as f64;
+        println!(
+            "  control plane CPU (kube-apiserver + etcd) per call, ms: {}, network-status PATCH {:.2}",
+            sides
+                .iter()
+                .map(|s| format!("{} {:.2}", s.label, per_call(s.control_plane)))
+                .collect::<Vec<_>>()
+                .join(", "),
+            per_call(patch_ticks)
         );
         for s in sides.iter().filter(|s| s.label.ends_with("Kubernetes")) {
             let ratio = (median(s.batches.clone()) as f64 / 1000.0 - patch_ms) / bridge_ms;

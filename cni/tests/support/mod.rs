@@ -494,17 +494,11 @@ pub fn libcni_in(
         .map(|n| n.display().to_string())
         .unwrap_or_default();
     let mut cmd = Command::new(libcni_driver());
-    cmd.args([
-        command,
-        "-conf",
-        conf_file.to_str().unwrap(),
-        "-path",
-        path,
-    ])
-    .args(["-netns", &netns, "-id", &pod.id, "-ifname", &pod.ifname])
-    .args(["-cachedir", cache_dir.to_str().unwrap()])
-    .args(["-args", &pod.args])
-    .envs(pod.env.iter().cloned());
+    cmd.args([command, "-conf", conf_file.to_str().unwrap(), "-path", path])
+        .args(["-netns", &netns, "-id", &pod.id, "-ifname", &pod.ifname])
+        .args(["-cachedir", cache_dir.to_str().unwrap()])
+        .args(["-args", &pod.args])
+        .envs(pod.env.iter().cloned());
     cmd
 }
 
