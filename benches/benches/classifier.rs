@@ -11,6 +11,7 @@
 //! sides see the same machine, and reports medians. A free argument (criterion's filter, e.g.
 //! `-- "fw 10000"`) limits the cases.
 
+use benches::eal_memory;
 use benches::test_acl::{self, TestAclRun};
 use criterion::{black_box, criterion_group, Criterion, Throughput};
 use dataplane::firewall::classbench::{rule_set, rules, traffic, Shape, Wildcards};
@@ -29,6 +30,10 @@ const FLOWS: usize = 8192;
 const BURST: usize = 32;
 /// Alternating measurement rounds.
 const ROUNDS: usize = 3;
+/// EAL memory of the bench's process and of each `dpdk-test-acl` run on hugepages (MB): every case's
+/// classifiers stay built, the largest about 45 MB.
+const BENCH_MB: u32 = 600;
+const TEST_ACL_MB: u32 = 200;
 
 struct Case {
     name: String,
@@ -131,8 +136,8 @@ fn met(ok: bool) -> &'static str {
     }
 }
 
-/// The comparison table for one case.
-fn compare(eal: &Eal, case: &Case) {
+/// The comparison table for one case; `dpdk-test-acl` runs with the EAL memory arguments `memory`.
+fn compare(eal: &Eal, memory: &[String], case: &Case) {
     let ours_alg = case.firewall.algorithm().map_or("-", AclAlgorithm::name);
     let mut verdicts = Vec::with_capacity(BURST);
     let mut classify = |firewall: &Firewall, passes| {
@@ -169,7 +174,7 @@ fn compare(eal: &Eal, case: &Case) {
         }
         spelled.push(classify(&case.firewall_spelled, 30));
         for alg in AclAlgorithm::ALL {
-            if let Some(run) = test_acl::run(&case.dir, alg, BURST, iterations) {
+            if let Some(run) = test_acl::run(&case.dir, memory, alg, BURST, iterations) {
                 match theirs.iter_mut().find(|(a, _)| *a == alg) {
                     Some((_, runs)) => runs.push(run),
                     None => theirs.push((alg, vec![run])),
@@ -261,12 +266,22 @@ fn compare(eal: &Eal, case: &Case) {
 }
 
 fn bench(c: &mut Criterion) {
-    let eal = EalBuilder::new()
-        .cores("0")
-        .no_pci()
-        .no_huge()
-        .no_shconf()
-        .memory_mb(1024)
+    // Both sides on hugepages when the machine has them free (as DPDK runs in production; 4 KB pages
+    // add TLB misses that grow with the tries), else both on 4 KB pages.
+    let memory = eal_memory::args(BENCH_MB, BENCH_MB + TEST_ACL_MB, 1024);
+    let test_acl_memory = match eal_memory::on_hugepages(&memory) {
+        // Its pages were counted in the bench's reserve.
+        true => eal_memory::args(TEST_ACL_MB, 0, 1024),
+        false => memory.clone(),
+    };
+    println!(
+        "EAL memory: {} (dpdk-test-acl: {})",
+        memory.join(" "),
+        test_acl_memory.join(" ")
+    );
+    let eal = memory
+        .iter()
+        .fold(EalBuilder::new().cores("0").no_pci(), |b, a| b.arg(a))
         .file_prefix(&format!("clsbench{}", std::process::id()))
         .log_level("error")
         .arg("--force-max-simd-bitwidth=512")
@@ -296,7 +311,7 @@ fn bench(c: &mut Criterion) {
         group.finish();
     }
     for case in &cases {
-        compare(&eal, case);
+        compare(&eal, &test_acl_memory, case);
         let _ = std::fs::remove_dir_all(&case.dir);
     }
 }

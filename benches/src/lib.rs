@@ -3,6 +3,7 @@
 //! ACL forwarder in the same run; and the traffic of the end-to-end demo (`demo`, `vlan-traffic`).
 
 pub mod acl_peer;
+pub mod eal_memory;
 pub mod kernel_path;
 pub mod l3fwd;
 pub mod report;

@@ -89,19 +89,19 @@ pub fn parse_output(text: &str) -> Option<TestAclRun> {
     })
 }
 
-/// Runs `dpdk-test-acl` on one lcore over the files in `dir` with `alg`, classifying `step` packets per
-/// call for `iterations` passes; `None` if this CPU cannot run `alg` or the tool failed.
-pub fn run(dir: &Path, alg: AclAlgorithm, step: usize, iterations: usize) -> Option<TestAclRun> {
+/// Runs `dpdk-test-acl` on one lcore with the EAL memory arguments `memory` over the files in `dir`
+/// with `alg`, classifying `step` packets per call for `iterations` passes; `None` if this CPU cannot
+/// run `alg` or the tool failed.
+pub fn run(
+    dir: &Path,
+    memory: &[String],
+    alg: AclAlgorithm,
+    step: usize,
+    iterations: usize,
+) -> Option<TestAclRun> {
     let out = Command::new("dpdk-test-acl")
-        .args([
-            "-l",
-            "0",
-            "--no-pci",
-            "--no-huge",
-            "--no-shconf",
-            "-m",
-            "1024",
-        ])
+        .args(["-l", "0", "--no-pci"])
+        .args(memory)
         .arg(format!("--file-prefix=testacl{}", std::process::id()))
         .args([
             "--force-max-simd-bitwidth=512",

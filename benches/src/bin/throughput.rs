@@ -58,24 +58,10 @@ fn main() {
     }
 }
 
-/// EAL memory arguments: hugepages when a hugetlbfs is mounted with free pages, else `--no-huge`.
+/// EAL memory arguments: 512 MB of hugepages when a hugetlbfs is mounted with that much free, else
+/// `--no-huge`.
 fn memory_args() -> Vec<String> {
-    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
-    let free_pages = meminfo
-        .lines()
-        .find_map(|l| l.strip_prefix("HugePages_Free:"))
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .unwrap_or(0);
-    let mounted = std::fs::read_to_string("/proc/mounts")
-        .unwrap_or_default()
-        .contains(" hugetlbfs ");
-    if mounted && free_pages >= 256 {
-        ["--in-memory", "-m", "512"].map(String::from).to_vec()
-    } else {
-        ["--no-huge", "--no-shconf", "-m", "1024"]
-            .map(String::from)
-            .to_vec()
-    }
+    benches::eal_memory::args(512, 512, 1024)
 }
 
 /// The seed's VLAN 210 rule file (also shown in the README).
