@@ -32,8 +32,12 @@ const BATCHES: usize = 5;
 /// The overhead target for multus over the bare delegate, in every mode.
 const TARGET: f64 = 1.1;
 
+/// Each round starts after an untimed pause of random length below this, at a random phase of the
+/// kernel's timer tick (see the libcni driver's `-jitter`); a batch's figure is then its mean.
+const JITTER: &str = "20ms";
+
 /// Runs one batch of `rounds` ADD+DEL pairs for `pod`, its plugins looked up in `path`, and returns the
-/// median microseconds.
+/// mean microseconds.
 fn batch(side: &Side, pod: &Pod, rounds: usize, scratch: &Scratch) -> u64 {
     let mut cmd = libcni_in(
         &side.path,
@@ -42,9 +46,9 @@ fn batch(side: &Side, pod: &Pod, rounds: usize, scratch: &Scratch) -> u64 {
         pod,
         &scratch.join("libcni-cache"),
     );
-    cmd.args(["-n", &rounds.to_string()]);
+    cmd.args(["-n", &rounds.to_string(), "-jitter", JITTER]);
     let stats = run_with_stdin(cmd, b"").expect_ok("bench");
-    stats["median_us"].as_u64().unwrap()
+    stats["mean_us"].as_u64().unwrap()
 }
 
 /// CPU time (user + system, clock ticks of 10 ms) used so far by the control plane on this machine:
@@ -223,7 +227,7 @@ fn main() {
         netns.links().is_empty() && scratch.leases("ipam").is_empty(),
         "the benchmark left state behind"
     );
-    println!("ADD+DEL through libcni, {BATCHES} alternating batches of {rounds} rounds (median of batch medians),");
+    println!("ADD+DEL through libcni, {BATCHES} alternating batches of {rounds} rounds at random tick phases (median of batch means),");
     match &plugin_dir {
         Some(dir) => println!("plugins from {dir} (static); \"dynamic\": cargo's build, dynamically linked:"),
         None => println!("plugins: cargo's build, dynamically linked (`make bench-multus` times the static build):"),

@@ -1,7 +1,7 @@
 // libcni-driver: a container runtime in miniature over Debian's libcni, used by multiplane's tests and
 // benchmark to drive CNI plugins exactly as kubelet's runtimes do.
 //
-//	libcni-driver <validate|add|check|del|lifecycle|bench> -conf FILE -path DIRS [-netns PATH -id CID -ifname IF -cachedir DIR -args K=V;K=V -n N]
+//	libcni-driver <validate|add|check|del|lifecycle|bench> -conf FILE -path DIRS [-netns PATH -id CID -ifname IF -cachedir DIR -args K=V;K=V -n N -jitter D]
 //
 // add and lifecycle print the ADD result as JSON; bench runs N ADD+DEL rounds and prints timing JSON.
 package main
@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"math/rand"
 	"os"
 	"path/filepath"
 	"sort"
@@ -23,6 +24,7 @@ import (
 type options struct {
 	conf, path, netns, id, ifname, cacheDir, args string
 	rounds                                  int
+	jitter                                  time.Duration
 }
 
 func main() {
@@ -40,6 +42,7 @@ func main() {
 	fs.StringVar(&o.cacheDir, "cachedir", "", "libcni result cache directory")
 	fs.StringVar(&o.args, "args", "", "CNI_ARGS as kubelet's runtimes pass them (K8S_POD_NAMESPACE=...;K8S_POD_NAME=...)")
 	fs.IntVar(&o.rounds, "n", 20, "bench: ADD+DEL rounds")
+	fs.DurationVar(&o.jitter, "jitter", 0, "bench: an untimed pause of random length below this before each round")
 	if err := fs.Parse(os.Args[2:]); err != nil {
 		fail(err)
 	}
@@ -131,10 +134,16 @@ func lifecycle(ctx context.Context, cni *libcni.CNIConfig, list *libcni.NetworkC
 }
 
 // bench times o.rounds ADD+DEL pairs (after one warm-up pair) and prints {"rounds","median_us","mean_us","min_us"}.
+// With o.jitter, each round starts after a random pause, at a random phase of the kernel's timer tick:
+// the plugins' waits for RCU grace periods end on ticks, so back-to-back rounds lock onto the tick and a
+// small extra cost shows either as nothing or as a whole tick; at random phases its mean is its size.
 func bench(ctx context.Context, cni *libcni.CNIConfig, list *libcni.NetworkConfigList, o options) error {
 	var samples []time.Duration
 	for i := -1; i < o.rounds; i++ {
 		rt := &libcni.RuntimeConf{ContainerID: fmt.Sprintf("%s-%d", o.id, i+1), NetNS: o.netns, IfName: o.ifname, Args: parseArgs(o.args)}
+		if o.jitter > 0 {
+			time.Sleep(time.Duration(rand.Int63n(int64(o.jitter))))
+		}
 		start := time.Now()
 		if _, err := cni.AddNetworkList(ctx, list, rt); err != nil {
 			return fmt.Errorf("ADD round %d: %w", i, err)

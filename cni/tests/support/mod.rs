@@ -458,7 +458,8 @@ pub fn bridge_delegate(bridge: &HostLink, subnet: &str, data_dir: &Path) -> Valu
         "ipam": {"type": "host-local", "subnet": subnet, "dataDir": data_dir}})
 }
 
-/// The libcni driver binary, built (once per target dir, under a lock) by its build script.
+/// The libcni driver binary, built (once per target dir and again when its sources change, under a
+/// lock) by its build script.
 pub fn libcni_driver() -> PathBuf {
     let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("libcni-driver/libcni-driver");
     let lock = fs::File::create(out.with_extension("lock")).or_else(|_| {
@@ -467,8 +468,14 @@ pub fn libcni_driver() -> PathBuf {
     });
     let _guard =
         nix::fcntl::Flock::lock(lock.unwrap(), nix::fcntl::FlockArg::LockExclusive).unwrap();
-    if !out.exists() {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/libcni-driver/build.sh");
+    let sources = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/libcni-driver");
+    let modified = |path: &Path| fs::metadata(path).and_then(|m| m.modified()).ok();
+    let built = modified(&out);
+    let stale = ["main.go", "build.sh"]
+        .iter()
+        .any(|source| built.is_none() || modified(&sources.join(source)) > built);
+    if stale {
+        let script = sources.join("build.sh");
         sh(script.to_str().unwrap(), &[out.to_str().unwrap()]);
     }
     out
