@@ -57,7 +57,7 @@ fi
 # The programs, as the README builds them.
 step=$(date +%s)
 cd "$repo"
-"${CARGO:-cargo}" build --release -p cni --bin multus --bin multus-shim --bin multus-daemon --bin sriov --bin multiplane-install \
+"${CARGO:-cargo}" build --release -p cni --bin multus-daemon --bin multiplane-install \
   -p dataplane --bin vlan-firewall --bin port-info
 release=$target/release
 # The plugins a runtime starts on every ADD and DEL, statically linked (cni/build-static-plugins.sh).

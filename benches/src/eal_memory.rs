@@ -8,16 +8,7 @@ const HUGEPAGE_MB: u64 = 2;
 /// (`reserve_mb` covers every process the caller runs at once), else `--no-huge --no-shconf -m
 /// no_huge_mb`.
 pub fn args(hugepage_mb: u32, reserve_mb: u32, no_huge_mb: u32) -> Vec<String> {
-    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
-    let free_pages = meminfo
-        .lines()
-        .find_map(|l| l.strip_prefix("HugePages_Free:"))
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .unwrap_or(0);
-    let mounted = std::fs::read_to_string("/proc/mounts")
-        .unwrap_or_default()
-        .contains(" hugetlbfs ");
-    if mounted && free_pages * HUGEPAGE_MB >= reserve_mb as u64 {
+    if free_hugepages().is_some_and(|free| free * HUGEPAGE_MB >= reserve_mb as u64) {
         vec!["--in-memory".into(), "-m".into(), hugepage_mb.to_string()]
     } else {
         vec![
@@ -27,6 +18,20 @@ pub fn args(hugepage_mb: u32, reserve_mb: u32, no_huge_mb: u32) -> Vec<String> {
             no_huge_mb.to_string(),
         ]
     }
+}
+
+/// Free hugepages (`HugePages_Free` in /proc/meminfo) when a hugetlbfs is mounted; `None` without one.
+pub fn free_hugepages() -> Option<u64> {
+    let mounted = std::fs::read_to_string("/proc/mounts")
+        .unwrap_or_default()
+        .contains(" hugetlbfs ");
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let free = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("HugePages_Free:"))
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    mounted.then_some(free)
 }
 
 /// True when `args` (from [`args`]) run the EAL on hugepages.

@@ -59,19 +59,10 @@ pub fn check(benchmark: bool) -> Result<(), String> {
 /// A line about hugepages when none are usable: DPDK then runs with `--no-huge` (the story does
 /// anyway; the benchmark's numbers are lower without them).
 pub fn hugepage_notice() -> Option<String> {
-    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
-    let free = meminfo
-        .lines()
-        .find_map(|l| l.strip_prefix("HugePages_Free:"))
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .unwrap_or(0);
-    let mounted = std::fs::read_to_string("/proc/self/mounts")
-        .unwrap_or_default()
-        .contains(" hugetlbfs ");
-    let why = match (mounted, free >= 256) {
-        (true, true) => return None,
-        (false, _) => "no hugetlbfs is mounted",
-        (true, false) => "fewer than 256 hugepages are free",
+    let why = match benches::eal_memory::free_hugepages() {
+        Some(free) if free >= 256 => return None,
+        None => "no hugetlbfs is mounted",
+        Some(_) => "fewer than 256 hugepages are free",
     };
     Some(format!(
         "note: {why}, so DPDK runs with --no-huge (the story works the same; benchmark numbers are \

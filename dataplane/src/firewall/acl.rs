@@ -310,18 +310,8 @@ impl AclContext {
             *slot = keys[m as usize].0.as_ptr();
         }
         // SAFETY: `data[..n]` point to live `Key` buffers of KEY_BYTES bytes, which `build` checked
-        // cover every field (and the 4-byte loads of each input group); `results` holds `n` slots for
-        // one category.
-        let rc = unsafe {
-            dpdk_sys::rte_acl_classify(
-                self.ctx.as_ptr(),
-                data.as_mut_ptr(),
-                results.as_mut_ptr(),
-                n as u32,
-                1,
-            )
-        };
-        debug_assert_eq!(rc, 0, "rte_acl_classify rejected a valid call");
+        // cover every field and the 4-byte loads of each input group.
+        unsafe { self.classify_pointers(&mut data, &mut results[..n]) };
     }
 
     /// Classifies up to [`MAX_KEYS`] keys given as byte strings of this context's layout (each at least
@@ -337,8 +327,18 @@ impl AclContext {
             );
             *slot = key.as_ptr();
         }
-        // SAFETY: `data[..n]` point to live byte strings at least `extent` long, which covers every
-        // field and the 4-byte load of each input group; `results` holds `n` slots for one category.
+        // SAFETY: `data[..n]` point to live byte strings at least `extent` long (asserted above).
+        unsafe { self.classify_pointers(&mut data, &mut results[..n]) };
+    }
+
+    /// Runs rte_acl on the first `results.len()` pointers of `data` (one category).
+    ///
+    /// # Safety
+    /// Each of those pointers must point to a live key at least `extent` bytes long (every field and
+    /// the 4-byte load of each input group).
+    unsafe fn classify_pointers(&self, data: &mut [*const u8; MAX_KEYS], results: &mut [u32]) {
+        let n = results.len().min(MAX_KEYS);
+        // SAFETY: the caller's contract covers `data[..n]`; `results` holds `n` slots for one category.
         let rc = unsafe {
             dpdk_sys::rte_acl_classify(
                 self.ctx.as_ptr(),
